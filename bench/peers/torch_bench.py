@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""PyTorch peer benchmark for the golden models.
+
+    /usr/bin/python3 bench/peers/torch_bench.py MODEL_NAME --batch N --iters K [--threads T]
+
+MODEL_NAME is one of the models in tests/golden/gen/gen_torch.py (mlp, cnn,
+cnn1d, lstm, gru, rnn, ...). The module is rebuilt by gen_torch.build_model(), so
+its weights are identical to the exported tests/golden/torch/<name>/model.onnx.
+Runs in eval mode under torch.inference_mode() and prints one JSON line in the
+same format as tools/ort/bench.js.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "golden", "gen"))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import gen_torch  # noqa: E402
+
+# Debian's python3-torch 1.13.1 reports torch.__version__ == "1.13.0a0".
+TORCH_VERSION = "1.13.1" if torch.__version__.startswith("1.13.0a0") else torch.__version__
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model", choices=sorted(gen_torch.MODELS))
+    ap.add_argument("--batch", type=int, required=True)
+    ap.add_argument("--iters", type=int, required=True)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--warmup", type=int, default=None,
+                    help="warmup runs (default: clamp(iters/10, 3, 50), as bench.js)")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args(argv)
+    if args.batch < 1 or args.iters < 1 or args.threads < 1:
+        ap.error("--batch, --iters and --threads must be >= 1")
+    warmup = args.warmup if args.warmup is not None else max(3, min(50, -(-args.iters // 10)))
+
+    torch.set_num_threads(args.threads)
+    torch.set_num_interop_threads(1)
+
+    model = gen_torch.build_model(args.model)
+    rng = np.random.RandomState(args.seed)
+    shape = gen_torch.input_shape(args.model, args.batch)
+    x = torch.from_numpy(rng.uniform(-1.0, 1.0, size=shape).astype(np.float32))
+
+    times = []
+    with torch.inference_mode():
+        for _ in range(warmup):
+            model(x)
+        for _ in range(args.iters):
+            t0 = time.perf_counter_ns()
+            model(x)
+            times.append((time.perf_counter_ns() - t0) / 1e3)
+
+    mean = float(np.mean(times))
+    p50 = float(np.median(times))
+    print(json.dumps({
+        "peer": "pytorch " + TORCH_VERSION,
+        "model": args.model,
+        "batch": args.batch,
+        "threads": args.threads,
+        "iters": args.iters,
+        "mean_us": round(mean, 2),
+        "p50_us": round(p50, 2),
+        "rows_per_s": round(args.batch / (mean / 1e6), 2),
+    }, separators=(",", ":")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,14 @@
+# tiffin_set_warnings(TARGET): the project's warning set; errors when
+# TIFFIN_FATAL_WARNINGS is on.
+function(tiffin_set_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wshadow=local -Wno-unused-parameter
+                                           -Wnon-virtual-dtor -Wimplicit-fallthrough
+                                           # GCC 12 false positives in std::string (GCC bug 105329)
+                                           -Wno-restrict -Wno-missing-field-initializers)
+  if(TIFFIN_FATAL_WARNINGS)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+  if(TIFFIN_NATIVE AND NOT TIFFIN_BUILD_FUZZ)
+    target_compile_options(${target} PRIVATE -march=native)
+  endif()
+endfunction()

@@ -1,0 +1,94 @@
+// Model: a loaded, immutable, executable graph.
+//
+// Thread safety: a Model is immutable after loading. Any number of threads
+// may call Run() on one Model at the same time; each call has its own
+// scratch memory. Share it as std::shared_ptr<const Model>.
+//
+// Example:
+//   auto model = tiffin::LoadOnnxFile("mlp.onnx");
+//   if (!model.ok()) { print(model.status().ToString()); return 1; }
+//   auto out = (*model)->Run({{"x", tiffin::Tensor(tiffin::DType::kFloat32, {1, 16})}});
+#ifndef TIFFIN_MODEL_H_
+#define TIFFIN_MODEL_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tiffin/dtype.h"
+#include "tiffin/options.h"
+#include "tiffin/status.h"
+#include "tiffin/tensor.h"
+
+namespace tiffin {
+
+// One dimension of a declared shape: a fixed size, a symbol ("batch"), or
+// unknown (value < 0 and empty symbol).
+struct Dim {
+  int64_t value = -1;
+  std::string symbol;
+  bool fixed() const { return value >= 0; }
+};
+
+// "[batch,3,224,224]"; unknown dims print as "?".
+std::string DimsToString(const std::vector<Dim>& dims);
+
+struct TensorInfo {
+  std::string name;
+  DType dtype = DType::kUndefined;
+  bool has_shape = false;  // false: rank unknown
+  std::vector<Dim> shape;
+};
+
+// What `tiffin inspect` shows. Filled in by the importer.
+struct ModelInfo {
+  std::string format;  // "onnx"
+  std::string producer_name;
+  std::string producer_version;
+  std::string domain;
+  int64_t model_version = 0;
+  int64_t ir_version = 0;
+  std::string doc_string;
+  std::map<std::string, int64_t> opsets;      // domain ("" = ai.onnx) -> version
+  std::map<std::string, int64_t> op_counts;   // "Conv" or "ai.onnx.ml:Scaler" -> count
+  int64_t parameter_count = 0;                // elements in initializers
+  int64_t parameter_bytes = 0;
+  std::map<std::string, std::string> metadata;  // metadata_props
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+
+  virtual const std::vector<TensorInfo>& inputs() const = 0;
+  virtual const std::vector<TensorInfo>& outputs() const = 0;
+  virtual const ModelInfo& info() const = 0;
+
+  // Runs the model. `inputs` are matched by name; every required input must
+  // be given once. Returns the outputs in the order of outputs().
+  // Errors: kInvalidArgument naming the input for an unknown or missing name,
+  // a wrong dtype, rank or fixed dim, or inconsistent symbolic dims;
+  // kResourceExhausted when a tensor would exceed max_tensor_bytes; errors
+  // raised by kernels name the node and op.
+  virtual Result<std::vector<Tensor>> Run(const std::vector<NamedTensor>& inputs) const = 0;
+};
+
+// Loads an ONNX model from a file. External data files are resolved relative
+// to the model's directory and may not leave it.
+Result<std::shared_ptr<const Model>> LoadOnnxFile(const std::string& path,
+                                                  const LoadOptions& options = {});
+
+// Loads an ONNX model from serialized bytes. `base_dir` resolves external
+// data ("" refuses external data).
+Result<std::shared_ptr<const Model>> LoadOnnxBytes(const std::string& bytes,
+                                                   const std::string& base_dir,
+                                                   const LoadOptions& options = {});
+
+// The tiffin version string, "MAJOR.MINOR.PATCH".
+const char* Version();
+
+}  // namespace tiffin
+
+#endif  // TIFFIN_MODEL_H_

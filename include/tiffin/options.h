@@ -1,0 +1,27 @@
+// Options for loading and running models. Every field states its default.
+#ifndef TIFFIN_OPTIONS_H_
+#define TIFFIN_OPTIONS_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace tiffin {
+
+struct LoadOptions {
+  // Largest model file read, in bytes. Default: 2 GiB (protobuf's own limit).
+  size_t max_file_bytes = size_t{2} << 30;
+  // Largest single tensor (initializer, input or intermediate) in bytes.
+  // Allocations beyond it are refused with kResourceExhausted.
+  // Default: 4 GiB.
+  size_t max_tensor_bytes = size_t{4} << 30;
+  // Largest external-data file total, in bytes. Default: 16 GiB.
+  size_t max_external_bytes = size_t{16} << 30;
+  // Deepest nesting of subgraphs (If/Loop bodies). Default: 16.
+  int max_subgraph_depth = 16;
+  // Largest number of nodes in one graph. Default: 1,000,000.
+  int64_t max_nodes = 1000000;
+};
+
+}  // namespace tiffin
+
+#endif  // TIFFIN_OPTIONS_H_

@@ -1,0 +1,107 @@
+#include "tiffin/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace tiffin {
+
+Result<int64_t> CheckedElementCount(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0) return InvalidArgument("shape " + ShapeToString(shape) + ": negative dim");
+    if (d != 0 && n > INT64_MAX / d) {
+      return ResourceExhausted("shape " + ShapeToString(shape) + ": element count overflows int64");
+    }
+    n *= d;
+  }
+  return n;
+}
+
+std::string ShapeToString(const Shape& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+namespace {
+
+int64_t ElementCountUnchecked(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+// 64-byte aligned, zeroed storage; strings are constructed in place.
+std::shared_ptr<void> AllocateBuffer(DType dtype, int64_t n) {
+  if (dtype == DType::kString) {
+    auto* p = new std::string[static_cast<size_t>(n > 0 ? n : 1)];
+    return std::shared_ptr<void>(p, [](void* q) { delete[] static_cast<std::string*>(q); });
+  }
+  size_t bytes = static_cast<size_t>(n) * DTypeSize(dtype);
+  size_t rounded = (bytes + 63) / 64 * 64;
+  if (rounded == 0) rounded = 64;
+  void* p = std::aligned_alloc(64, rounded);
+  if (p == nullptr) throw std::bad_alloc();
+  std::memset(p, 0, rounded);
+  return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+}
+
+}  // namespace
+
+Tensor::Tensor(DType dtype, Shape shape)
+    : dtype_(dtype), shape_(std::move(shape)), size_(ElementCountUnchecked(shape_)) {
+  owner_ = AllocateBuffer(dtype_, size_);
+  data_ = owner_.get();
+}
+
+Result<Tensor> Tensor::Allocate(DType dtype, Shape shape, size_t max_bytes) {
+  TIFFIN_ASSIGN_OR_RETURN(int64_t n, CheckedElementCount(shape));
+  size_t elem = DTypeSize(dtype);
+  if (elem == 0) return InvalidArgument("cannot allocate a tensor of undefined dtype");
+  if (static_cast<uint64_t>(n) > max_bytes / elem) {
+    return ResourceExhausted("tensor of shape " + ShapeToString(shape) + " and dtype " +
+                             std::string(DTypeName(dtype)) + " needs " +
+                             std::to_string(static_cast<double>(n) * static_cast<double>(elem)) +
+                             " bytes, over the limit of " + std::to_string(max_bytes) +
+                             " (raise max_tensor_bytes if this size is intended)");
+  }
+  try {
+    return Tensor(dtype, std::move(shape));
+  } catch (const std::bad_alloc&) {
+    return ResourceExhausted("out of memory allocating a tensor of shape " + ShapeToString(shape));
+  }
+}
+
+Tensor Tensor::Wrap(DType dtype, Shape shape, void* data, std::shared_ptr<void> owner) {
+  Tensor t;
+  t.dtype_ = dtype;
+  t.size_ = ElementCountUnchecked(shape);
+  t.shape_ = std::move(shape);
+  t.data_ = data;
+  t.owner_ = std::move(owner);
+  return t;
+}
+
+Tensor Tensor::Reshaped(Shape shape) const {
+  Tensor t = *this;
+  t.shape_ = std::move(shape);
+  assert(ElementCountUnchecked(t.shape_) == size_);
+  return t;
+}
+
+Tensor Tensor::Clone() const {
+  if (!defined()) return Tensor();
+  Tensor t(dtype_, shape_);
+  if (dtype_ == DType::kString) {
+    for (int64_t i = 0; i < size_; ++i) t.data<std::string>()[i] = data<std::string>()[i];
+  } else if (nbytes() > 0) {
+    std::memcpy(t.data_, data_, nbytes());
+  }
+  return t;
+}
+
+}  // namespace tiffin
