@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tiffin/dtype.h"
@@ -85,6 +86,15 @@ Result<std::shared_ptr<const Model>> LoadOnnxFile(const std::string& path,
 Result<std::shared_ptr<const Model>> LoadOnnxBytes(const std::string& bytes,
                                                    const std::string& base_dir,
                                                    const LoadOptions& options = {});
+
+// Loads a model of any format tiffin reads, chosen by the file's content
+// (not its extension). Errors name the format detected when it cannot be read.
+Result<std::shared_ptr<const Model>> LoadModel(const std::string& path,
+                                               const LoadOptions& options = {});
+
+// Names the format of a file from its first bytes: "onnx", "pickle", "zip",
+// "hdf5", "json", "npy", "gzip", ... or "unknown".
+std::string DetectFormat(std::string_view head);
 
 // The tiffin version string, "MAJOR.MINOR.PATCH".
 const char* Version();

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <set>
 
 #include "kernels/registry.h"
 
@@ -217,7 +219,9 @@ Result<std::shared_ptr<const CompiledGraph>> CompiledGraph::Compile(
   cg->producer_.assign(n_values, -1);
   for (int id : g->outputs) cg->is_output_[static_cast<size_t>(id)] = true;
 
-  std::string unsupported;
+  std::map<std::string, std::pair<std::string, int>> missing;  // op -> (first node, count)
+  std::set<std::string> missing_domains;
+  std::vector<std::string> problems;
   std::vector<const kernels::KernelDef*> defs(g->nodes.size(), nullptr);
   for (size_t i = 0; i < g->nodes.size(); ++i) {
     const ir::Node& node = g->nodes[i];
@@ -237,13 +241,31 @@ Result<std::shared_ptr<const CompiledGraph>> CompiledGraph::Compile(
     }
     auto def = kernels::FindKernel(node);
     if (!def.ok()) {
-      if (!unsupported.empty()) unsupported += "\n";
-      unsupported += def.status().message();
+      if (kernels::IsRegistered(node.op_type, node.domain)) {
+        problems.push_back(def.status().message());  // registered, but not at this opset
+      } else {
+        std::string key = node.domain.empty() ? node.op_type : node.domain + ":" + node.op_type;
+        auto& entry = missing[key];
+        if (entry.second++ == 0) {
+          entry.first = "unsupported operator " + key + " (opset " + std::to_string(node.opset) +
+                        ") at " + node.Describe();
+          missing_domains.insert(node.domain);
+        }
+      }
       continue;
     }
     defs[i] = *def;
   }
-  if (!unsupported.empty()) return NotSupported(unsupported);
+  if (!missing.empty() || !problems.empty()) {
+    std::string msg;
+    for (const auto& [key, entry] : missing) {
+      msg += (msg.empty() ? "" : "\n") + entry.first;
+      if (entry.second > 1) msg += " and " + std::to_string(entry.second - 1) + " more nodes";
+    }
+    for (const auto& p : problems) msg += (msg.empty() ? "" : "\n") + p;
+    for (const auto& d : missing_domains) msg += "\n" + kernels::SupportedOpsSentence(d);
+    return NotSupported(msg);
+  }
 
   for (size_t i = 0; i < g->nodes.size(); ++i) {
     const ir::Node& node = g->nodes[i];

@@ -50,14 +50,23 @@ Result<const KernelDef*> FindKernel(const ir::Node& node) {
                         std::to_string(node.opset) +
                         " (convert the model with onnx.version_converter to a supported opset)");
   }
+  return NotSupported(where + ": unsupported operator; " + SupportedOpsSentence(node.domain));
+}
+
+bool IsRegistered(const std::string& op_type, const std::string& domain) {
+  for (const auto& d : AllKernels())
+    if (op_type == d.op_type && domain == d.domain) return true;
+  return false;
+}
+
+std::string SupportedOpsSentence(const std::string& domain) {
   std::string list;
-  for (const auto& op : SupportedOps(node.domain)) {
+  for (const auto& op : SupportedOps(domain)) {
     if (!list.empty()) list += ", ";
     list += op;
   }
-  if (list.empty()) list = "none";
-  return NotSupported(where + ": unsupported operator; tiffin supports in " +
-                      DomainName(node.domain) + ": " + list);
+  if (list.empty()) list = "no operators";
+  return "tiffin supports in " + DomainName(domain) + ": " + list;
 }
 
 }  // namespace tiffin::kernels

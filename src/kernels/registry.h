@@ -34,6 +34,12 @@ Result<const KernelDef*> FindKernel(const ir::Node& node);
 // Sorted op names registered for `domain` ("" = ai.onnx).
 std::vector<std::string> SupportedOps(const std::string& domain);
 
+// True when some row registers `op_type` in `domain`, at any opset.
+bool IsRegistered(const std::string& op_type, const std::string& domain);
+
+// "tiffin supports in ai.onnx: Abs, Add, ..." for error messages.
+std::string SupportedOpsSentence(const std::string& domain);
+
 }  // namespace tiffin::kernels
 
 #endif  // TIFFIN_KERNELS_REGISTRY_H_

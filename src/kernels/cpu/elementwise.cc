@@ -151,10 +151,14 @@ template <Arith A, bool kMean = false>
 Status VariadicCompute(KernelContext& ctx) {
   const ir::Node& node = ctx.node();
   TIFFIN_ASSIGN_OR_RETURN(const Tensor* first, RequiredInput(ctx, 0, "data_0"));
-  Tensor acc = *first;
+  // float16 folds in float32 and rounds once at the end.
+  const bool half = first->dtype() == DType::kFloat16;
+  Tensor acc = half ? HalfToFloatTensor(*first) : *first;
   for (int i = 1; i < ctx.num_inputs(); ++i) {
-    TIFFIN_ASSIGN_OR_RETURN(const Tensor* next, RequiredInput(ctx, i, "data"));
-    if (next->dtype() != acc.dtype()) return BadDType(node, "data", next->dtype());
+    TIFFIN_ASSIGN_OR_RETURN(const Tensor* next_in, RequiredInput(ctx, i, "data"));
+    if (next_in->dtype() != first->dtype()) return BadDType(node, "data", next_in->dtype());
+    Tensor converted = half ? HalfToFloatTensor(*next_in) : Tensor();
+    const Tensor* next = half ? &converted : next_in;
     TIFFIN_ASSIGN_OR_RETURN(Shape shape, BroadcastShapes(node, acc.shape(), next->shape()));
     Tensor out(acc.dtype(), shape);
     Status s = DispatchNumeric(node, acc.dtype(), [&](auto tag) -> Status {
@@ -174,6 +178,11 @@ Status VariadicCompute(KernelContext& ctx) {
       for (int64_t i = 0; i < acc.size(); ++i) p[i] /= static_cast<T>(n);
       return Status::Ok();
     }));
+  }
+  if (half) {
+    TIFFIN_ASSIGN_OR_RETURN(Tensor * out, ctx.Output(0, DType::kFloat16, acc.shape()));
+    FloatToHalfInto(acc, out);
+    return Status::Ok();
   }
   return ctx.SetOutput(0, std::move(acc));
 }

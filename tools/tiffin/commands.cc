@@ -1,0 +1,250 @@
+#include "tools/tiffin/commands.h"
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include "importers/onnx/tensor_proto.h"
+#include "io/tensor_io.h"
+#include "tiffin/model.h"
+
+namespace tiffin::cli {
+
+namespace {
+
+// Parsed "--flag value" / "--flag" options and positional arguments.
+struct Args {
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> values;
+  std::vector<std::string> flags;
+  bool Has(const std::string& f) const {
+    for (const auto& x : flags)
+      if (x == f) return true;
+    return false;
+  }
+};
+
+// `value_opts` take a value; `flag_opts` do not. Unknown options are errors.
+bool ParseArgs(const std::vector<std::string>& in, const std::vector<std::string>& value_opts,
+               const std::vector<std::string>& flag_opts, const char* cmd, Args* out) {
+  for (size_t i = 0; i < in.size(); ++i) {
+    const std::string& a = in[i];
+    if (a.size() > 1 && a[0] == '-') {
+      std::string key = a, val;
+      bool has_inline = false;
+      if (auto eq = a.find('='); eq != std::string::npos) {
+        key = a.substr(0, eq);
+        val = a.substr(eq + 1);
+        has_inline = true;
+      }
+      bool is_value = false, is_flag = false;
+      for (const auto& v : value_opts) is_value |= v == key;
+      for (const auto& f : flag_opts) is_flag |= f == key;
+      if (is_flag) {
+        out->flags.push_back(key);
+      } else if (is_value) {
+        if (!has_inline) {
+          if (i + 1 >= in.size()) {
+            std::fprintf(stderr, "tiffin %s: %s needs a value\n", cmd, key.c_str());
+            return false;
+          }
+          val = in[++i];
+        }
+        out->values[key] = val;
+      } else {
+        std::fprintf(stderr, "tiffin %s: unknown option '%s' (see 'tiffin %s --help')\n", cmd,
+                     a.c_str(), cmd);
+        return false;
+      }
+    } else {
+      out->positional.push_back(a);
+    }
+  }
+  return true;
+}
+
+int Fail(const char* cmd, const Status& s) {
+  std::fprintf(stderr, "tiffin %s: %s\n", cmd, s.ToString().c_str());
+  return 1;
+}
+
+std::string JsonString(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+std::string InfoJson(const TensorInfo& t) {
+  std::string s = "{\"name\":" + JsonString(t.name) + ",\"datatype\":\"" +
+                  std::string(DTypeKServeName(t.dtype)) + "\",\"dtype\":\"" +
+                  std::string(DTypeName(t.dtype)) + "\",\"shape\":";
+  if (!t.has_shape) return s + "null}";
+  s += "[";
+  for (size_t i = 0; i < t.shape.size(); ++i) {
+    if (i) s += ",";
+    const Dim& d = t.shape[i];
+    s += d.fixed() ? std::to_string(d.value) : d.symbol.empty() ? "-1" : JsonString(d.symbol);
+  }
+  return s + "]}";
+}
+
+std::string HumanBytes(int64_t b) {
+  char buf[32];
+  if (b < 1024) return std::to_string(b) + " B";
+  if (b < 1024 * 1024) {
+    std::snprintf(buf, sizeof buf, "%.1f KiB", static_cast<double>(b) / 1024);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(b) / (1024.0 * 1024));
+  }
+  return buf;
+}
+
+}  // namespace
+
+int Inspect(const std::vector<std::string>& argv) {
+  Args a;
+  if (!ParseArgs(argv, {}, {"--json", "--help", "-h"}, "inspect", &a)) return 2;
+  if (a.Has("--help") || a.Has("-h") || a.positional.size() != 1) {
+    std::fprintf(stderr, "usage: tiffin inspect MODEL [--json]\n");
+    return a.Has("--help") || a.Has("-h") ? 0 : 2;
+  }
+  const std::string& path = a.positional[0];
+  auto model = LoadModel(path);
+  if (!model.ok()) return Fail("inspect", model.status());
+  const ModelInfo& info = (*model)->info();
+  if (a.Has("--json")) {
+    std::string s = "{\"path\":" + JsonString(path) + ",\"format\":" + JsonString(info.format) +
+                    ",\"producer_name\":" + JsonString(info.producer_name) +
+                    ",\"producer_version\":" + JsonString(info.producer_version) +
+                    ",\"ir_version\":" + std::to_string(info.ir_version) +
+                    ",\"model_version\":" + std::to_string(info.model_version) + ",\"opsets\":{";
+    bool first = true;
+    for (const auto& [d, v] : info.opsets) {
+      s += (first ? "" : ",") + JsonString(d) + ":" + std::to_string(v);
+      first = false;
+    }
+    s += "},\"inputs\":[";
+    for (size_t i = 0; i < (*model)->inputs().size(); ++i)
+      s += (i ? "," : "") + InfoJson((*model)->inputs()[i]);
+    s += "],\"outputs\":[";
+    for (size_t i = 0; i < (*model)->outputs().size(); ++i)
+      s += (i ? "," : "") + InfoJson((*model)->outputs()[i]);
+    s += "],\"ops\":{";
+    first = true;
+    for (const auto& [op, n] : info.op_counts) {
+      s += (first ? "" : ",") + JsonString(op) + ":" + std::to_string(n);
+      first = false;
+    }
+    s += "},\"parameter_count\":" + std::to_string(info.parameter_count) +
+         ",\"parameter_bytes\":" + std::to_string(info.parameter_bytes) + ",\"metadata\":{";
+    first = true;
+    for (const auto& [k, v] : info.metadata) {
+      s += (first ? "" : ",") + JsonString(k) + ":" + JsonString(v);
+      first = false;
+    }
+    s += "}}";
+    std::printf("%s\n", s.c_str());
+    return 0;
+  }
+  std::printf("model       %s\n", path.c_str());
+  std::printf("format      %s (IR version %lld)\n", info.format.c_str(),
+              static_cast<long long>(info.ir_version));
+  std::printf("producer    %s %s\n", info.producer_name.empty() ? "(unknown)" : info.producer_name.c_str(),
+              info.producer_version.c_str());
+  std::string opsets;
+  for (const auto& [d, v] : info.opsets) opsets += (opsets.empty() ? "" : ", ") + d + " " + std::to_string(v);
+  std::printf("opsets      %s\n", opsets.c_str());
+  auto print_infos = [](const char* title, const std::vector<TensorInfo>& infos) {
+    std::printf("%s\n", title);
+    for (const auto& t : infos) {
+      std::printf("  %-24s %-8s %s\n", t.name.c_str(), std::string(DTypeName(t.dtype)).c_str(),
+                  t.has_shape ? DimsToString(t.shape).c_str() : "(shape unknown)");
+    }
+  };
+  print_infos("inputs", (*model)->inputs());
+  print_infos("outputs", (*model)->outputs());
+  std::printf("operators\n");
+  int64_t nodes = 0;
+  for (const auto& [op, n] : info.op_counts) {
+    std::printf("  %-24s %lld\n", op.c_str(), static_cast<long long>(n));
+    nodes += n;
+  }
+  std::printf("nodes       %lld\n", static_cast<long long>(nodes));
+  std::printf("parameters  %lld (%s)\n", static_cast<long long>(info.parameter_count),
+              HumanBytes(info.parameter_bytes).c_str());
+  return 0;
+}
+
+int Predict(const std::vector<std::string>& argv) {
+  Args a;
+  if (!ParseArgs(argv, {"--input", "-i", "--output", "-o"}, {"--help", "-h"}, "predict", &a)) return 2;
+  std::string input = a.values.count("--input") ? a.values["--input"] : a.values["-i"];
+  std::string output = a.values.count("--output") ? a.values["--output"] : a.values["-o"];
+  if (a.Has("--help") || a.Has("-h") || a.positional.size() != 1 || input.empty()) {
+    std::fprintf(stderr,
+                 "usage: tiffin predict MODEL --input FILE [--output FILE]\n"
+                 "  FILE: a KServe v2 JSON request {\"inputs\":[{\"name\",\"shape\",\"datatype\",\"data\"}]},\n"
+                 "        a JSON object {\"<input name>\": nested list}, a .npy array (models\n"
+                 "        with one input), or a CSV file (one 2-D numeric input; header optional)\n"
+                 "  prints {\"outputs\":[{\"name\",\"datatype\",\"shape\",\"data\"}]} (or writes --output)\n");
+    return a.Has("--help") || a.Has("-h") ? 0 : 2;
+  }
+  auto model = LoadModel(a.positional[0]);
+  if (!model.ok()) return Fail("predict", model.status());
+  const auto& infos = (*model)->inputs();
+  auto bytes = onnx_import::ReadFileBytes(input, size_t{2} << 30);
+  if (!bytes.ok()) return Fail("predict", bytes.status().WithContext("--input"));
+  std::vector<NamedTensor> feeds;
+  const std::string& b = *bytes;
+  size_t first = b.find_first_not_of(" \t\r\n");
+  if (io::LooksLikeNpy(b)) {
+    if (infos.size() != 1) {
+      return Fail("predict", InvalidArgument("a .npy input feeds a model with one input; this model has " +
+                                             std::to_string(infos.size()) + " (use JSON to name each)"));
+    }
+    auto t = io::ParseNpy(b);
+    if (!t.ok()) return Fail("predict", t.status().WithContext(input));
+    feeds.push_back({infos[0].name, std::move(t).value()});
+  } else if (first != std::string::npos && b[first] == '{') {
+    auto parsed = io::ParseJsonInputs(b, infos);
+    if (!parsed.ok()) return Fail("predict", parsed.status().WithContext(input));
+    feeds = std::move(parsed).value();
+  } else {
+    if (infos.size() != 1 || (infos[0].has_shape && infos[0].shape.size() != 2)) {
+      return Fail("predict", InvalidArgument("CSV input needs a model with one 2-D input; use JSON or .npy"));
+    }
+    DType dt = infos[0].dtype == DType::kUndefined ? DType::kFloat32 : infos[0].dtype;
+    std::vector<std::string> header;
+    auto t = io::ParseCsv(b, dt, &header);
+    if (!t.ok()) return Fail("predict", t.status().WithContext(input));
+    feeds.push_back({infos[0].name, std::move(t).value()});
+  }
+  auto outputs = (*model)->Run(feeds);
+  if (!outputs.ok()) return Fail("predict", outputs.status());
+  std::vector<NamedTensor> named;
+  for (size_t i = 0; i < outputs->size(); ++i)
+    named.push_back({(*model)->outputs()[i].name, std::move((*outputs)[i])});
+  std::string json = io::WriteJsonOutputs(named) + "\n";
+  if (output.empty()) {
+    std::fwrite(json.data(), 1, json.size(), stdout);
+    return 0;
+  }
+  std::ofstream out(output, std::ios::binary);
+  out << json;
+  if (!out) return Fail("predict", InvalidArgument("cannot write --output '" + output + "'"));
+  return 0;
+}
+
+}  // namespace tiffin::cli

@@ -1,0 +1,18 @@
+// The tiffin CLI's subcommands. Each takes its arguments (after the
+// subcommand name) and returns the process exit code: 0 on success, 1 on
+// error (printed to stderr), 2 on a usage error. Standard output carries only
+// the command's result, so it stays parseable.
+#ifndef TIFFIN_TOOLS_TIFFIN_COMMANDS_H_
+#define TIFFIN_TOOLS_TIFFIN_COMMANDS_H_
+
+#include <string>
+#include <vector>
+
+namespace tiffin::cli {
+
+int Inspect(const std::vector<std::string>& args);
+int Predict(const std::vector<std::string>& args);
+
+}  // namespace tiffin::cli
+
+#endif  // TIFFIN_TOOLS_TIFFIN_COMMANDS_H_

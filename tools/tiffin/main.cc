@@ -1,0 +1,50 @@
+// tiffin: load and run saved models. Subcommand dispatch only; the work is in
+// the libraries.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "tiffin/model.h"
+#include "tools/tiffin/commands.h"
+
+namespace {
+
+void Usage() {
+  std::fprintf(stderr,
+               "usage: tiffin <command> [options]\n"
+               "\n"
+               "commands:\n"
+               "  inspect MODEL [--json]                         show a model's format, inputs,\n"
+               "                                                 outputs, operators and size\n"
+               "  predict MODEL --input FILE [--output FILE]     run a model on FILE (KServe v2\n"
+               "                                                 JSON, {\"name\": [...]}, .npy or\n"
+               "                                                 CSV); prints v2 JSON outputs\n"
+               "  --version                                      print the version\n"
+               "\n"
+               "run 'tiffin <command> --help' for a command's options\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    Usage();
+    return 2;
+  }
+  std::string cmd = argv[1];
+  std::vector<std::string> args(argv + 2, argv + argc);
+  if (cmd == "--version" || cmd == "version") {
+    std::printf("tiffin %s\n", tiffin::Version());
+    return 0;
+  }
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    Usage();
+    return 0;
+  }
+  if (cmd == "inspect") return tiffin::cli::Inspect(args);
+  if (cmd == "predict") return tiffin::cli::Predict(args);
+  std::fprintf(stderr, "tiffin: unknown command '%s'\n\n", cmd.c_str());
+  Usage();
+  return 2;
+}
