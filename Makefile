@@ -1,0 +1,69 @@
+# tiffin: the two commands a new machine needs are `make run` and `make test`.
+# Everything else here is a convenience around CMake and ctest.
+
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CONFORMANCE_TOOL ?= $(firstword $(wildcard ../shared/tools/onnx-conformance-data) $(wildcard shared/tools/onnx-conformance-data))
+CONFORMANCE_DATA = $(BUILD)/onnx-conformance
+
+.PHONY: run test setup build test-asan test-tsan bench fuzz conformance-doc format clean
+
+run: setup build
+	@echo "== tiffin inspect examples/iris_mlp/model.onnx"
+	@$(BUILD)/bin/tiffin inspect examples/iris_mlp/model.onnx
+	@echo "== tiffin predict examples/iris_mlp/model.onnx --input examples/iris_mlp/input.json"
+	@$(BUILD)/bin/tiffin predict examples/iris_mlp/model.onnx --input examples/iris_mlp/input.json
+
+test: setup build conformance-data
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+setup:
+	@scripts/setup.sh
+
+build:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BUILD) -j$(JOBS)
+
+# ONNX's backend test suite, written by the shared tool from Debian's python3-onnx.
+conformance-data:
+	@if [ ! -d $(CONFORMANCE_DATA)/node ]; then \
+	  if [ -z "$(CONFORMANCE_TOOL)" ]; then echo "conformance: shared/tools/onnx-conformance-data not found" >&2; exit 1; fi; \
+	  $(CONFORMANCE_TOOL) $(CONFORMANCE_DATA) >/dev/null; \
+	fi
+
+conformance-doc: build conformance-data
+	$(BUILD)/bin/tiffin_conformance --data $(CONFORMANCE_DATA)/node --data $(CONFORMANCE_DATA)/simple --doc docs/conformance.md
+
+# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+test-asan: setup
+	$(MAKE) BUILD=build-asan conformance-data
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTIFFIN_SANITIZE_ADDRESS=ON -DTIFFIN_BUILD_BENCH=OFF
+	cmake --build build-asan -j$(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j$(JOBS)
+
+test-tsan: setup
+	$(MAKE) BUILD=build-tsan conformance-data
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTIFFIN_SANITIZE_THREAD=ON -DTIFFIN_BUILD_BENCH=OFF
+	cmake --build build-tsan -j$(JOBS)
+	cd build-tsan && ctest --output-on-failure -j$(JOBS)
+
+bench:
+	@scripts/setup.sh --bench
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BUILD) -j$(JOBS)
+	bench/run.sh $(BUILD)
+
+# libFuzzer targets, built with clang: `make fuzz FUZZ_SECONDS=300`.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/setup.sh --fuzz
+	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTIFFIN_BUILD_FUZZ=ON -DTIFFIN_BUILD_TESTS=OFF -DTIFFIN_BUILD_BENCH=OFF
+	cmake --build build-fuzz -j$(JOBS) --target fuzz_onnx_loader
+	mkdir -p build-fuzz/corpus && cp fuzz/corpus/onnx/* build-fuzz/corpus/ 2>/dev/null || true
+	build-fuzz/bin/fuzz_onnx_loader -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-fuzz/corpus fuzz/corpus/onnx
+
+format:
+	clang-format -i $$(git ls-files '*.cc' '*.h')
+
+clean:
+	rm -rf build build-asan build-tsan build-fuzz
