@@ -10,7 +10,7 @@ const std::vector<KernelDef>& AllKernels() {
     std::vector<KernelDef> v;
     for (auto family : {ElementwiseKernels, ActivationKernels, MatMulKernels, ConvPoolKernels,
                         NormKernels, ShapeKernels, ReduceKernels, RnnKernels, MiscKernels,
-                        ControlFlowKernels, MlKernels}) {
+                        ControlFlowKernels, MlKernels, QuantKernels}) {
       auto rows = family();
       v.insert(v.end(), rows.begin(), rows.end());
     }

@@ -23,6 +23,7 @@ std::span<const KernelDef> RnnKernels();
 std::span<const KernelDef> MiscKernels();
 std::span<const KernelDef> ControlFlowKernels();
 std::span<const KernelDef> MlKernels();
+std::span<const KernelDef> QuantKernels();
 
 // All rows of all families.
 const std::vector<KernelDef>& AllKernels();
