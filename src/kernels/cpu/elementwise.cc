@@ -16,27 +16,96 @@ namespace {
 template <typename T>
 constexpr bool kIsFloat = std::is_floating_point_v<T>;
 
-// Computes out[i] = op(a[ia], b[ib]) over the broadcast of a and b.
+// How `in` repeats over `out` (right-aligned), for the common broadcasts:
+// kSuffix: in's shape is a suffix of out's (after leading 1s), so in repeats
+// every in.size() elements ([N,C] + [C]); kPrefix: in's shape is out's
+// leading dims followed by 1s, so each in element covers a contiguous block
+// ([N,C] * [N,1]).
+enum class Repeat { kNone, kSuffix, kPrefix };
+
+Repeat ClassifyRepeat(const Shape& in, const Shape& out, int64_t* block) {
+  const size_t r = out.size(), off = r - in.size();
+  size_t first = 0;  // first non-1 dim of `in` (right-aligned into out)
+  while (first < in.size() && in[first] == 1) ++first;
+  bool suffix = true;
+  for (size_t i = first; i < in.size(); ++i) suffix &= in[i] == out[off + i];
+  if (suffix) {
+    *block = 1;
+    for (size_t i = first; i < in.size(); ++i) *block *= in[i];
+    return Repeat::kSuffix;
+  }
+  size_t last = in.size();  // one past the last non-1 dim
+  while (last > 0 && in[last - 1] == 1) --last;
+  bool prefix = true;
+  for (size_t i = 0; i < off; ++i) prefix &= out[i] == 1;
+  for (size_t i = 0; i < last; ++i) prefix &= in[i] == out[off + i];
+  if (prefix) {
+    *block = 1;
+    for (size_t i = off + last; i < r; ++i) *block *= out[i];
+    return Repeat::kPrefix;
+  }
+  return Repeat::kNone;
+}
+
+// Computes out[i] = op(a[ia], b[ib]) over the broadcast of a and b. The
+// common layouts get tight loops the compiler vectorizes; `op` must be a
+// lambda (not a function pointer) so that it inlines.
 template <typename TA, typename TB, typename TO, typename Op>
 void BinaryLoop(const Tensor& a, const Tensor& b, Tensor* out, Op op) {
   const TA* pa = a.data<TA>();
   const TB* pb = b.data<TB>();
   TO* po = out->data<TO>();
   const int64_t n = out->size();
+  if (n == 0) return;
   if (a.shape() == b.shape()) {
     for (int64_t i = 0; i < n; ++i) po[i] = op(pa[i], pb[i]);
-  } else if (b.size() == 1) {
+    return;
+  }
+  if (b.size() == 1) {
     const TB y = pb[0];
     for (int64_t i = 0; i < n; ++i) po[i] = op(pa[i], y);
-  } else if (a.size() == 1) {
+    return;
+  }
+  if (a.size() == 1) {
     const TA x = pa[0];
     for (int64_t i = 0; i < n; ++i) po[i] = op(x, pb[i]);
-  } else {
-    auto sa = BroadcastStrides(a.shape(), out->shape());
-    auto sb = BroadcastStrides(b.shape(), out->shape());
-    ForEachBroadcast(out->shape(), sa, sb,
-                     [&](int64_t o, int64_t i, int64_t j) { po[o] = op(pa[i], pb[j]); });
+    return;
   }
+  int64_t block = 0;
+  if (a.size() == n) {
+    switch (ClassifyRepeat(b.shape(), out->shape(), &block)) {
+      case Repeat::kSuffix:
+        for (int64_t o = 0; o < n; o += block)
+          for (int64_t k = 0; k < block; ++k) po[o + k] = op(pa[o + k], pb[k]);
+        return;
+      case Repeat::kPrefix:
+        for (int64_t o = 0, j = 0; o < n; o += block, ++j) {
+          const TB y = pb[j];
+          for (int64_t k = 0; k < block; ++k) po[o + k] = op(pa[o + k], y);
+        }
+        return;
+      case Repeat::kNone: break;
+    }
+  }
+  if (b.size() == n) {
+    switch (ClassifyRepeat(a.shape(), out->shape(), &block)) {
+      case Repeat::kSuffix:
+        for (int64_t o = 0; o < n; o += block)
+          for (int64_t k = 0; k < block; ++k) po[o + k] = op(pa[k], pb[o + k]);
+        return;
+      case Repeat::kPrefix:
+        for (int64_t o = 0, j = 0; o < n; o += block, ++j) {
+          const TA x = pa[j];
+          for (int64_t k = 0; k < block; ++k) po[o + k] = op(x, pb[o + k]);
+        }
+        return;
+      case Repeat::kNone: break;
+    }
+  }
+  auto sa = BroadcastStrides(a.shape(), out->shape());
+  auto sb = BroadcastStrides(b.shape(), out->shape());
+  ForEachBroadcast(out->shape(), sa, sb,
+                   [&](int64_t o, int64_t i, int64_t j) { po[o] = op(pa[i], pb[j]); });
 }
 
 enum class Arith { kAdd, kSub, kMul, kDiv, kMod, kFMod, kMax, kMin };
@@ -116,7 +185,7 @@ Status ArithCompute(KernelContext& ctx) {
   TIFFIN_ASSIGN_OR_RETURN(Tensor * out, ctx.Output(0, a->dtype(), shape));
   if (a->dtype() == DType::kFloat16) {
     Tensor fa = HalfToFloatTensor(*a), fb = HalfToFloatTensor(*b), fo(DType::kFloat32, shape);
-    BinaryLoop<float, float, float>(fa, fb, &fo, ApplyArith<A, float>);
+    BinaryLoop<float, float, float>(fa, fb, &fo, [](float x, float y) { return ApplyArith<A, float>(x, y); });
     FloatToHalfInto(fo, out);
     return Status::Ok();
   }
@@ -125,7 +194,7 @@ Status ArithCompute(KernelContext& ctx) {
     if constexpr (A == Arith::kDiv || A == Arith::kMod || A == Arith::kFMod) {
       TIFFIN_RETURN_IF_ERROR(CheckIntDivisor<T>(node, *b));
     }
-    BinaryLoop<T, T, T>(*a, *b, out, ApplyArith<A, T>);
+    BinaryLoop<T, T, T>(*a, *b, out, [](T x, T y) { return ApplyArith<A, T>(x, y); });
     return Status::Ok();
   });
 }
@@ -163,7 +232,7 @@ Status VariadicCompute(KernelContext& ctx) {
     Tensor out(acc.dtype(), shape);
     Status s = DispatchNumeric(node, acc.dtype(), [&](auto tag) -> Status {
       using T = decltype(tag);
-      BinaryLoop<T, T, T>(acc, *next, &out, ApplyArith<A, T>);
+      BinaryLoop<T, T, T>(acc, *next, &out, [](T x, T y) { return ApplyArith<A, T>(x, y); });
       return Status::Ok();
     });
     TIFFIN_RETURN_IF_ERROR(s);
@@ -201,6 +270,30 @@ Status PowCompute(KernelContext& ctx) {
       exp_d.data<double>()[i] = static_cast<double>(b->data<T>()[i]);
     return Status::Ok();
   }));
+  // A constant exponent of 2, 3, 0.5 or 1 (LayerNorm and GELU decompositions)
+  // skips pow(), which dominates those graphs otherwise.
+  if (a->dtype() == DType::kFloat32 && b->size() == 1 && shape == a->shape()) {
+    const double e = exp_d.data<double>()[0];
+    const float* x = a->data<float>();
+    float* y = out->data<float>();
+    const int64_t n = a->size();
+    if (e == 2) {
+      for (int64_t i = 0; i < n; ++i) y[i] = x[i] * x[i];
+      return Status::Ok();
+    }
+    if (e == 3) {
+      for (int64_t i = 0; i < n; ++i) y[i] = x[i] * x[i] * x[i];
+      return Status::Ok();
+    }
+    if (e == 1) {
+      for (int64_t i = 0; i < n; ++i) y[i] = x[i];
+      return Status::Ok();
+    }
+    if (e == 0.5) {
+      for (int64_t i = 0; i < n; ++i) y[i] = std::sqrt(x[i]);
+      return Status::Ok();
+    }
+  }
   return DispatchNumeric(node, a->dtype(), [&](auto tag) -> Status {
     using T = decltype(tag);
     BinaryLoop<T, double, T>(*a, exp_d, out, [](T x, double y) -> T {

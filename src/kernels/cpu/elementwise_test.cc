@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "exec/testing.h"
 
 namespace tiffin {
@@ -66,6 +68,78 @@ TEST(Registry, UnsupportedOpListsWhatIsSupported) {
   EXPECT_NE(out.status().message().find("NoSuchOp"), std::string::npos);
   EXPECT_NE(out.status().message().find("opset 17"), std::string::npos);
   EXPECT_NE(out.status().message().find("Add"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tiffin
+
+namespace tiffin {
+namespace {
+
+// Naive reference for numpy broadcasting: index both inputs from each output
+// coordinate.
+std::vector<float> NaiveSub(const Tensor& a, const Tensor& b, const Shape& out) {
+  const size_t r = out.size();
+  std::vector<float> res;
+  int64_t n = 1;
+  for (auto d : out) n *= d;
+  for (int64_t o = 0; o < n; ++o) {
+    std::vector<int64_t> idx(r);
+    int64_t rem = o;
+    for (size_t d = r; d-- > 0;) {
+      idx[d] = rem % out[d];
+      rem /= out[d];
+    }
+    auto offset = [&](const Shape& s) {
+      int64_t off = 0;
+      for (size_t k = 0; k < s.size(); ++k) {
+        int64_t i = s[k] == 1 ? 0 : idx[r - s.size() + k];
+        off = off * s[k] + i;
+      }
+      return off;
+    };
+    res.push_back(a.data<float>()[offset(a.shape())] - b.data<float>()[offset(b.shape())]);
+  }
+  return res;
+}
+
+TEST(Elementwise, BroadcastFastPathsMatchTheNaiveReference) {
+  const std::vector<std::pair<Shape, Shape>> cases = {
+      {{4, 3}, {3}},       {{4, 3}, {1, 3}},    {{4, 3}, {4, 1}},    {{3}, {4, 3}},
+      {{4, 1}, {4, 3}},    {{2, 3, 4}, {3, 4}}, {{2, 3, 4}, {3, 1}}, {{2, 3, 4}, {2, 3, 1}},
+      {{2, 3, 4}, {1, 3, 1}}, {{1, 3, 1}, {2, 3, 4}}, {{2, 1, 4}, {1, 3, 1}}, {{5}, {1}},
+  };
+  for (const auto& [sa, sb] : cases) {
+    int64_t na = 1, nb = 1;
+    for (auto d : sa) na *= d;
+    for (auto d : sb) nb *= d;
+    std::vector<float> va(static_cast<size_t>(na)), vb(static_cast<size_t>(nb));
+    for (size_t i = 0; i < va.size(); ++i) va[i] = static_cast<float>(i * 7 % 11);
+    for (size_t i = 0; i < vb.size(); ++i) vb[i] = static_cast<float>(i * 3 % 5) + 0.5f;
+    Tensor a = Tensor::FromVector<float>(va, sa), b = Tensor::FromVector<float>(vb, sb);
+    testing::OpSpec spec{.op_type = "Sub"};
+    spec.inputs = {a, b};
+    auto out = testing::RunOp(spec);
+    ASSERT_TRUE(out.ok()) << out.status().ToString();
+    auto want = NaiveSub(a, b, (*out)[0].shape());
+    ASSERT_EQ(static_cast<size_t>((*out)[0].size()), want.size());
+    for (size_t i = 0; i < want.size(); ++i)
+      ASSERT_EQ((*out)[0].data<float>()[i], want[i])
+          << ShapeToString(sa) << " - " << ShapeToString(sb) << " element " << i;
+  }
+}
+
+TEST(Elementwise, PowFastPathsAgreeWithPow) {
+  for (float e : {2.f, 3.f, 0.5f, 1.f, 1.5f}) {
+    testing::OpSpec spec{.op_type = "Pow"};
+    spec.inputs = {Tensor::FromVector<float>({0.f, 1.5f, 2.f, 9.f}), Tensor::Scalar<float>(e)};
+    auto out = testing::RunOp(spec);
+    ASSERT_TRUE(out.ok()) << out.status().ToString();
+    for (int i = 0; i < 4; ++i) {
+      float x = spec.inputs[0].data<float>()[i];
+      EXPECT_NEAR((*out)[0].data<float>()[i], std::pow(x, e), 1e-6f * std::pow(x, e) + 1e-7f);
+    }
+  }
 }
 
 }  // namespace
