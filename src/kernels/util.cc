@@ -52,6 +52,7 @@ Result<int64_t> NormalizeAxis(const ir::Node& node, int64_t axis, int64_t rank) 
 
 Result<std::vector<int64_t>> ToInt64s(const ir::Node& node, const Tensor& t, const char* what) {
   std::vector<int64_t> v(static_cast<size_t>(t.size()));
+  if (v.empty()) return v;  // memcpy from an empty tensor's null data is undefined
   if (t.dtype() == DType::kInt64) {
     std::memcpy(v.data(), t.raw_data(), v.size() * sizeof(int64_t));
   } else if (t.dtype() == DType::kInt32) {
