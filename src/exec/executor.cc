@@ -5,6 +5,7 @@
 #include <cstring>
 #include <map>
 #include <set>
+#include <unordered_set>
 
 #include "kernels/registry.h"
 
@@ -175,8 +176,17 @@ class Frame final : public kernels::KernelContext {
   Result<Tensor> Allocate(int i, DType dtype, const Shape& shape) {
     auto t = Tensor::Allocate(dtype, shape, g_.options().max_tensor_bytes);
     if (!t.ok()) return t.status().WithContext(node().Describe() + " output " + std::to_string(i));
+    fresh_owners_.insert(t->owner().get());
     return t;
   }
+
+ public:
+  // True when `t`'s buffer was allocated on the heap by this run, so handing
+  // it to the caller cannot expose a constant, an input or the arena.
+  bool IsFresh(const Tensor& t) const { return fresh_owners_.count(t.owner().get()) != 0; }
+
+ private:
+  std::unordered_set<const void*> fresh_owners_;
 
   const CompiledGraph& g_;
   const kernels::KernelContext* parent_;
@@ -418,11 +428,13 @@ Result<std::vector<Tensor>> CompiledGraph::Run(const std::vector<Tensor>& inputs
 
   std::vector<Tensor> outputs;
   outputs.reserve(g.outputs.size());
-  const auto& arena_ref = frame.arena();
   for (int id : g.outputs) {
     Tensor t = frame.values[static_cast<size_t>(id)];
     if (!t.defined()) return Internal("graph output '" + g.values[static_cast<size_t>(id)].name + "' was not computed");
-    if (arena_ref && t.owner() == std::static_pointer_cast<void>(arena_ref)) t = t.Clone();
+    // Outputs that alias the arena, an initializer, a Constant's attribute or
+    // a caller's input are copied: the caller owns what Run returns and may
+    // write to it.
+    if (!frame.IsFresh(t)) t = t.Clone();
     outputs.push_back(std::move(t));
   }
   frame.values.clear();

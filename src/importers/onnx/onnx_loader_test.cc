@@ -313,3 +313,28 @@ TEST(TensorProto, RoundTripsThroughSerialize) {
 
 }  // namespace
 }  // namespace tiffin
+
+namespace tiffin {
+namespace {
+
+TEST(ModelRun, OutputsAreTheCallersToWrite) {
+  // y = Identity(b) where b is an initializer: writing into the returned
+  // tensor must not change the model.
+  onnx::ModelProto m = AddModel();
+  auto* n = m.mutable_graph()->mutable_node(0);
+  n->set_op_type("Identity");
+  n->clear_input();
+  n->add_input("b");
+  m.mutable_graph()->clear_input();
+  auto model = Load(m);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  auto first = (*model)->Run({});
+  ASSERT_TRUE(first.ok());
+  (*first)[0].data<float>()[0] = 99;
+  auto second = (*model)->Run({});
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ((*second)[0].data<float>()[0], 1);
+}
+
+}  // namespace
+}  // namespace tiffin
