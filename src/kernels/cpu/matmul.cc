@@ -111,6 +111,9 @@ struct GemmAttrs {
   bool trans_b = false;
   float alpha = 1.0f;
   float beta = 1.0f;
+  // Opset 6 (before numpy broadcasting): C must be exactly [M,N] unless the
+  // node sets broadcast=1, which then means what opset 7 made the default.
+  bool exact_c = false;
   // A constant B transposed once to [K,N] (only set when transB=1 and B is a
   // float32/float64 matrix known at load time).
   Tensor packed_b;
@@ -128,6 +131,10 @@ struct GemmAttrs {
     }
     a.trans_a = ta != 0;
     a.trans_b = tb != 0;
+    if (node.opset < 7) {
+      TIFFIN_ASSIGN_OR_RETURN(int64_t bc, node.GetInt("broadcast", 0));
+      a.exact_c = bc == 0;
+    }
     const Tensor* b = init.constant(1);
     if (a.trans_b && b != nullptr && b->rank() == 2 &&
         (b->dtype() == DType::kFloat32 || b->dtype() == DType::kFloat64)) {
@@ -215,6 +222,11 @@ Status GemmCompute(KernelContext& ctx, const GemmAttrs& at) {
   }
   if (!FitsBlas(M) || !FitsBlas(N) || !FitsBlas(K)) {
     return NotSupported(node.Describe() + ": matrix dimension over 2^31-1");
+  }
+  if (c != nullptr && at.exact_c && c->shape() != Shape{M, N}) {
+    return InvalidArgument(node.Describe() + ": C of shape " + ShapeToString(c->shape()) +
+                           " must be [" + std::to_string(M) + "," + std::to_string(N) +
+                           "] at opset 6 without broadcast=1");
   }
   if (c != nullptr) {
     const Shape& cs = c->shape();
@@ -338,7 +350,7 @@ Status MatMulCompute(KernelContext& ctx) {
 }
 
 const KernelDef kRows[] = {
-    {"Gemm", "", 7, kMaxOpset, MakeAttrKernel<GemmAttrs, GemmCompute>},
+    {"Gemm", "", 6, kMaxOpset, MakeAttrKernel<GemmAttrs, GemmCompute>},
     {"MatMul", "", 1, kMaxOpset, MakeFnKernel<MatMulCompute>},
 };
 

@@ -198,3 +198,23 @@ TEST(MatMulKernels, TimingMlpShapes) {
 
 }  // namespace
 }  // namespace tiffin
+
+namespace tiffin {
+namespace {
+
+TEST(Gemm, Opset6NeedsExactCUnlessBroadcastIsSet) {
+  testing::OpSpec spec{.op_type = "Gemm", .opset = 6};
+  spec.inputs = {Tensor::FromVector<float>({1, 2}, {1, 2}), Tensor::FromVector<float>({1, 0, 0, 1}, {2, 2}),
+                 Tensor::FromVector<float>({10, 20}, {2})};
+  auto refused = testing::RunOp(spec);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("at opset 6 without broadcast=1"), std::string::npos);
+  spec.attributes["broadcast"] = testing::IntAttr(1);
+  auto out = testing::RunOp(spec);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ((*out)[0].data<float>()[0], 11);
+  EXPECT_EQ((*out)[0].data<float>()[1], 22);
+}
+
+}  // namespace
+}  // namespace tiffin
