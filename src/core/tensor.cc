@@ -70,7 +70,7 @@ Result<Tensor> Tensor::Allocate(DType dtype, Shape shape, size_t max_bytes) {
                              " (raise max_tensor_bytes if this size is intended)");
   }
   try {
-    return Tensor(dtype, std::move(shape));
+    return Tensor(dtype, shape);
   } catch (const std::bad_alloc&) {
     return ResourceExhausted("out of memory allocating a tensor of shape " + ShapeToString(shape));
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <set>
 #include <unordered_set>
@@ -123,7 +124,13 @@ class Frame final : public kernels::KernelContext {
     }
     const size_t v = static_cast<size_t>(id);
     TIFFIN_ASSIGN_OR_RETURN(int64_t n, CheckedElementCount(shape));
-    const size_t nbytes = static_cast<size_t>(n) * DTypeSize(dtype);
+    // Check the limit before trusting the plan: a byte count that wrapped
+    // around could otherwise match a planned slot.
+    const size_t elem = DTypeSize(dtype);
+    if (elem == 0 || static_cast<uint64_t>(n) > g_.options().max_tensor_bytes / elem) {
+      return Allocate(i, dtype, shape).status();  // names the limit
+    }
+    const size_t nbytes = static_cast<size_t>(n) * elem;
     if (plan_ && arena_ && dtype != DType::kString && plan_->offset[v] >= 0 &&
         plan_->bytes[v] == nbytes && n > 0) {
       values[v] = Tensor::Wrap(dtype, shape, arena_.get() + plan_->offset[v], arena_);
@@ -193,7 +200,7 @@ class Frame final : public kernels::KernelContext {
   const Plan* plan_;
   std::shared_ptr<std::byte> arena_;
   Recording* rec_;
-  std::vector<Tensor> scratch_;
+  std::deque<Tensor> scratch_;  // a deque: growing it keeps handed-out pointers valid
 };
 
 namespace {

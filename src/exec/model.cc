@@ -1,4 +1,6 @@
 #include <map>
+#include <new>
+#include <stdexcept>
 
 #include "exec/executor.h"
 
@@ -63,7 +65,16 @@ class ModelImpl final : public Model {
       if (!seen[k]) return InvalidArgument("missing input " + Describe(inputs_[k]));
     }
     TIFFIN_RETURN_IF_ERROR(CheckInputs(ordered));
-    return graph_->Run(ordered, nullptr, /*use_plan=*/true);
+    // Kernels report errors as Status; an exception here can only be an
+    // allocation failure (or a bug), and must not reach the caller.
+    try {
+      return graph_->Run(ordered, nullptr, /*use_plan=*/true);
+    } catch (const std::bad_alloc&) {
+      return ResourceExhausted("out of memory while running the model (reduce the batch size or "
+                               "lower LoadOptions::max_tensor_bytes)");
+    } catch (const std::exception& e) {
+      return Internal(std::string("unexpected exception while running the model: ") + e.what());
+    }
   }
 
  private:

@@ -3,6 +3,9 @@
 #include <simdjson.h>
 
 #include <charconv>
+#include <limits>
+#include <new>
+#include <utility>
 #include <cmath>
 #include <cstring>
 
@@ -34,7 +37,14 @@ Status Flatten(element e, size_t depth, Shape* shape, std::vector<element>* leav
     return Status::Ok();
   }
   array a = e.get_array().value_unsafe();
-  const int64_t n = static_cast<int64_t>(a.size());
+  int64_t n = static_cast<int64_t>(a.size());
+  if (n >= 0xFFFFFF) {  // simdjson's size() saturates at 2^24-1: count instead
+    n = 0;
+    for (element child : a) {
+      (void)child;
+      ++n;
+    }
+  }
   if (depth == shape->size()) {
     if (!leaves->empty()) {
       return InvalidArgument("input '" + name + "': ragged nested list (an array where a value was expected)");
@@ -49,6 +59,23 @@ Status Flatten(element e, size_t depth, Shape* shape, std::vector<element>* leav
   return Status::Ok();
 }
 
+// True when the integral double `v` is representable in T. 2^63 and 2^64
+// are exact doubles, so the bounds compare exactly.
+template <typename T>
+bool FitsInteger(double v) {
+  if constexpr (std::is_signed_v<T>) {
+    return v >= -std::ldexp(1.0, std::numeric_limits<T>::digits) &&
+           v < std::ldexp(1.0, std::numeric_limits<T>::digits);
+  } else {
+    return v >= 0 && v < std::ldexp(1.0, std::numeric_limits<T>::digits);
+  }
+}
+
+Status OutOfRange(const std::string& name, size_t i, double v, DType dt) {
+  return InvalidArgument("input '" + name + "': value " + std::to_string(i) + " (" +
+                         std::to_string(v) + ") is out of range for " + std::string(DTypeName(dt)));
+}
+
 template <typename T>
 Status FillNumbers(const std::vector<element>& leaves, Tensor* t, const std::string& name) {
   T* d = t->data<T>();
@@ -58,15 +85,19 @@ Status FillNumbers(const std::vector<element>& leaves, Tensor* t, const std::str
     switch (e.type()) {
       case element_type::DOUBLE: v = e.get_double().value_unsafe(); break;
       case element_type::INT64:
-        if constexpr (std::is_integral_v<T>) {
-          d[i] = static_cast<T>(e.get_int64().value_unsafe());
+        if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+          const int64_t x = e.get_int64().value_unsafe();
+          if (!std::in_range<T>(x)) return OutOfRange(name, i, static_cast<double>(x), t->dtype());
+          d[i] = static_cast<T>(x);
           continue;
         }
         v = static_cast<double>(e.get_int64().value_unsafe());
         break;
       case element_type::UINT64:
-        if constexpr (std::is_integral_v<T>) {
-          d[i] = static_cast<T>(e.get_uint64().value_unsafe());
+        if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+          const uint64_t x = e.get_uint64().value_unsafe();
+          if (!std::in_range<T>(x)) return OutOfRange(name, i, static_cast<double>(x), t->dtype());
+          d[i] = static_cast<T>(x);
           continue;
         }
         v = static_cast<double>(e.get_uint64().value_unsafe());
@@ -88,6 +119,7 @@ Status FillNumbers(const std::vector<element>& leaves, Tensor* t, const std::str
                                std::to_string(v) + ") is not an integer, but the input is " +
                                std::string(DTypeName(t->dtype())));
       }
+      if (!FitsInteger<T>(v)) return OutOfRange(name, i, v, t->dtype());
       d[i] = static_cast<T>(v);
     } else {
       d[i] = static_cast<T>(v);
@@ -153,9 +185,26 @@ DType GuessDType(const std::vector<element>& leaves) {
 
 }  // namespace
 
+namespace {
+Result<std::vector<NamedTensor>> ParseJsonInputsImpl(std::string_view json,
+                                                     const std::vector<TensorInfo>& expected,
+                                                     const ParseLimits& limits);
+}  // namespace
+
 Result<std::vector<NamedTensor>> ParseJsonInputs(std::string_view json,
                                                  const std::vector<TensorInfo>& expected,
                                                  const ParseLimits& limits) {
+  try {
+    return ParseJsonInputsImpl(json, expected, limits);
+  } catch (const std::bad_alloc&) {
+    return ResourceExhausted("out of memory parsing the JSON request");
+  }
+}
+
+namespace {
+Result<std::vector<NamedTensor>> ParseJsonInputsImpl(std::string_view json,
+                                                     const std::vector<TensorInfo>& expected,
+                                                     const ParseLimits& limits) {
   simdjson::dom::parser parser;
   simdjson::padded_string padded(json);
   element root;
@@ -232,6 +281,7 @@ Result<std::vector<NamedTensor>> ParseJsonInputs(std::string_view json,
   }
   return out;
 }
+}  // namespace
 
 namespace {
 
@@ -372,10 +422,19 @@ Result<Tensor> ParseNpy(std::string_view b, const ParseLimits& limits) {
   std::string_view fortran = HeaderField(header, "fortran_order");
   std::string_view shape_s = HeaderField(header, "shape");
   if (descr.size() < 3) return InvalidArgument(".npy header has no dtype ('descr')");
+  if (fortran != "True" && fortran != "False") {
+    return InvalidArgument(".npy header has no valid 'fortran_order'");
+  }
+  if (shape_s.data() == nullptr || header.find("'shape':") == std::string_view::npos ||
+      header.find(')', static_cast<size_t>(shape_s.data() - header.data())) == std::string_view::npos) {
+    return InvalidArgument(".npy header has no valid 'shape' tuple");
+  }
   const char endian = descr[0];
   const char kind = descr[1];
   int width = 0;
-  if (std::from_chars(descr.data() + 2, descr.data() + descr.size(), width).ec != std::errc() || width <= 0) {
+  auto wr = std::from_chars(descr.data() + 2, descr.data() + descr.size(), width);
+  if (wr.ec != std::errc() || wr.ptr != descr.data() + descr.size() || width <= 0 ||
+      (endian != '<' && endian != '>' && endian != '|' && endian != '=')) {
     return NotSupported(".npy dtype '" + std::string(descr) + "' is not supported");
   }
   DType dtype = DType::kUndefined;
@@ -409,8 +468,10 @@ Result<Tensor> ParseNpy(std::string_view b, const ParseLimits& limits) {
   }
   TIFFIN_ASSIGN_OR_RETURN(int64_t n, CheckedElementCount(shape));
   const size_t elem = kind == 'U' ? static_cast<size_t>(width) * 4 : static_cast<size_t>(width);
+  // In memory a string element costs at least a std::string.
+  const size_t mem_elem = kind == 'U' ? std::max(elem, sizeof(std::string)) : elem;
   if (static_cast<uint64_t>(n) > limits.max_elements ||
-      static_cast<uint64_t>(n) > limits.max_tensor_bytes / elem) {
+      static_cast<uint64_t>(n) > limits.max_tensor_bytes / mem_elem) {
     return ResourceExhausted(".npy array of shape " + ShapeToString(shape) + " is over the size limit");
   }
   const size_t data_off = offset + header_len;
@@ -421,7 +482,7 @@ Result<Tensor> ParseNpy(std::string_view b, const ParseLimits& limits) {
   }
   const char* src = b.data() + data_off;
   const bool swap = endian == '>' && width > 1;
-  const bool is_fortran = fortran.substr(0, 4) == "True";
+  const bool is_fortran = fortran == "True";
   // Fortran order: element (i0..ik) sits at sum(i_j * prod(d_<j)); read it
   // into C order.
   auto src_index = [&](int64_t c_index) -> int64_t {
@@ -438,7 +499,9 @@ Result<Tensor> ParseNpy(std::string_view b, const ParseLimits& limits) {
     }
     return f;
   };
-  Tensor t(dtype, shape);
+  auto alloc = Tensor::Allocate(dtype, shape, SIZE_MAX);
+  if (!alloc.ok()) return alloc.status();
+  Tensor t = std::move(alloc).value();
   if (dtype == DType::kString) {
     for (int64_t i = 0; i < n; ++i) {
       const char* p = src + src_index(i) * static_cast<int64_t>(elem);
@@ -609,6 +672,11 @@ Result<Tensor> ParseCsv(std::string_view text, DType dtype, std::vector<std::str
       if (integral && !std::isfinite(v)) {
         return InvalidArgument("csv value " + std::to_string(i) + " is empty or NaN, but the input is " +
                                std::string(DTypeName(dtype)));
+      }
+      if ((dtype == DType::kInt64 && !FitsInteger<int64_t>(std::trunc(v))) ||
+          (dtype == DType::kInt32 && !FitsInteger<int32_t>(std::trunc(v)))) {
+        return InvalidArgument("csv value " + std::to_string(i) + " (" + std::to_string(v) +
+                               ") is out of range for " + std::string(DTypeName(dtype)));
       }
       switch (dtype) {
         case DType::kFloat32: t.data<float>()[i] = static_cast<float>(v); break;

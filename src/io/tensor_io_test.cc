@@ -101,3 +101,36 @@ TEST(Csv, HeaderIsOptionalAndColumnsMustAgree) {
 
 }  // namespace
 }  // namespace tiffin::io
+
+namespace tiffin::io {
+namespace {
+
+TEST(JsonInputs, IntegersOutOfRangeAreErrorsNotWraps) {
+  auto narrow = ParseJsonInputs(R"({"x": [300, -1]})", OneInput(DType::kUInt8));
+  ASSERT_FALSE(narrow.ok());
+  EXPECT_THAT(narrow.status().message(), HasSubstr("out of range for uint8"));
+  auto huge = ParseJsonInputs(R"({"x": [1e300]})", OneInput(DType::kInt32));
+  ASSERT_FALSE(huge.ok());
+  EXPECT_THAT(huge.status().message(), HasSubstr("out of range for int32"));
+  auto ok = ParseJsonInputs(R"({"x": [255, 0]})", OneInput(DType::kUInt8));
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ((*ok)[0].tensor.data<uint8_t>()[0], 255);
+}
+
+TEST(Npy, MalformedHeadersAreRefused) {
+  auto make = [](std::string header) {
+    header.append(64 - (10 + header.size() + 1) % 64, ' ');
+    header += '\n';
+    std::string f = std::string("\x93NUMPY\x01\x00", 8);
+    f += static_cast<char>(header.size());
+    f += '\0';
+    return f + header + std::string(16, '\0');
+  };
+  EXPECT_TRUE(ParseNpy(make("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }")).ok());
+  EXPECT_FALSE(ParseNpy(make("{'descr': '<f4', 'fortran_order': False, 'shape': (3, }")).ok());
+  EXPECT_FALSE(ParseNpy(make("{'descr': '<f4', 'fortran_order': False, }")).ok());
+  EXPECT_FALSE(ParseNpy(make("{'descr': '<f4junk', 'fortran_order': False, 'shape': (2,), }")).ok());
+}
+
+}  // namespace
+}  // namespace tiffin::io

@@ -73,8 +73,11 @@ Result<double> ScalarAsDouble(const ir::Node& node, const Tensor& t, const char*
     if constexpr (std::is_same_v<T, std::string>) {
       return BadDType(node, what, t.dtype());
     } else {
-      out = static_cast<double>(static_cast<float>(t.data<T>()[0]));
-      if constexpr (!std::is_same_v<T, Float16>) out = static_cast<double>(t.data<T>()[0]);
+      if constexpr (std::is_same_v<T, Float16>) {
+        out = static_cast<double>(static_cast<float>(t.data<T>()[0]));
+      } else {
+        out = static_cast<double>(t.data<T>()[0]);
+      }
       return Status::Ok();
     }
   });

@@ -63,13 +63,23 @@ Result<TensorInfo> InfoFromValueInfo(const onnx::ValueInfoProto& vi, const char*
   return info;
 }
 
-Result<std::shared_ptr<ir::Graph>> ConvertGraph(const onnx::GraphProto& gp,
-                                                const std::set<std::string>& outer_names,
+// The chain of enclosing graphs whose names a subgraph may read. Walking the
+// chain (instead of copying name sets per subgraph) keeps loading linear.
+struct Scope {
+  const ir::Graph* graph;
+  const Scope* parent;
+  bool Has(const std::string& name) const {
+    for (const Scope* s = this; s != nullptr; s = s->parent)
+      if (s->graph->FindValue(name) != ir::kNoValue) return true;
+    return false;
+  }
+};
+
+Result<std::shared_ptr<ir::Graph>> ConvertGraph(const onnx::GraphProto& gp, const Scope* outer,
                                                 LoadContext& ctx, int depth);
 
 Result<ir::Attribute> ConvertAttribute(const onnx::AttributeProto& ap, const ir::Node& node,
-                                       const std::set<std::string>& visible, LoadContext& ctx,
-                                       int depth) {
+                                       const Scope* visible, LoadContext& ctx, int depth) {
   using AP = onnx::AttributeProto;
   ir::Attribute a;
   const std::string where = node.Describe() + " attribute '" + ap.name() + "'";
@@ -135,8 +145,7 @@ Result<ir::Attribute> ConvertAttribute(const onnx::AttributeProto& ap, const ir:
   return a;
 }
 
-Result<std::shared_ptr<ir::Graph>> ConvertGraph(const onnx::GraphProto& gp,
-                                                const std::set<std::string>& outer_names,
+Result<std::shared_ptr<ir::Graph>> ConvertGraph(const onnx::GraphProto& gp, const Scope* outer,
                                                 LoadContext& ctx, int depth) {
   if (depth > ctx.options.max_subgraph_depth) {
     return NotSupported("subgraphs nested deeper than " +
@@ -199,13 +208,12 @@ Result<std::shared_ptr<ir::Graph>> ConvertGraph(const onnx::GraphProto& gp,
       producer[id] = static_cast<size_t>(n);
     }
   }
-  std::set<std::string> visible = outer_names;
-  for (const auto& v : g->values) visible.insert(v.name);
+  const Scope visible{g.get(), outer};
 
   auto resolve = [&](const std::string& name, const std::string& who) -> Result<int> {
     int id = g->FindValue(name);
     if (id != ir::kNoValue) return id;
-    if (outer_names.count(name)) {  // captured from an enclosing graph
+    if (outer != nullptr && outer->Has(name)) {  // captured from an enclosing graph
       id = g->AddValue(name);
       g->outer_refs.push_back(id);
       return id;
@@ -225,7 +233,7 @@ Result<std::shared_ptr<ir::Graph>> ConvertGraph(const onnx::GraphProto& gp,
       node.inputs.push_back(id);
     }
     for (const auto& ap : np.attribute()) {
-      TIFFIN_ASSIGN_OR_RETURN(ir::Attribute a, ConvertAttribute(ap, node, visible, ctx, depth));
+      TIFFIN_ASSIGN_OR_RETURN(ir::Attribute a, ConvertAttribute(ap, node, &visible, ctx, depth));
       node.attributes[ap.name()] = std::move(a);
     }
   }
@@ -301,10 +309,12 @@ void CountOps(const ir::Graph& g, std::map<std::string, int64_t>* counts) {
 }  // namespace
 }  // namespace onnx_import
 
-Result<std::shared_ptr<const Model>> LoadOnnxBytes(const std::string& bytes,
-                                                   const std::string& base_dir,
-                                                   const LoadOptions& options) {
-  using namespace onnx_import;
+namespace onnx_import {
+namespace {
+
+Result<std::shared_ptr<const Model>> LoadOnnxBytesImpl(const std::string& bytes,
+                                                       const std::string& base_dir,
+                                                       const LoadOptions& options) {
   if (bytes.size() > options.max_file_bytes) {
     return ResourceExhausted("model has " + std::to_string(bytes.size()) +
                              " bytes, over the limit of " + std::to_string(options.max_file_bytes));
@@ -339,7 +349,7 @@ Result<std::shared_ptr<const Model>> LoadOnnxBytes(const std::string& bytes,
   }
   if (!ctx.opsets.count("")) ctx.opsets[""] = 1;  // IR < 3 semantics; rows refuse what differs
 
-  TIFFIN_ASSIGN_OR_RETURN(auto graph, ConvertGraph(mp.graph(), {}, ctx, 0));
+  TIFFIN_ASSIGN_OR_RETURN(auto graph, ConvertGraph(mp.graph(), nullptr, ctx, 0));
 
   ModelInfo info;
   info.format = "onnx";
@@ -366,6 +376,23 @@ Result<std::shared_ptr<const Model>> LoadOnnxBytes(const std::string& bytes,
   }
   TIFFIN_ASSIGN_OR_RETURN(auto compiled, exec::CompiledGraph::Compile(graph, options));
   return exec::MakeModel(std::move(compiled), std::move(inputs), std::move(outputs), std::move(info));
+}
+
+}  // namespace
+}  // namespace onnx_import
+
+Result<std::shared_ptr<const Model>> LoadOnnxBytes(const std::string& bytes,
+                                                   const std::string& base_dir,
+                                                   const LoadOptions& options) {
+  // Protobuf and the kernels' factories report errors as values; only an
+  // allocation failure can throw, and it must not escape the library.
+  try {
+    return onnx_import::LoadOnnxBytesImpl(bytes, base_dir, options);
+  } catch (const std::bad_alloc&) {
+    return ResourceExhausted("out of memory while loading the model");
+  } catch (const std::exception& e) {
+    return Internal(std::string("unexpected exception while loading the model: ") + e.what());
+  }
 }
 
 Result<std::shared_ptr<const Model>> LoadOnnxFile(const std::string& path,

@@ -338,3 +338,104 @@ TEST(ModelRun, OutputsAreTheCallersToWrite) {
 
 }  // namespace
 }  // namespace tiffin
+
+namespace tiffin {
+namespace {
+
+// Review finding: a shape whose byte count wraps around 2^64 matched a
+// planned arena slot. s -> ConstantOfShape -> Relu: run 1 plans 64 bytes,
+// run 2 asks for 2^62+16 floats (also 64 bytes modulo 2^64).
+TEST(Regression, WrappedByteCountsCannotReuseAPlannedSlot) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  auto* g = m.mutable_graph();
+  AddInput(g, "s", onnx::TensorProto::INT64, {"1"});
+  auto* c = g->add_node();
+  c->set_op_type("ConstantOfShape");
+  c->add_input("s");
+  c->add_output("z");
+  auto* r = g->add_node();
+  r->set_op_type("Relu");
+  r->add_input("z");
+  r->add_output("y");
+  auto* sum = g->add_node();
+  sum->set_op_type("ReduceSum");
+  sum->add_input("y");
+  sum->add_output("out");
+  AddOutput(g, "out");
+  auto model = Load(m);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  ASSERT_TRUE((*model)->Run({{"s", Tensor::FromVector<int64_t>({16})}}).ok());
+  ASSERT_TRUE((*model)->Run({{"s", Tensor::FromVector<int64_t>({16})}}).ok());
+  auto wrapped = (*model)->Run({{"s", Tensor::FromVector<int64_t>({(int64_t{1} << 62) + 16})}});
+  ASSERT_FALSE(wrapped.ok());
+  EXPECT_EQ(wrapped.status().code(), StatusCode::kResourceExhausted);
+}
+
+// Review finding: a second omitted output reallocated the scratch vector
+// while the kernel held a pointer into it (TopK with both outputs omitted).
+TEST(Regression, OmittedOutputsStayValidWhileTheKernelRuns) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  auto* g = m.mutable_graph();
+  AddInput(g, "x", onnx::TensorProto::FLOAT, {"4"});
+  auto* k = g->add_initializer();
+  k->set_name("k");
+  k->set_data_type(onnx::TensorProto::INT64);
+  k->add_dims(1);
+  k->add_int64_data(2);
+  auto* t = g->add_node();
+  t->set_op_type("TopK");
+  t->add_input("x");
+  t->add_input("k");
+  t->add_output("");
+  t->add_output("");
+  auto* id = g->add_node();
+  id->set_op_type("Identity");
+  id->add_input("x");
+  id->add_output("y");
+  AddOutput(g, "y");
+  auto model = Load(m);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  EXPECT_TRUE((*model)->Run({{"x", Tensor::FromVector<float>({1, 4, 2, 3})}}).ok());
+}
+
+// Review finding: external data followed a symlink out of the model folder.
+TEST(Regression, ExternalDataSymlinkOutOfTheFolderIsRefused) {
+  namespace fs = std::filesystem;
+  auto root = fs::temp_directory_path() / "tiffin_symlink_test";
+  fs::remove_all(root);
+  fs::create_directories(root / "model");
+  std::ofstream(root / "secret.bin", std::ios::binary) << std::string(12, 'S');
+  fs::create_symlink(root / "secret.bin", root / "model" / "weights.bin");
+  onnx::ModelProto m = AddModel();
+  auto* b = m.mutable_graph()->mutable_initializer(0);
+  b->clear_float_data();
+  b->set_data_location(onnx::TensorProto::EXTERNAL);
+  auto* loc = b->add_external_data();
+  loc->set_key("location");
+  loc->set_value("weights.bin");
+  std::ofstream(root / "model" / "model.onnx", std::ios::binary) << m.SerializeAsString();
+  auto model = LoadOnnxFile((root / "model" / "model.onnx").string());
+  ASSERT_FALSE(model.ok());
+  EXPECT_THAT(model.status().message(), HasSubstr("resolves outside the model's folder"));
+  fs::remove_all(root);
+}
+
+// Review finding: huge declared dims were allocated before the data was
+// checked; a tiny file must be refused without allocating.
+TEST(Regression, DeclaredDimsWithoutDataAreRefusedBeforeAllocating) {
+  onnx::ModelProto m = AddModel();
+  auto* b = m.mutable_graph()->mutable_initializer(0);
+  b->clear_dims();
+  b->add_dims(int64_t{1} << 28);  // 1 GiB of floats, three values present
+  auto model = Load(m);
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.status().code(), StatusCode::kDataLoss);
+  EXPECT_THAT(model.status().message(), HasSubstr("holds 3 values"));
+}
+
+}  // namespace
+}  // namespace tiffin

@@ -59,10 +59,24 @@ Result<std::string> ReadExternal(const onnx::TensorProto& p, ExternalData* exter
                              "' leaves the model's folder; refusing to read it");
     }
   }
-  std::filesystem::path full = std::filesystem::path(external->base_dir) / rel;
+  // Resolve links before checking containment: a symlink inside the folder
+  // must not lead outside it.
+  namespace fs = std::filesystem;
   std::error_code ec;
-  auto file_size = std::filesystem::file_size(full, ec);
-  if (ec) return NotFound(Label(p) + ": external data file '" + full.string() + "' not found");
+  fs::path base = fs::canonical(external->base_dir, ec);
+  if (ec) return NotFound(Label(p) + ": model folder '" + external->base_dir + "' not found");
+  fs::path full = fs::canonical(base / rel, ec);
+  if (ec) return NotFound(Label(p) + ": external data file '" + (base / rel).string() + "' not found");
+  fs::path inside = full.lexically_relative(base);
+  if (inside.empty() || *inside.begin() == "..") {
+    return InvalidArgument(Label(p) + ": external data location '" + location +
+                           "' resolves outside the model's folder; refusing to read it");
+  }
+  if (!fs::is_regular_file(full, ec)) {
+    return InvalidArgument(Label(p) + ": external data '" + location + "' is not a regular file");
+  }
+  auto file_size = fs::file_size(full, ec);
+  if (ec) return NotFound(Label(p) + ": cannot read the size of '" + full.string() + "'");
   if (length < 0) length = static_cast<int64_t>(want_bytes);
   if (static_cast<uint64_t>(length) != want_bytes) {
     return DataLoss(Label(p) + ": external data length " + std::to_string(length) +
@@ -101,23 +115,53 @@ Result<Tensor> TensorFromProto(const onnx::TensorProto& p, ExternalData* externa
   for (int64_t d : shape) {
     if (d < 0) return DataLoss(Label(p) + ": negative dim in " + ShapeToString(shape));
   }
+  auto count = CheckedElementCount(shape);
+  if (!count.ok()) return count.status().WithContext(Label(p));
+  const int64_t n = *count;
+  const size_t elem = DTypeSize(dtype);
+  if (static_cast<uint64_t>(n) > options.max_tensor_bytes / elem) {
+    return ResourceExhausted(Label(p) + ": dims " + ShapeToString(shape) + " of " +
+                             std::string(DTypeName(dtype)) + " exceed the limit of " +
+                             std::to_string(options.max_tensor_bytes) +
+                             " bytes (LoadOptions::max_tensor_bytes)");
+  }
+  const size_t want_bytes = static_cast<size_t>(n) * elem;
+  // Check that the data is there before allocating for it: a tiny file may
+  // declare huge dims.
+  const bool external_data = p.data_location() == onnx::TensorProto::EXTERNAL;
+  const bool raw = !external_data && p.has_raw_data() && dtype != DType::kString;
+  if (raw && p.raw_data().size() != want_bytes) {
+    return DataLoss(Label(p) + ": raw_data has " + std::to_string(p.raw_data().size()) +
+                    " bytes, but dims " + ShapeToString(shape) + " of " +
+                    std::string(DTypeName(dtype)) + " need " + std::to_string(want_bytes));
+  }
+  if (!external_data && !raw) {
+    int64_t have = 0;
+    switch (dtype) {
+      case DType::kFloat32: have = p.float_data_size(); break;
+      case DType::kFloat64: have = p.double_data_size(); break;
+      case DType::kInt64: have = p.int64_data_size(); break;
+      case DType::kUInt32:
+      case DType::kUInt64: have = p.uint64_data_size(); break;
+      case DType::kString: have = p.string_data_size(); break;
+      default: have = p.int32_data_size(); break;
+    }
+    if (have != n) {
+      return DataLoss(Label(p) + ": holds " + std::to_string(have) + " values, but its dims " +
+                      ShapeToString(shape) + " need " + std::to_string(n));
+    }
+  }
   auto alloc = Tensor::Allocate(dtype, shape, options.max_tensor_bytes);
   if (!alloc.ok()) return alloc.status().WithContext(Label(p));
   Tensor t = std::move(alloc).value();
-  const size_t want_bytes = t.nbytes();
 
-  if (p.data_location() == onnx::TensorProto::EXTERNAL) {
+  if (external_data) {
     if (dtype == DType::kString) return NotSupported(Label(p) + ": external string data");
     TIFFIN_ASSIGN_OR_RETURN(std::string data, ReadExternal(p, external, options, want_bytes));
     if (want_bytes) std::memcpy(t.raw_data(), data.data(), want_bytes);
     return t;
   }
-  if (p.has_raw_data() && dtype != DType::kString) {
-    if (p.raw_data().size() != want_bytes) {
-      return DataLoss(Label(p) + ": raw_data has " + std::to_string(p.raw_data().size()) +
-                      " bytes, but dims " + ShapeToString(shape) + " of " +
-                      std::string(DTypeName(dtype)) + " need " + std::to_string(want_bytes));
-    }
+  if (raw) {
     if (want_bytes) std::memcpy(t.raw_data(), p.raw_data().data(), want_bytes);
     if (dtype == DType::kBool) {  // normalise to 0/1 so bool reads are defined
       auto* b = static_cast<uint8_t*>(t.raw_data());

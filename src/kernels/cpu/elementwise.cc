@@ -229,7 +229,9 @@ Status VariadicCompute(KernelContext& ctx) {
     Tensor converted = half ? HalfToFloatTensor(*next_in) : Tensor();
     const Tensor* next = half ? &converted : next_in;
     TIFFIN_ASSIGN_OR_RETURN(Shape shape, BroadcastShapes(node, acc.shape(), next->shape()));
-    Tensor out(acc.dtype(), shape);
+    auto alloc = Tensor::Allocate(acc.dtype(), shape, ctx.options().max_tensor_bytes);
+    if (!alloc.ok()) return alloc.status().WithContext(node.Describe());
+    Tensor out = std::move(alloc).value();
     Status s = DispatchNumeric(node, acc.dtype(), [&](auto tag) -> Status {
       using T = decltype(tag);
       BinaryLoop<T, T, T>(acc, *next, &out, [](T x, T y) { return ApplyArith<A, T>(x, y); });
