@@ -37,8 +37,8 @@ int main(int argc, char** argv) {
     }
   }
   if (warmup < 0) warmup = std::max(3, std::min(50, (iters + 9) / 10));
+  auto model = tiffin::LoadModel(path);  // sets OpenBLAS to one thread unless the env says otherwise
   openblas_set_num_threads(threads);
-  auto model = tiffin::LoadModel(path);
   if (!model.ok()) {
     std::fprintf(stderr, "tiffin_bench: %s\n", model.status().ToString().c_str());
     return 1;

@@ -7,6 +7,9 @@
 
 namespace tiffin {
 
+// Threads: a Run executes on the calling thread. tiffin sets OpenBLAS to one
+// thread on first load unless OPENBLAS_NUM_THREADS is set in the
+// environment; run several requests at once for throughput.
 struct LoadOptions {
   // Largest model file read, in bytes. Default: 2 GiB (protobuf's own limit).
   size_t max_file_bytes = size_t{2} << 30;

@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "kernels/registry.h"
+#include "kernels/util.h"
 
 namespace tiffin::exec {
 
@@ -227,6 +228,7 @@ Result<std::shared_ptr<const CompiledGraph>> CompiledGraph::Compile(
     return NotSupported("subgraphs nested deeper than " + std::to_string(options.max_subgraph_depth) +
                         " levels (LoadOptions::max_subgraph_depth)");
   }
+  kernels::InitBlasThreadsOnce();
   std::shared_ptr<CompiledGraph> cg(new CompiledGraph());
   cg->graph_ = g;
   cg->options_ = options;

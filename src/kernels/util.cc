@@ -1,6 +1,10 @@
 #include "kernels/util.h"
 
+#include <cstdlib>
 #include <cstring>
+#include <mutex>
+
+extern "C" void openblas_set_num_threads(int);
 
 namespace tiffin::kernels {
 
@@ -124,6 +128,13 @@ void FloatToHalfInto(const Tensor& src, Tensor* dst) {
   const float* s = src.data<float>();
   Float16* d = dst->data<Float16>();
   for (int64_t i = 0; i < src.size(); ++i) d[i] = Float16(s[i]);
+}
+
+void InitBlasThreadsOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (std::getenv("OPENBLAS_NUM_THREADS") == nullptr) openblas_set_num_threads(1);
+  });
 }
 
 }  // namespace tiffin::kernels

@@ -129,6 +129,12 @@ void CopyElements(DType dt, const void* src, void* dst, int64_t n);
 Tensor HalfToFloatTensor(const Tensor& t);
 void FloatToHalfInto(const Tensor& src, Tensor* dst);
 
+// Sets OpenBLAS to one thread, once per process, unless the user chose a
+// count through OPENBLAS_NUM_THREADS. One thread per Run keeps latency
+// predictable when many requests run at once (a server) and avoids the
+// second BLAS thread spinning on two cores.
+void InitBlasThreadsOnce();
+
 }  // namespace tiffin::kernels
 
 #endif  // TIFFIN_KERNELS_UTIL_H_

@@ -1,5 +1,6 @@
 #include "tools/tiffin/commands.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -7,6 +8,7 @@
 
 #include "importers/onnx/tensor_proto.h"
 #include "io/tensor_io.h"
+#include "kernels/registry.h"
 #include "tiffin/model.h"
 
 namespace tiffin::cli {
@@ -244,6 +246,37 @@ int Predict(const std::vector<std::string>& argv) {
   std::ofstream out(output, std::ios::binary);
   out << json;
   if (!out) return Fail("predict", InvalidArgument("cannot write --output '" + output + "'"));
+  return 0;
+}
+
+int Ops(const std::vector<std::string>& argv) {
+  Args a;
+  if (!ParseArgs(argv, {}, {"--json", "--help", "-h"}, "ops", &a)) return 2;
+  if (a.Has("--help") || a.Has("-h") || !a.positional.empty()) {
+    std::fprintf(stderr, "usage: tiffin ops [--json]\n");
+    return a.Has("--help") || a.Has("-h") ? 0 : 2;
+  }
+  std::vector<kernels::KernelDef> rows = kernels::AllKernels();
+  std::sort(rows.begin(), rows.end(), [](const auto& x, const auto& y) {
+    return std::string(x.domain) + x.op_type < std::string(y.domain) + y.op_type;
+  });
+  if (a.Has("--json")) {
+    std::string s = "[";
+    for (size_t i = 0; i < rows.size(); ++i) {
+      s += (i ? "," : "") + std::string("{\"op\":") + JsonString(rows[i].op_type) +
+           ",\"domain\":" + JsonString(*rows[i].domain ? rows[i].domain : "ai.onnx") +
+           ",\"min_opset\":" + std::to_string(rows[i].min_opset) +
+           ",\"max_opset\":" + std::to_string(rows[i].max_opset) + "}";
+    }
+    std::printf("%s]\n", s.c_str());
+    return 0;
+  }
+  std::printf("%-12s %-28s %s\n", "domain", "operator", "opsets");
+  for (const auto& r : rows) {
+    std::printf("%-12s %-28s %d-%d\n", *r.domain ? r.domain : "ai.onnx", r.op_type, r.min_opset,
+                r.max_opset);
+  }
+  std::printf("%zu operators\n", rows.size());
   return 0;
 }
 

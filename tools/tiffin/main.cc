@@ -20,6 +20,8 @@ void Usage() {
                "  predict MODEL --input FILE [--output FILE]     run a model on FILE (KServe v2\n"
                "                                                 JSON, {\"name\": [...]}, .npy or\n"
                "                                                 CSV); prints v2 JSON outputs\n"
+               "  ops [--json]                                   list the operators tiffin runs,\n"
+               "                                                 with their opset ranges\n"
                "  --version                                      print the version\n"
                "\n"
                "run 'tiffin <command> --help' for a command's options\n");
@@ -44,6 +46,7 @@ int main(int argc, char** argv) {
   }
   if (cmd == "inspect") return tiffin::cli::Inspect(args);
   if (cmd == "predict") return tiffin::cli::Predict(args);
+  if (cmd == "ops") return tiffin::cli::Ops(args);
   std::fprintf(stderr, "tiffin: unknown command '%s'\n\n", cmd.c_str());
   Usage();
   return 2;

@@ -16,6 +16,25 @@ namespace {
 template <typename T>
 constexpr bool kIsFloat = std::is_floating_point_v<T>;
 
+// Integer arithmetic wraps on overflow, as numpy and ONNX Runtime do. It is
+// done in an unsigned type at least as wide as `unsigned` (uint16 * uint16
+// would otherwise promote to int and overflow, which is undefined).
+template <typename T>
+using WrapU = std::conditional_t<(sizeof(T) < sizeof(unsigned)), unsigned, std::make_unsigned_t<T>>;
+
+template <typename T>
+constexpr bool kWraps = std::is_integral_v<T> && !std::is_same_v<T, bool>;
+
+// double -> integer without undefined behaviour: NaN gives 0, values out of
+// range saturate.
+template <typename T>
+T DoubleToInt(double v) {
+  if (std::isnan(v)) return T(0);
+  if (v <= static_cast<double>(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
+  if (v >= static_cast<double>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
+  return static_cast<T>(v);
+}
+
 // How `in` repeats over `out` (right-aligned), for the common broadcasts:
 // kSuffix: in's shape is a suffix of out's (after leading 1s), so in repeats
 // every in.size() elements ([N,C] + [C]); kPrefix: in's shape is out's
@@ -112,6 +131,13 @@ enum class Arith { kAdd, kSub, kMul, kDiv, kMod, kFMod, kMax, kMin };
 
 template <Arith A, typename T>
 inline T ApplyArith(T x, T y) {
+  if constexpr (kWraps<T> && (A == Arith::kAdd || A == Arith::kSub || A == Arith::kMul)) {
+    using U = WrapU<T>;
+    const U ux = static_cast<U>(x), uy = static_cast<U>(y);
+    if constexpr (A == Arith::kAdd) return static_cast<T>(ux + uy);
+    if constexpr (A == Arith::kSub) return static_cast<T>(ux - uy);
+    if constexpr (A == Arith::kMul) return static_cast<T>(ux * uy);
+  }
   if constexpr (A == Arith::kAdd) return static_cast<T>(x + y);
   if constexpr (A == Arith::kSub) return static_cast<T>(x - y);
   if constexpr (A == Arith::kMul) return static_cast<T>(x * y);
@@ -265,7 +291,8 @@ Status PowCompute(KernelContext& ctx) {
   TIFFIN_ASSIGN_OR_RETURN(Shape shape, BroadcastShapes(node, a->shape(), b->shape()));
   TIFFIN_ASSIGN_OR_RETURN(Tensor * out, ctx.Output(0, a->dtype(), shape));
   // The exponent may have another dtype (opset 12+): read it as double.
-  Tensor exp_d(DType::kFloat64, b->shape());
+  TIFFIN_ASSIGN_OR_RETURN(Tensor exp_d, Tensor::Allocate(DType::kFloat64, b->shape(),
+                                                         ctx.options().max_tensor_bytes));
   TIFFIN_RETURN_IF_ERROR(DispatchNumeric(node, b->dtype(), [&](auto tag) -> Status {
     using T = decltype(tag);
     for (int64_t i = 0; i < b->size(); ++i)
@@ -302,7 +329,12 @@ Status PowCompute(KernelContext& ctx) {
       if constexpr (std::is_same_v<T, float>) {
         return std::pow(x, static_cast<float>(y));
       } else {
-        return static_cast<T>(std::pow(static_cast<double>(x), y));
+        const double r = std::pow(static_cast<double>(x), y);
+        if constexpr (std::is_integral_v<T>) {
+          return DoubleToInt<T>(r);  // 2^100 or 0^-1 must not overflow the cast
+        } else {
+          return static_cast<T>(r);
+        }
       }
     });
     return Status::Ok();
@@ -384,11 +416,19 @@ inline T ApplyUnary(T x) {
   if constexpr (U == Unary::kAbs) {
     if constexpr (std::is_unsigned_v<T>) {
       return x;
+    } else if constexpr (kWraps<T>) {  // Abs(INT_MIN) wraps to INT_MIN, as in numpy
+      return x < 0 ? static_cast<T>(WrapU<T>(0) - static_cast<WrapU<T>>(x)) : x;
     } else {
       return x < 0 ? static_cast<T>(-x) : x;
     }
   }
-  if constexpr (U == Unary::kNeg) return static_cast<T>(-x);
+  if constexpr (U == Unary::kNeg) {
+    if constexpr (kWraps<T>) {
+      return static_cast<T>(WrapU<T>(0) - static_cast<WrapU<T>>(x));
+    } else {
+      return static_cast<T>(-x);
+    }
+  }
   if constexpr (U == Unary::kSign) return static_cast<T>((T(0) < x) - (x < T(0)));
   if constexpr (U == Unary::kSqrt) return std::sqrt(x);
   if constexpr (U == Unary::kExp) return std::exp(x);

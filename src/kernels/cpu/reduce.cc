@@ -31,6 +31,38 @@ namespace {
 template <typename T>
 constexpr bool kIsFloat = std::is_floating_point_v<T>;
 
+// Integer sums and products wrap on overflow, as numpy and ONNX Runtime do.
+// They are computed in an unsigned type at least as wide as `unsigned`
+// (uint16 * uint16 would otherwise promote to int and overflow, which is
+// undefined behaviour).
+template <typename T>
+using WrapU = std::conditional_t<(sizeof(T) < sizeof(unsigned)), unsigned, std::make_unsigned_t<T>>;
+
+template <typename T>
+inline T AddWrap(T a, T b) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    return static_cast<T>(static_cast<WrapU<T>>(a) + static_cast<WrapU<T>>(b));
+  } else {
+    return static_cast<T>(a + b);
+  }
+}
+template <typename T>
+inline T MulWrap(T a, T b) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    return static_cast<T>(static_cast<WrapU<T>>(a) * static_cast<WrapU<T>>(b));
+  } else {
+    return static_cast<T>(a * b);
+  }
+}
+template <typename T>
+inline T NegWrap(T a) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    return static_cast<T>(WrapU<T>(0) - static_cast<WrapU<T>>(a));
+  } else {
+    return static_cast<T>(-a);
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Axes and layouts.
 
@@ -225,6 +257,13 @@ template <typename T, typename Acc>
 inline T FromAcc(Acc v) {
   if constexpr (std::is_same_v<T, Float16>) {
     return Float16(static_cast<float>(v));
+  } else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool> && kIsFloat<Acc>) {
+    // An integer ReduceLogSum/L2 result can be -inf (log 0), NaN or out of
+    // range: saturate instead of an undefined float->int conversion.
+    if (std::isnan(v)) return T(0);
+    if (v <= static_cast<Acc>(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
+    if (v >= static_cast<Acc>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
+    return static_cast<T>(v);
   } else {
     return static_cast<T>(v);
   }
@@ -273,7 +312,7 @@ void RunReduce(const Tensor& x, const Layout& l, Tensor* y) {
     acc = tmp.data();
   }
   const bool empty = x.size() == 0;
-  auto plus = [](Acc a, Acc b) -> Acc { return static_cast<Acc>(a + b); };
+  auto plus = [](Acc a, Acc b) -> Acc { return AddWrap<Acc>(a, b); };
   auto run = [&](Acc identity, auto map, auto comb) {
     if (empty) {
       std::fill(acc, acc + m, identity);
@@ -289,7 +328,7 @@ void RunReduce(const Tensor& x, const Layout& l, Tensor* y) {
         Acc(0),
         [](T v, int64_t) {
           Acc a = ToAcc<T, Acc>(v);
-          return static_cast<Acc>(a * a);
+          return MulWrap<Acc>(a, a);
         },
         plus);
   } else if constexpr (R == Red::kL1) {
@@ -300,7 +339,7 @@ void RunReduce(const Tensor& x, const Layout& l, Tensor* y) {
           if constexpr (std::is_unsigned_v<Acc>) {
             return a;
           } else {
-            return a < 0 ? static_cast<Acc>(-a) : a;
+            return a < 0 ? NegWrap<Acc>(a) : a;
           }
         },
         plus);
@@ -310,7 +349,7 @@ void RunReduce(const Tensor& x, const Layout& l, Tensor* y) {
   } else if constexpr (R == Red::kProd) {
     run(
         Acc(1), [](T v, int64_t) { return ToAcc<T, Acc>(v); },
-        [](Acc a, Acc b) -> Acc { return static_cast<Acc>(a * b); });
+        [](Acc a, Acc b) -> Acc { return MulWrap<Acc>(a, b); });
   } else if constexpr (R == Red::kMax || R == Red::kMin || R == Red::kLogSumExp) {
     // A plain select vectorizes but drops NaNs; the NaN-propagating fold does
     // not vectorize. One OR pass (which does) picks the right one.
@@ -342,8 +381,16 @@ void RunReduce(const Tensor& x, const Layout& l, Tensor* y) {
       const Acc v = kIsFloat<Acc> ? std::numeric_limits<Acc>::quiet_NaN() : Acc(0);
       for (int64_t o = 0; o < m; ++o) acc[o] = v;
     } else {
-      const Acc c = static_cast<Acc>(l.count);
-      for (int64_t o = 0; o < m; ++o) acc[o] = static_cast<Acc>(acc[o] / c);
+      if constexpr (std::is_integral_v<Acc>) {
+        // Divide in 64 bits: the count need not fit Acc (256 int8 values
+        // would make it 0).
+        using W = std::conditional_t<std::is_signed_v<Acc>, int64_t, uint64_t>;
+        const W c = static_cast<W>(l.count);
+        for (int64_t o = 0; o < m; ++o) acc[o] = static_cast<Acc>(static_cast<W>(acc[o]) / c);
+      } else {
+        const Acc c = static_cast<Acc>(l.count);
+        for (int64_t o = 0; o < m; ++o) acc[o] = static_cast<Acc>(acc[o] / c);
+      }
     }
   } else if constexpr (R == Red::kL2) {
     for (int64_t o = 0; o < m; ++o) acc[o] = static_cast<Acc>(std::sqrt(acc[o]));
@@ -707,9 +754,9 @@ void CumSumLoop(const T* x, int64_t outer, int64_t n, int64_t inner, bool exclus
         const Acc v = ToAcc<T, Acc>(xr[k]);
         if (exclusive) {
           yr[k] = FromAcc<T, Acc>(acc[k]);
-          acc[k] = static_cast<Acc>(acc[k] + v);
+          acc[k] = AddWrap<Acc>(acc[k], v);
         } else {
-          acc[k] = static_cast<Acc>(acc[k] + v);
+          acc[k] = AddWrap<Acc>(acc[k], v);
           yr[k] = FromAcc<T, Acc>(acc[k]);
         }
       }

@@ -879,6 +879,11 @@ Status GatherNDCompute(KernelContext& ctx, const GatherNDAttrs& a) {
 
 enum class Reduction { kNone, kAdd, kMul, kMax, kMin };
 
+// Unsigned type for wrapping integer arithmetic, at least as wide as
+// `unsigned` so that uint16 * uint16 does not promote to a signed int.
+template <typename T>
+using WrapU = std::conditional_t<(sizeof(T) < sizeof(unsigned)), unsigned, std::make_unsigned_t<T>>;
+
 Result<Reduction> ParseReduction(const ir::Node& node) {
   TIFFIN_ASSIGN_OR_RETURN(std::string r, node.GetString("reduction", "none"));
   if (r == "none") return Reduction::kNone;
@@ -918,10 +923,18 @@ inline void Combine(T& dst, const T& src, Reduction r) {
         dst = src;
         break;
       case Reduction::kAdd:
-        dst = static_cast<T>(dst + src);
+        if constexpr (std::is_integral_v<T>) {  // wraps, as numpy does (no signed overflow)
+          dst = static_cast<T>(static_cast<WrapU<T>>(dst) + static_cast<WrapU<T>>(src));
+        } else {
+          dst = static_cast<T>(dst + src);
+        }
         break;
       case Reduction::kMul:
-        dst = static_cast<T>(dst * src);
+        if constexpr (std::is_integral_v<T>) {
+          dst = static_cast<T>(static_cast<WrapU<T>>(dst) * static_cast<WrapU<T>>(src));
+        } else {
+          dst = static_cast<T>(dst * src);
+        }
         break;
       case Reduction::kMax:
         dst = std::max(dst, src);
