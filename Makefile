@@ -60,7 +60,7 @@ fuzz:
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTIFFIN_BUILD_FUZZ=ON -DTIFFIN_BUILD_TESTS=OFF -DTIFFIN_BUILD_BENCH=OFF
 	cmake --build build-fuzz -j$(JOBS) --target fuzz_onnx_loader
 	mkdir -p build-fuzz/corpus && cp fuzz/corpus/onnx/* build-fuzz/corpus/ 2>/dev/null || true
-	build-fuzz/bin/fuzz_onnx_loader -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-fuzz/corpus fuzz/corpus/onnx
+	build-fuzz/bin/fuzz_onnx_loader -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 -timeout=10 -dict=fuzz/onnx.dict build-fuzz/corpus fuzz/corpus/onnx
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

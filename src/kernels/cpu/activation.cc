@@ -28,6 +28,17 @@ namespace {
 template <typename T>
 constexpr bool kIsFloat = std::is_floating_point_v<T>;
 
+// double -> integer without undefined behaviour: truncates, NaN gives 0 and
+// out-of-range values saturate.
+template <typename T>
+T DoubleToInt(double v) {
+  if (std::isnan(v)) return T(0);
+  if (v <= static_cast<double>(std::numeric_limits<T>::lowest()))
+    return std::numeric_limits<T>::lowest();
+  if (v >= static_cast<double>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
+  return static_cast<T>(v);
+}
+
 template <typename S>
 using Arr = Eigen::Array<S, Eigen::Dynamic, 1>;
 
@@ -207,7 +218,7 @@ void ApplyIntAct(const T* x, T* y, int64_t n, const ActAttrs<A>& p) {
     const double lambd = p.alpha, bias = p.beta;
     for (int64_t i = 0; i < n; ++i) {
       const double v = static_cast<double>(x[i]);
-      y[i] = static_cast<T>(v < -lambd ? v + bias : (v > lambd ? v - bias : 0.0));
+      y[i] = DoubleToInt<T>(v < -lambd ? v + bias : (v > lambd ? v - bias : 0.0));
     }
   } else if constexpr (A == Act::kErf) {
     for (int64_t i = 0; i < n; ++i) y[i] = static_cast<T>(std::erf(static_cast<double>(x[i])));
@@ -258,7 +269,15 @@ void PReluLoop(const Tensor& x, const Tensor& slope, Tensor* y) {
   const T* ps = slope.data<T>();
   T* py = y->data<T>();
   const int64_t n = x.size();
-  auto f = [](T v, T s) -> T { return v < T(0) ? static_cast<T>(s * v) : v; };
+  auto f = [](T v, T s) -> T {
+    if constexpr (std::is_integral_v<T>) {  // wraps (no signed overflow), like Mul
+      using U =
+          std::conditional_t<(sizeof(T) < sizeof(unsigned)), unsigned, std::make_unsigned_t<T>>;
+      return v < T(0) ? static_cast<T>(static_cast<U>(s) * static_cast<U>(v)) : v;
+    } else {
+      return v < T(0) ? static_cast<T>(s * v) : v;
+    }
+  };
   if (slope.size() == 1) {
     const T s = ps[0];
     for (int64_t i = 0; i < n; ++i) py[i] = f(px[i], s);
@@ -368,8 +387,15 @@ Status ClipCompute(KernelContext& ctx, const ClipAttrs& a) {
     C lo = std::numeric_limits<C>::lowest(), hi = std::numeric_limits<C>::max();
     if (tmin) lo = read(tmin);
     if (tmax) hi = read(tmax);
-    if (a.has_min) lo = static_cast<C>(a.min);
-    if (a.has_max) hi = static_cast<C>(a.max);
+    auto from_attr = [](float v) -> C {
+      if constexpr (std::is_integral_v<C>) {
+        return DoubleToInt<C>(static_cast<double>(v));  // no float->int overflow
+      } else {
+        return static_cast<C>(v);
+      }
+    };
+    if (a.has_min) lo = from_attr(a.min);
+    if (a.has_max) hi = from_attr(a.max);
     if constexpr (std::is_same_v<T, Float16>) {
       HalfBlocks(x->data<Float16>(), y->data<Float16>(), x->size(),
                  [&](const float* in, float* out, int64_t m) { ClipLoop(in, out, m, lo, hi); });
@@ -544,24 +570,32 @@ Status SoftCompute(KernelContext& ctx, const SoftAttrs& a) {
   TIFFIN_ASSIGN_OR_RETURN(const Tensor* x, RequiredInput(ctx, 0, "input"));
   const int64_t rank = x->rank();
   const Shape& shape = x->shape();
-  int64_t outer = 1, n = 1, inner = 1;
+  int64_t axis = 0;
   if (a.coerce_2d) {
     // [d0..d(axis-1)] x [d(axis)..]: axis may equal rank (one column).
-    const int64_t axis = a.axis < 0 ? a.axis + rank : a.axis;
+    axis = a.axis < 0 ? a.axis + rank : a.axis;
     if (axis < 0 || axis > rank) {
       return InvalidArgument(node.Describe() + ": axis " + std::to_string(a.axis) +
                              " is out of range for rank " + std::to_string(rank));
     }
-    for (int64_t i = 0; i < rank; ++i) (i < axis ? outer : n) *= shape[i];
   } else {
     if (rank == 0) {
       return InvalidArgument(node.Describe() + ": input must have rank >= 1, got a scalar");
     }
-    TIFFIN_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(node, a.axis, rank));
-    for (int64_t i = 0; i < rank; ++i) (i < axis ? outer : i == axis ? n : inner) *= shape[i];
+    TIFFIN_ASSIGN_OR_RETURN(axis, NormalizeAxis(node, a.axis, rank));
   }
   TIFFIN_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0, x->dtype(), shape));
+  // Multiply dims only for a non-empty input: an empty one may have other
+  // dims whose product overflows int64 (shape [0, 2^40, 2^40]).
   if (y->size() == 0) return Status::Ok();
+  int64_t outer = 1, n = 1, inner = 1;
+  for (int64_t i = 0; i < rank; ++i) {
+    if (a.coerce_2d) {
+      (i < axis ? outer : n) *= shape[i];
+    } else {
+      (i < axis ? outer : i == axis ? n : inner) *= shape[i];
+    }
+  }
   switch (x->dtype()) {
     case DType::kFloat32:
       SoftLoop<K, float>(x->data<float>(), y->data<float>(), outer, n, inner);

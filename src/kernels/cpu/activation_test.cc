@@ -332,5 +332,58 @@ TEST(Activation, LargeTensorCrossesVectorBlocks) {
   }
 }
 
+// ---- Fuzzer regressions (fuzz/README.md).
+
+// review: Clip-6's float min/max attributes were cast straight to an integer
+// input's type; 1e30 does not fit int32 (x86 then gave INT_MIN for both).
+TEST(Activation, ClipAttributesOutOfIntegerRangeSaturate) {
+  OpSpec spec{.op_type = "Clip", .opset = 6};
+  spec.attributes["min"] = FloatAttr(-1e30f);
+  spec.attributes["max"] = FloatAttr(1e30f);
+  spec.inputs = {Tensor::FromVector<int32_t>({5, -5})};
+  auto y = Run1(spec);
+  ASSERT_TRUE(y.ok()) << y.status().ToString();
+  EXPECT_EQ(y->data<int32_t>()[0], 5);
+  EXPECT_EQ(y->data<int32_t>()[1], -5);
+}
+
+// review: integer Shrink cast x - bias (a double) back without a range check.
+TEST(Activation, IntegerShrinkSaturates) {
+  OpSpec spec{.op_type = "Shrink"};
+  spec.attributes["lambd"] = FloatAttr(0.f);
+  spec.attributes["bias"] = FloatAttr(-1e30f);
+  spec.inputs = {Tensor::FromVector<int8_t>({100, -100, 0})};
+  auto y = Run1(spec);
+  ASSERT_TRUE(y.ok()) << y.status().ToString();
+  EXPECT_EQ(y->data<int8_t>()[0], 127);   // 100 + 1e30
+  EXPECT_EQ(y->data<int8_t>()[1], -128);  // -100 - 1e30
+  EXPECT_EQ(y->data<int8_t>()[2], 0);
+}
+
+// review: integer PRelu multiplied slope * x in the signed type (overflow is
+// undefined; it wraps now, like Mul). Aborts under UBSan before the fix.
+TEST(Activation, IntegerPReluWraps) {
+  OpSpec spec{.op_type = "PRelu"};
+  spec.inputs = {Tensor::FromVector<int32_t>({-(1 << 30), 7}), Tensor::Scalar<int32_t>(4)};
+  auto y = Run1(spec);
+  ASSERT_TRUE(y.ok()) << y.status().ToString();
+  EXPECT_EQ(y->data<int32_t>()[0], 0);  // -2^32 mod 2^32
+  EXPECT_EQ(y->data<int32_t>()[1], 7);
+}
+
+// review: Softmax multiplied all dims before looking at the size; an empty
+// input may have dims whose product overflows int64 (UB before the fix).
+TEST(Activation, SoftmaxOfEmptyInputWithHugeDims) {
+  const int64_t big = int64_t{1} << 40;
+  for (int64_t opset : {11, 13}) {
+    OpSpec spec{.op_type = "Softmax", .opset = opset};
+    spec.attributes["axis"] = IntAttr(0);
+    spec.inputs = {Tensor(DType::kFloat32, {0, big, big})};
+    auto y = Run1(spec);
+    ASSERT_TRUE(y.ok()) << y.status().ToString();
+    EXPECT_EQ(y->shape(), (Shape{0, big, big}));
+  }
+}
+
 }  // namespace
 }  // namespace tiffin

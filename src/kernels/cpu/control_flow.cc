@@ -21,6 +21,21 @@ namespace {
 // so that a model cannot spin a server forever.
 constexpr int64_t kMaxLoopIterations = 10'000'000;
 
+// The iteration budget of one Loop or Scan node: kMaxLoopIterations, or less
+// under a small tensor size limit. Every iteration allocates and releases its
+// iteration-number and condition tensors and the body's input and output
+// lists (well over 256 bytes), so a loop of N iterations churns through more
+// than 256 * N bytes; tying N to LoadOptions::max_tensor_bytes keeps a crafted
+// model's run time in proportion to the memory its caller budgets. With the
+// default 4 GiB the budget is the full 10M; with the fuzzer's 64 MiB it is
+// 256K iterations (a few seconds under ASan, where 10M iterations of a trivial
+// body took 100 s). A trip count or an empty scan axis of 2^40 is refused
+// instead of being run.
+int64_t MaxIterations(const LoadOptions& options) {
+  return std::clamp<int64_t>(static_cast<int64_t>(options.max_tensor_bytes / 256), 1,
+                             kMaxLoopIterations);
+}
+
 std::string Str(int64_t v) { return std::to_string(v); }
 
 Status Bad(const ir::Node& node, const std::string& what) {
@@ -82,6 +97,8 @@ Result<Tensor> SliceAxis(KernelContext& ctx, const Tensor& t, int64_t axis, int6
   shape.erase(shape.begin() + axis);
   TIFFIN_ASSIGN_OR_RETURN(Tensor out,
                           Tensor::Allocate(t.dtype(), shape, ctx.options().max_tensor_bytes));
+  // An empty slice may have dims whose product overflows int64.
+  if (out.size() == 0) return out;
   int64_t outer = 1, inner = 1;
   for (int64_t d = 0; d < axis; ++d) outer *= t.dim(d);
   for (int64_t d = axis + 1; d < t.rank(); ++d) inner *= t.dim(d);
@@ -116,6 +133,7 @@ Result<Shape> StackShape(const ir::Node& node, const std::vector<Tensor>& items,
 // Writes items stacked along `axis` into out (shaped by StackShape);
 // `reverse` stores the last item first.
 void StackInto(const std::vector<Tensor>& items, int64_t axis, bool reverse, Tensor* out) {
+  if (out->size() == 0) return;  // (an empty item's dims may multiply past int64)
   const Tensor& first = items[0];
   int64_t outer = 1, inner = 1;
   for (int64_t d = 0; d < axis; ++d) outer *= first.dim(d);
@@ -258,10 +276,14 @@ Status LoopCompute(KernelContext& ctx, const LoopAttrs& a) {
   std::vector<std::vector<Tensor>> scans(static_cast<size_t>(a.n_scan));
   size_t scan_bytes = 0;
   int64_t it = 0;
+  const int64_t max_it = MaxIterations(ctx.options());
   for (; (!has_m || it < m) && cond; ++it) {
-    if (it >= kMaxLoopIterations && (!has_m || m > kMaxLoopIterations)) {
-      return InvalidArgument(node.Describe() + ": loop ran " + Str(kMaxLoopIterations) +
-                             " iterations without stopping (no trip count bounds it)");
+    // (A trip count within the budget ends the loop before this triggers.)
+    if (it >= max_it) {
+      return ResourceExhausted(node.Describe() + ": loop ran " + Str(max_it) +
+                               " iterations without stopping (the iteration limit for "
+                               "max_tensor_bytes = " +
+                               Str(static_cast<int64_t>(ctx.options().max_tensor_bytes)) + ")");
     }
     std::vector<Tensor> inputs;
     inputs.reserve(static_cast<size_t>(a.n_carried + 2));
@@ -420,6 +442,12 @@ Status ScanCompute(KernelContext& ctx, const ScanAttrs& a) {
       }
       len = t.dim(ax);
     }
+    // An empty scan input can have an axis of 2^40 (shape [2^40, 0]).
+    if (len > MaxIterations(ctx.options())) {
+      return ResourceExhausted(node.Describe() + ": scan over " + Str(len) +
+                               " steps exceeds the iteration limit of " +
+                               Str(MaxIterations(ctx.options())));
+    }
     std::vector<std::vector<Tensor>> steps;
     TIFFIN_RETURN_IF_ERROR(ScanCore(ctx, a, &states, ins, axes, len, &steps));
     for (int64_t i = 0; i < a.n_states; ++i) {
@@ -465,6 +493,15 @@ Status ScanCompute(KernelContext& ctx, const ScanAttrs& a) {
   for (const Tensor& t : ins) {
     if (max_len >= 0 && t.dim(1) != max_len) return Bad(node, "scan inputs differ in length");
     max_len = t.dim(1);
+  }
+  // Empty inputs can have a batch and length of 2^40 each: bound the body
+  // runs (and the per-batch vectors) before any of them.
+  int64_t runs = 0;
+  if (__builtin_mul_overflow(std::max<int64_t>(batch, 0), std::max<int64_t>(max_len, 1), &runs) ||
+      runs > MaxIterations(ctx.options())) {
+    return ResourceExhausted(node.Describe() + ": scan over batch " + Str(batch) + " x " +
+                             Str(max_len) + " steps exceeds the iteration limit of " +
+                             Str(MaxIterations(ctx.options())));
   }
   std::vector<int64_t> lens(static_cast<size_t>(batch), max_len);
   if (const Tensor* sl = ctx.input(0)) {

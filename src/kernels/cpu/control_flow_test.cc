@@ -2,11 +2,13 @@
 // hand-computed running sums.
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "exec/executor.h"
 #include "exec/testing.h"
 
 namespace tiffin {
@@ -255,6 +257,100 @@ TEST(ControlFlow, Scan8BatchesWithSequenceLengths) {
   EXPECT_EQ(Values<float>((*out)[0]), (std::vector<float>{6, 9}));
   EXPECT_EQ((*out)[1].shape(), (Shape{2, 3, 1}));
   EXPECT_EQ(Values<float>((*out)[1]), (std::vector<float>{1, 3, 6, 4, 9, 0}));
+}
+
+// ---- Fuzzer regressions (fuzz/README.md).
+
+// RunOp with explicit load options (RunOp uses the defaults): a one-node
+// graph, compiled and run once.
+Result<std::vector<Tensor>> RunOpWith(const OpSpec& spec, const LoadOptions& options) {
+  auto g = std::make_shared<ir::Graph>();
+  ir::Node node;
+  node.name = "n0";
+  node.op_type = spec.op_type;
+  node.opset = spec.opset;
+  node.attributes = spec.attributes;
+  std::vector<Tensor> feeds;
+  for (size_t i = 0; i < spec.inputs.size(); ++i) {
+    if (!spec.inputs[i].defined()) {
+      node.inputs.push_back(ir::kNoValue);
+      continue;
+    }
+    const int id = g->AddValue("in" + std::to_string(i));
+    node.inputs.push_back(id);
+    g->inputs.push_back(id);
+    feeds.push_back(spec.inputs[i]);
+  }
+  for (int i = 0; i < spec.num_outputs; ++i) {
+    const int id = g->AddValue("out" + std::to_string(i));
+    node.outputs.push_back(id);
+    g->outputs.push_back(id);
+  }
+  g->nodes.push_back(std::move(node));
+  TIFFIN_ASSIGN_OR_RETURN(auto compiled, exec::CompiledGraph::Compile(g, options));
+  return compiled->Run(feeds, nullptr, true);
+}
+
+// review (a timeout class): Loop stopped unbounded loops only after 10M
+// iterations whatever the tensor limit (100 s of a trivial body under ASan),
+// and a trip count up to 10M ran in full. The budget now follows
+// max_tensor_bytes / 256 (still 10M at the default 4 GiB).
+TEST(ControlFlow, LoopIterationsAreBoundedByTheTensorLimit) {
+  LoadOptions options;
+  options.max_tensor_bytes = 256 * 1000;  // 1000 iterations
+  // State only (no scan output, whose bytes are bounded separately).
+  Body spin;
+  spin.In("i").In("c").In("x");
+  spin.Node("Identity", {"c"}, {"c2"});
+  spin.Node("Identity", {"x"}, {"x2"});
+  spin.Out("c2").Out("x2");
+  OpSpec spec{.op_type = "Loop", .opset = 16};
+  spec.attributes["body"] = spin.Attr();
+  spec.inputs = {Tensor::Scalar<int64_t>(std::numeric_limits<int64_t>::max()), Bool(true),
+                 Tensor::FromVector<float>({1, 2})};
+  auto out = RunOpWith(spec, options);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), StatusCode::kResourceExhausted) << out.status().ToString();
+  EXPECT_NE(out.status().message().find("node 'n0' (Loop)"), std::string::npos);
+  EXPECT_NE(out.status().message().find("ran 1000 iterations"), std::string::npos);
+  spec.inputs[0] = Tensor::Scalar<int64_t>(1000);  // within the budget
+  out = RunOpWith(spec, options);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  // With a scan output too.
+  spec.num_outputs = 2;
+  spec.attributes["body"] = AccumulateBody().Attr();
+  out = RunOpWith(spec, options);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ((*out)[1].shape(), (Shape{1000, 2}));
+}
+
+// review (a hang): an empty scan input can have a scan axis of any length
+// ([2^40, 0] holds no elements), and Scan ran the body once per step.
+TEST(ControlFlow, ScanStepsAreBoundedByTheTensorLimit) {
+  OpSpec spec{.op_type = "Scan", .opset = 11, .num_outputs = 2};
+  spec.attributes["body"] = CumsumBody().Attr();
+  spec.attributes["num_scan_inputs"] = IntAttr(1);
+  // First a case the unfixed kernel finishes (2^20 steps, ~a second) so that
+  // it fails here rather than hanging on the 2^40 ones below.
+  LoadOptions options;
+  options.max_tensor_bytes = 256 * 1000;  // 1000 steps
+  spec.inputs = {Tensor(DType::kFloat32, {0}), Tensor(DType::kFloat32, {1 << 20, 0})};
+  auto out = RunOpWith(spec, options);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), StatusCode::kResourceExhausted) << out.status().ToString();
+  spec.inputs[1] = Tensor(DType::kFloat32, {int64_t{1} << 40, 0});
+  out = RunOp(spec);  // default limits: 10M steps
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), StatusCode::kResourceExhausted) << out.status().ToString();
+  // Opset 8 (batched): batch x length runs.
+  OpSpec s8{.op_type = "Scan", .opset = 8, .num_outputs = 2};
+  s8.attributes["body"] = CumsumBody().Attr();
+  s8.attributes["num_scan_inputs"] = IntAttr(1);
+  s8.inputs = {Tensor(), Tensor(DType::kFloat32, {int64_t{1} << 40, 0}),
+               Tensor(DType::kFloat32, {int64_t{1} << 40, 1, 0})};
+  out = RunOp(s8);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), StatusCode::kResourceExhausted) << out.status().ToString();
 }
 
 }  // namespace

@@ -799,6 +799,13 @@ struct DimTaps {
   std::vector<int64_t> start, lo, hi, padded;
 };
 
+// floor(a / b) and ceil(a / b) for b > 0.
+inline int64_t FloorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+inline int64_t CeilDiv(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+
+// Closed forms, not a walk over the window: kernel_shape may be up to 2^31
+// (with pads nearly as large) on a tiny input, and a per-tap loop would then
+// run for billions of steps per output.
 DimTaps ComputeTaps(const Geometry& g, int i) {
   DimTaps t;
   const size_t n = static_cast<size_t>(g.out[i]);
@@ -806,23 +813,23 @@ DimTaps ComputeTaps(const Geometry& g, int i) {
   t.lo.resize(n);
   t.hi.resize(n);
   t.padded.resize(n);
+  const int64_t K = g.k[i], d = g.d[i], in = g.in[i], pb = g.pb[i], pe = g.pe[i];
+  // Taps k in [0, K) whose position st + k*d lies in [first, last]: a range.
+  auto taps_within = [&](int64_t st, int64_t first, int64_t last, int64_t* lo, int64_t* hi) {
+    *lo = std::max<int64_t>(0, CeilDiv(first - st, d));
+    *hi = std::min<int64_t>(K, FloorDiv(last - st, d) + 1);
+    if (*hi <= *lo) *lo = *hi = 0;
+  };
   for (int64_t o = 0; o < g.out[i]; ++o) {
-    const int64_t st = o * g.s[i] - g.pb[i];
-    int64_t lo = g.k[i], hi = 0, padded = 0;
-    for (int64_t k = 0; k < g.k[i]; ++k) {
-      const int64_t pos = st + k * g.d[i];
-      if (pos >= 0 && pos < g.in[i]) {
-        lo = std::min(lo, k);
-        hi = std::max(hi, k + 1);
-      }
-      if (pos >= -g.pb[i] && pos < g.in[i] + g.pe[i]) ++padded;
-    }
-    if (hi <= lo) lo = hi = 0;
+    const int64_t st = o * g.s[i] - pb;
+    int64_t lo, hi, plo, phi;
+    taps_within(st, 0, in - 1, &lo, &hi);
+    taps_within(st, -pb, in + pe - 1, &plo, &phi);
     const size_t so = static_cast<size_t>(o);
     t.start[so] = st;
     t.lo[so] = lo;
     t.hi[so] = hi;
-    t.padded[so] = padded;
+    t.padded[so] = phi - plo;
   }
   return t;
 }
@@ -885,10 +892,18 @@ void PoolRows(const PoolAttrs& a, const Geometry& g, int64_t planes, const T* x,
   const int64_t D = g.in[0], H = g.in[1], W = g.in[2];
   const int64_t OD = g.out[0], OH = g.out[1], OW = g.out[2];
   const int64_t S_in = D * H * W, sw = g.s[2];
-  std::vector<int64_t> wlo(static_cast<size_t>(g.k[2])), whi(static_cast<size_t>(g.k[2]));
-  for (int64_t kw = 0; kw < g.k[2]; ++kw) {
-    const size_t i = static_cast<size_t>(kw);
-    ValidRange(OW, sw, kw * g.d[2] - g.pb[2], W, &wlo[i], &whi[i]);
+  // Per-tap column ranges, for the tap-by-tap loop only (which needs a kernel
+  // narrower than the output row): kernel_shape can be 2^31, so sizing these
+  // by it unconditionally could ask for tens of GB.
+  const bool kw_major = sw == 1 && g.k[2] < OW;
+  std::vector<int64_t> wlo, whi;
+  if (kw_major) {
+    wlo.resize(static_cast<size_t>(g.k[2]));
+    whi.resize(static_cast<size_t>(g.k[2]));
+    for (int64_t kw = 0; kw < g.k[2]; ++kw) {
+      const size_t i = static_cast<size_t>(kw);
+      ValidRange(OW, sw, kw * g.d[2] - g.pb[2], W, &wlo[i], &whi[i]);
+    }
   }
   // Divisors per output column for averages (the d/h factors vary by row).
   std::vector<T> wcount(static_cast<size_t>(OW));
@@ -911,7 +926,6 @@ void PoolRows(const PoolAttrs& a, const Geometry& g, int64_t planes, const T* x,
   // windows (the usual 2x2/2 pool) in one pass; overlapping stride-1 windows
   // tap by tap over whole rows (vectorises); anything else window by window.
   const bool pairs = g.k[2] == 2 && sw == 2 && g.d[2] == 1 && g.pb[2] == 0 && 2 * OW <= W;
-  const bool kw_major = sw == 1 && g.k[2] < OW;
   for (int64_t pl = 0; pl < planes; ++pl) {
     const T* xp = x + pl * S_in;
     for (int64_t od = 0; od < OD; ++od) {

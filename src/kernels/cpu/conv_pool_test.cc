@@ -295,5 +295,46 @@ TEST(ConvPool, TimingBatchConv) {
               std::chrono::duration<double, std::micro>(t1 - t0).count());
 }
 
+// ---- Fuzzer regressions (fuzz/README.md).
+
+// review: pools walked every tap of the window per output (and sized two
+// vectors by kernel_shape's last dim). kernel_shape may be 2^31 with pads
+// just below it, so a 1-element input took ~2^31 steps per output and
+// 2 x 16 GiB of vectors. The tap ranges are closed forms now.
+TEST(Pool, HugeWindowOnTinyInputIsCheap) {
+  const int64_t k = int64_t{1} << 31;
+  for (const char* op : {"MaxPool", "AveragePool"}) {
+    OpSpec spec{.op_type = op, .opset = 19};
+    spec.attributes["kernel_shape"] = IntsAttr({k, 1, 1});
+    spec.attributes["pads"] = IntsAttr({k - 1, 0, 0, k - 1, 0, 0});
+    spec.attributes["strides"] = IntsAttr({k, 1, 1});
+    spec.attributes["count_include_pad"] = IntAttr(0);
+    spec.inputs = {Tensor::FromVector<float>({6.f}, {1, 1, 1, 1, 1})};
+    const auto t0 = std::chrono::steady_clock::now();
+    auto out = RunOp(spec);
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ASSERT_TRUE(out.ok()) << out.status().ToString();
+    // Windows start at -(2^31 - 1) and 1: the first holds the element.
+    ASSERT_EQ((*out)[0].shape(), (Shape{1, 1, 1, 1, 1}));
+    EXPECT_EQ((*out)[0].data<float>()[0], 6.f) << op;
+    EXPECT_LT(secs, 0.5) << op << " walked the whole window";
+  }
+  // With count_include_pad the divisor is the padded window's tap count.
+  OpSpec spec{.op_type = "AveragePool", .opset = 19};
+  spec.attributes["kernel_shape"] = IntsAttr({1 << 20});
+  spec.attributes["pads"] = IntsAttr({(1 << 20) - 1, (1 << 20) - 1});
+  spec.attributes["strides"] = IntsAttr({1 << 20});
+  spec.attributes["count_include_pad"] = IntAttr(1);
+  spec.inputs = {Tensor::FromVector<float>({3.f, 5.f}, {1, 1, 2})};
+  auto out = RunOp(spec);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  // Two windows of 2^20 taps, all inside the padded extent [-(2^20-1), 2^20]:
+  // [-(2^20-1), 0] holds the 3, [1, 2^20] holds the 5.
+  ASSERT_EQ((*out)[0].size(), 2);
+  EXPECT_FLOAT_EQ((*out)[0].data<float>()[0], 3.f / (1 << 20));
+  EXPECT_FLOAT_EQ((*out)[0].data<float>()[1], 5.f / (1 << 20));
+}
+
 }  // namespace
 }  // namespace tiffin

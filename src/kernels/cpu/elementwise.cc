@@ -30,7 +30,8 @@ constexpr bool kWraps = std::is_integral_v<T> && !std::is_same_v<T, bool>;
 template <typename T>
 T DoubleToInt(double v) {
   if (std::isnan(v)) return T(0);
-  if (v <= static_cast<double>(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
+  if (v <= static_cast<double>(std::numeric_limits<T>::lowest()))
+    return std::numeric_limits<T>::lowest();
   if (v >= static_cast<double>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
   return static_cast<T>(v);
 }
@@ -291,8 +292,8 @@ Status PowCompute(KernelContext& ctx) {
   TIFFIN_ASSIGN_OR_RETURN(Shape shape, BroadcastShapes(node, a->shape(), b->shape()));
   TIFFIN_ASSIGN_OR_RETURN(Tensor * out, ctx.Output(0, a->dtype(), shape));
   // The exponent may have another dtype (opset 12+): read it as double.
-  TIFFIN_ASSIGN_OR_RETURN(Tensor exp_d, Tensor::Allocate(DType::kFloat64, b->shape(),
-                                                         ctx.options().max_tensor_bytes));
+  TIFFIN_ASSIGN_OR_RETURN(
+      Tensor exp_d, Tensor::Allocate(DType::kFloat64, b->shape(), ctx.options().max_tensor_bytes));
   TIFFIN_RETURN_IF_ERROR(DispatchNumeric(node, b->dtype(), [&](auto tag) -> Status {
     using T = decltype(tag);
     for (int64_t i = 0; i < b->size(); ++i)

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "exec/testing.h"
 
@@ -139,6 +140,67 @@ TEST(Elementwise, PowFastPathsAgreeWithPow) {
       float x = spec.inputs[0].data<float>()[i];
       EXPECT_NEAR((*out)[0].data<float>()[i], std::pow(x, e), 1e-6f * std::pow(x, e) + 1e-7f);
     }
+  }
+}
+
+// ---- Fuzzer regressions (fuzz/README.md). The overflow cases are undefined
+// behaviour before the fix: they abort under TIFFIN_SANITIZE_ADDRESS (UBSan).
+
+// fuzz: integer Pow converted pow()'s double result with a plain cast; 10^200
+// does not fit int16 (x86 then gave 0).
+TEST(Elementwise, IntegerPowOutOfRangeSaturates) {
+  testing::OpSpec spec{.op_type = "Pow", .opset = 15};
+  spec.inputs = {Tensor::FromVector<int16_t>({10, 10, 0, 2}),
+                 Tensor::FromVector<double>({200, -200, -1, 3})};
+  auto out = testing::RunOp(spec);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  const int16_t* y = (*out)[0].data<int16_t>();
+  EXPECT_EQ(y[0], 32767);  // 1e200 saturates
+  EXPECT_EQ(y[1], 0);      // 1e-200 truncates
+  EXPECT_EQ(y[2], 32767);  // 0^-1 = inf saturates
+  EXPECT_EQ(y[3], 8);
+  spec.inputs = {Tensor::FromVector<uint8_t>({10}), Tensor::FromVector<float>({200})};
+  out = testing::RunOp(spec);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ((*out)[0].data<uint8_t>()[0], 255);
+}
+
+// review (same class as the fuzzer's overflow findings): integer Add, Sub,
+// Mul, Neg and Abs wrap like numpy instead of overflowing a signed type.
+TEST(Elementwise, IntegerArithmeticWraps) {
+  auto bin = [](const char* op, Tensor a, Tensor b) {
+    testing::OpSpec spec{.op_type = op};
+    spec.inputs = {std::move(a), std::move(b)};
+    auto out = testing::RunOp(spec);
+    EXPECT_TRUE(out.ok()) << out.status().ToString();
+    return out.ok() ? (*out)[0] : Tensor();
+  };
+  const int32_t imax = std::numeric_limits<int32_t>::max(),
+                imin = std::numeric_limits<int32_t>::min();
+  EXPECT_EQ(
+      bin("Add", Tensor::Scalar<int32_t>(imax), Tensor::Scalar<int32_t>(1)).data<int32_t>()[0],
+      imin);
+  EXPECT_EQ(
+      bin("Sub", Tensor::Scalar<int32_t>(imin), Tensor::Scalar<int32_t>(1)).data<int32_t>()[0],
+      imax);
+  EXPECT_EQ(bin("Mul", Tensor::Scalar<int64_t>(std::numeric_limits<int64_t>::max()),
+                Tensor::Scalar<int64_t>(2))
+                .data<int64_t>()[0],
+            -2);
+  // uint16 * uint16 promotes to (signed) int.
+  EXPECT_EQ(bin("Mul", Tensor::Scalar<uint16_t>(65535), Tensor::Scalar<uint16_t>(65535))
+                .data<uint16_t>()[0],
+            1);
+  EXPECT_EQ(
+      bin("Sum", Tensor::Scalar<int32_t>(imax), Tensor::Scalar<int32_t>(imax)).data<int32_t>()[0],
+      -2);
+  for (const char* op : {"Neg", "Abs"}) {
+    testing::OpSpec spec{.op_type = op};
+    spec.inputs = {Tensor::FromVector<int64_t>({std::numeric_limits<int64_t>::min(), -3})};
+    auto out = testing::RunOp(spec);
+    ASSERT_TRUE(out.ok()) << out.status().ToString();
+    EXPECT_EQ((*out)[0].data<int64_t>()[0], std::numeric_limits<int64_t>::min()) << op;
+    EXPECT_EQ((*out)[0].data<int64_t>()[1], 3) << op;
   }
 }
 

@@ -13,7 +13,9 @@
 
 #include <algorithm>
 #include <climits>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 
 #include "kernels/registry.h"
@@ -35,7 +37,14 @@ void GemmRaw(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alph
   if (K == 0) {  // BLAS wants K >= 1; the product is empty, C = beta * C
     for (int64_t m = 0; m < M; ++m) {
       T* c = C + m * ldc;
-      for (int64_t n = 0; n < N; ++n) c[n] = beta == T(0) ? T(0) : static_cast<T>(beta * c[n]);
+      for (int64_t n = 0; n < N; ++n) {
+        if constexpr (std::is_integral_v<T>) {  // wraps, no signed overflow
+          using U = std::make_unsigned_t<T>;
+          c[n] = static_cast<T>(static_cast<U>(beta) * static_cast<U>(c[n]));
+        } else {
+          c[n] = beta == T(0) ? T(0) : static_cast<T>(beta * c[n]);
+        }
+      }
     }
     return;
   }
@@ -158,14 +167,43 @@ struct GemmAttrs {
   }
 };
 
+// A float attribute (alpha, beta) as T. For integer T it is truncated, with
+// NaN giving 0 and out-of-range values saturating (a plain cast would be
+// undefined behaviour).
+template <typename T>
+T FromAttr(float v) {
+  if constexpr (std::is_integral_v<T>) {
+    const double d = static_cast<double>(v);
+    if (std::isnan(d)) return T(0);
+    if (d <= static_cast<double>(std::numeric_limits<T>::lowest()))
+      return std::numeric_limits<T>::lowest();
+    if (d >= static_cast<double>(std::numeric_limits<T>::max()))
+      return std::numeric_limits<T>::max();
+    return static_cast<T>(d);
+  } else {
+    return static_cast<T>(v);
+  }
+}
+
+// beta * c, wrapping for integers like GemmRaw does.
+template <typename T>
+T ScaleC(T beta, T c) {
+  if constexpr (std::is_integral_v<T>) {
+    using U = std::make_unsigned_t<T>;
+    return static_cast<T>(static_cast<U>(beta) * static_cast<U>(c));
+  } else {
+    return static_cast<T>(beta * c);
+  }
+}
+
 template <typename T>
 Status GemmTyped(const GemmAttrs& at, const Tensor& A, const Tensor& B, const Tensor* packed_b,
                  const Tensor* C, Tensor* out) {
   const int64_t M = out->dim(0), N = out->dim(1);
   const int64_t K = at.trans_a ? A.dim(0) : A.dim(1);
   T* y = out->data<T>();
-  const T alpha = static_cast<T>(at.alpha);
-  T beta = static_cast<T>(at.beta);
+  const T alpha = FromAttr<T>(at.alpha);
+  T beta = FromAttr<T>(at.beta);
   if (C != nullptr && beta != T(0)) {
     // Unidirectional broadcast of C to [M,N], pre-scaled by beta.
     const T* c = C->data<T>();
@@ -176,12 +214,12 @@ Status GemmTyped(const GemmAttrs& at, const Tensor& A, const Tensor& B, const Te
       const T* crow = c + (cm == 1 ? 0 : m) * cn;
       T* yrow = y + m * N;
       if (cn == 1) {
-        const T v = static_cast<T>(beta * crow[0]);
+        const T v = ScaleC<T>(beta, crow[0]);
         for (int64_t n = 0; n < N; ++n) yrow[n] = v;
       } else if (beta == T(1)) {
         std::memcpy(yrow, crow, static_cast<size_t>(N) * sizeof(T));
       } else {
-        for (int64_t n = 0; n < N; ++n) yrow[n] = static_cast<T>(beta * crow[n]);
+        for (int64_t n = 0; n < N; ++n) yrow[n] = ScaleC<T>(beta, crow[n]);
       }
     }
     beta = T(1);
@@ -326,7 +364,11 @@ Status MatMulCompute(KernelContext& ctx) {
   const Shape batch_a(as.begin(), as.end() - 2), batch_b(bs.begin(), bs.end() - 2);
   TIFFIN_ASSIGN_OR_RETURN(Shape batch, BroadcastShapes(node, batch_a, batch_b));
   int64_t count = 1;
-  for (int64_t d : batch) count *= d;
+  for (int64_t d : batch) {
+    // An empty batch's other dims may multiply past int64; saturate (the
+    // output is then empty, or refused by ctx.Output).
+    if (__builtin_mul_overflow(count, d, &count)) count = INT64_MAX;
+  }
   if (!FitsBlas(M) || !FitsBlas(N) || !FitsBlas(K) || (count > 0 && M > INT_MAX / count)) {
     return NotSupported(node.Describe() + ": matrix dimension over 2^31-1");
   }

@@ -216,5 +216,22 @@ TEST(Gemm, Opset6NeedsExactCUnlessBroadcastIsSet) {
   EXPECT_EQ((*out)[0].data<float>()[1], 22);
 }
 
+// ---- Fuzzer regressions (fuzz/README.md).
+
+// review: integer Gemm cast the float alpha/beta attributes straight to the
+// element type (1e10 does not fit int32; x86 gave INT_MIN) and scaled C with
+// a signed multiply that can overflow. Both saturate / wrap now.
+TEST(Gemm, IntegerAlphaBetaOutOfRangeSaturateAndScalingWraps) {
+  OpSpec spec{.op_type = "Gemm"};
+  spec.attributes["alpha"] = FloatAttr(1e10f);
+  spec.attributes["beta"] = FloatAttr(2.f);
+  spec.inputs = {Tensor::FromVector<int32_t>({1}, {1, 1}), Tensor::FromVector<int32_t>({1}, {1, 1}),
+                 Tensor::FromVector<int32_t>({1 << 30}, {1, 1})};
+  auto out = RunOp(spec);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  // alpha -> INT32_MAX; beta * C = 2^31 wraps to INT32_MIN; sum wraps to -1.
+  EXPECT_EQ((*out)[0].data<int32_t>()[0], -1);
+}
+
 }  // namespace
 }  // namespace tiffin

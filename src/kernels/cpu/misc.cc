@@ -1072,6 +1072,29 @@ struct EinsumAttrs {
   }
 };
 
+// Integer sums of products wrap on overflow (as numpy's einsum does): the
+// arithmetic is done in an unsigned type at least as wide as `unsigned`, so
+// that neither int32/int64 nor uint16 (promoted to int) overflow, which would
+// be undefined.
+template <typename T>
+inline T EAdd(T a, T b) {
+  if constexpr (std::is_integral_v<T>) {
+    using U = std::conditional_t<(sizeof(T) < sizeof(unsigned)), unsigned, std::make_unsigned_t<T>>;
+    return static_cast<T>(static_cast<U>(a) + static_cast<U>(b));
+  } else {
+    return static_cast<T>(a + b);
+  }
+}
+template <typename T>
+inline T EMul(T a, T b) {
+  if constexpr (std::is_integral_v<T>) {
+    using U = std::conditional_t<(sizeof(T) < sizeof(unsigned)), unsigned, std::make_unsigned_t<T>>;
+    return static_cast<T>(static_cast<U>(a) * static_cast<U>(b));
+  } else {
+    return static_cast<T>(a * b);
+  }
+}
+
 // Sums products over the loop labels (output labels first, summed labels
 // last). The last summed label runs as a tight inner loop.
 template <typename T>
@@ -1092,18 +1115,17 @@ void EinsumLoop(const std::vector<const T*>& in, T* out, int64_t out_count, int6
     for (int64_t s = 0; s < outer_sum; ++s) {
       if (n_in == 1) {
         const T* a = in[0] + off[0];
-        for (int64_t k = 0; k < inner; ++k) acc = static_cast<T>(acc + a[k * ist[0]]);
+        for (int64_t k = 0; k < inner; ++k) acc = EAdd<T>(acc, a[k * ist[0]]);
       } else if (n_in == 2) {
         const T* a = in[0] + off[0];
         const T* b = in[1] + off[1];
         const int64_t sa = ist[0], sb = ist[1];
-        for (int64_t k = 0; k < inner; ++k) acc = static_cast<T>(acc + a[k * sa] * b[k * sb]);
+        for (int64_t k = 0; k < inner; ++k) acc = EAdd<T>(acc, EMul<T>(a[k * sa], b[k * sb]));
       } else {
         for (int64_t k = 0; k < inner; ++k) {
           T prod = in[0][off[0] + k * ist[0]];
-          for (size_t i = 1; i < n_in; ++i)
-            prod = static_cast<T>(prod * in[i][off[i] + k * ist[i]]);
-          acc = static_cast<T>(acc + prod);
+          for (size_t i = 1; i < n_in; ++i) prod = EMul<T>(prod, in[i][off[i] + k * ist[i]]);
+          acc = EAdd<T>(acc, prod);
         }
       }
       for (int64_t p = L - 1; p >= 0; --p) {

@@ -3,6 +3,8 @@
 // the opset 18/19 modes; they are not copied from the kernels.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <cmath>
 #include <string>
 #include <vector>
@@ -352,6 +354,19 @@ TEST(Misc, HugeSizesAreRefusedNotAttempted) {
   EXPECT_FALSE(RunOp(rg).ok());
   rg.inputs = {Tensor::Scalar<float>(0), Tensor::Scalar<float>(1), Tensor::Scalar<float>(NAN)};
   EXPECT_FALSE(RunOp(rg).ok());
+}
+
+// ---- Fuzzer regressions (fuzz/README.md).
+
+// review: integer Einsum summed products in the signed type (overflow is
+// undefined; it wraps now, as numpy's does). Aborts under UBSan before.
+TEST(Einsum, IntegerSumsOfProductsWrap) {
+  OpSpec spec{.op_type = "Einsum", .opset = 12};
+  spec.attributes["equation"] = StringAttr("i,i->");
+  spec.inputs = {Tensor::FromVector<int64_t>({std::numeric_limits<int64_t>::max(), 1}),
+                 Tensor::FromVector<int64_t>({2, 2})};
+  Tensor y = Run1(spec);
+  EXPECT_EQ(y.data<int64_t>()[0], 0);  // 2^64 - 2 + 2
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <Eigen/Core>
 #pragma GCC diagnostic pop
 #include <cmath>
+#include <limits>
 #include <type_traits>
 
 #include "kernels/registry.h"
@@ -21,6 +22,14 @@
 
 namespace tiffin::kernels {
 namespace {
+
+// a * b, saturating at INT64_MAX. Dims of an empty tensor can multiply past
+// int64 ([0, 2^40, 2^40] is a valid shape); saturated sizes then only meet
+// parameter-size checks (which fail) or loops that run zero times.
+inline int64_t MulSat(int64_t a, int64_t b) {
+  int64_t r = 0;
+  return __builtin_mul_overflow(a, b, &r) ? std::numeric_limits<int64_t>::max() : r;
+}
 
 template <typename S>
 using Arr = Eigen::Array<S, Eigen::Dynamic, 1>;
@@ -173,9 +182,9 @@ Status BatchNormCompute(KernelContext& ctx, const BatchNormAttrs& a) {
   // per channel; that is per-channel normalisation with C' = C*D1*... and no
   // spatial extent.
   int64_t c = x->dim(1), inner = 1;
-  for (int64_t i = 2; i < x->rank(); ++i) inner *= x->dim(i);
+  for (int64_t i = 2; i < x->rank(); ++i) inner = MulSat(inner, x->dim(i));
   if (!a.spatial) {
-    c *= inner;
+    c = MulSat(c, inner);
     inner = 1;
   }
   TIFFIN_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0, x->dtype(), x->shape()));
@@ -298,10 +307,12 @@ Status LayerNormCompute(KernelContext& ctx, const LayerNormAttrs& a) {
   Shape norm_shape, stat_shape;
   for (int64_t i = 0; i < x->rank(); ++i) {
     if (i < axis) {
-      rows *= x->dim(i);
+      rows *= x->dim(i);  // a prefix: fits, as the shape's element count did
       stat_shape.push_back(x->dim(i));
     } else {
-      d *= x->dim(i);
+      // With rows = 0 these dims may multiply past int64, or to a size that
+      // the parameter expansion below must not allocate: see rows == 0.
+      d = MulSat(d, x->dim(i));
       norm_shape.push_back(x->dim(i));
       stat_shape.push_back(1);
     }
@@ -315,6 +326,9 @@ Status LayerNormCompute(KernelContext& ctx, const LayerNormAttrs& a) {
   if (ctx.num_outputs() > 2 && ctx.output_wanted(2)) {
     TIFFIN_ASSIGN_OR_RETURN(inv_out, ctx.Output(2, a.stash, stat_shape));
   }
+  // No rows: nothing to normalise, and d (the block size) is unbounded by
+  // the input's size, so Scale/B must not be expanded to it.
+  if (rows == 0) return Status::Ok();
   return WithFloatX(node, *x, y, [&](auto tag, const Tensor& fx, Tensor* fy) -> Status {
     using S = decltype(tag);
     TIFFIN_ASSIGN_OR_RETURN(std::vector<S> sc,
@@ -402,7 +416,7 @@ Status InstanceNormCompute(KernelContext& ctx, const EpsAttrs& a) {
   }
   const int64_t n = x->dim(0), c = x->dim(1);
   int64_t spatial = 1;
-  for (int64_t i = 2; i < x->rank(); ++i) spatial *= x->dim(i);
+  for (int64_t i = 2; i < x->rank(); ++i) spatial = MulSat(spatial, x->dim(i));
   TIFFIN_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0, x->dtype(), x->shape()));
   return WithFloatX(node, *x, y, [&](auto tag, const Tensor& fx, Tensor* fy) -> Status {
     using S = decltype(tag);
@@ -455,7 +469,7 @@ Status GroupNormCompute(KernelContext& ctx, const GroupNormAttrs& a) {
   }
   const int64_t cpg = c / g;
   int64_t spatial = 1;
-  for (int64_t i = 2; i < x->rank(); ++i) spatial *= x->dim(i);
+  for (int64_t i = 2; i < x->rank(); ++i) spatial = MulSat(spatial, x->dim(i));
   // Opset 18-20 gives scale/bias one entry per group; 21 one per channel.
   // Before 21 a C-sized scale (what some exporters emit) is accepted too.
   const bool per_channel = a.per_channel || (scale->size() == c && c != g);
@@ -506,8 +520,10 @@ Status LpNormCompute(KernelContext& ctx, const LpNormAttrs& a) {
   TIFFIN_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(node, a.axis, x->rank()));
   int64_t outer = 1, n = x->dim(axis), inner = 1;
   for (int64_t i = 0; i < axis; ++i) outer *= x->dim(i);
-  for (int64_t i = axis + 1; i < x->rank(); ++i) inner *= x->dim(i);
+  for (int64_t i = axis + 1; i < x->rank(); ++i) inner = MulSat(inner, x->dim(i));
   TIFFIN_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0, x->dtype(), x->shape()));
+  // An empty input's inner extent need not fit anything: no accumulators.
+  if (x->size() == 0) return Status::Ok();
   return WithFloatX(node, *x, y, [&](auto tag, const Tensor& fx, Tensor* fy) -> Status {
     using S = decltype(tag);
     const S* px = fx.data<S>();
@@ -577,7 +593,7 @@ Status MvnCompute(KernelContext& ctx, const MvnAttrs& a) {
   for (int64_t i = rank - 1; i >= 0; --i) {
     if (!reduced[i]) {
       kstride[i] = slots;
-      slots *= x->dim(i);
+      slots = MulSat(slots, x->dim(i));  // only an empty x can saturate
     }
   }
   const int64_t count = slots == 0 ? 0 : x->size() / slots;

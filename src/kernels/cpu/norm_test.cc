@@ -291,5 +291,44 @@ TEST(Norm, Float16LayerNorm) {
   EXPECT_NEAR(static_cast<float>((*out)[0].data<Float16>()[3]), 1.3416, 2e-3);
 }
 
+// ---- Fuzzer regressions (fuzz/README.md).
+
+// review: an empty X can have a normalized block of any size: X of shape
+// [0, 2^20, 2^20] has d = 2^40, and LayerNormalization expanded Scale to a
+// 2^40-element vector (4 TiB) before finding there were no rows. Suffix
+// products of such shapes can also overflow int64 ([0, 2^40, 2^40]).
+TEST(Norm, EmptyInputWithHugeDimsAllocatesNothing) {
+  const int64_t m = int64_t{1} << 20, big = int64_t{1} << 40;
+  OpSpec ln{.op_type = "LayerNormalization", .opset = 17, .num_outputs = 3};
+  ln.attributes["axis"] = IntAttr(1);
+  ln.inputs = {Tensor(DType::kFloat32, {0, m, m}), Tensor::FromVector<float>({2.f}),
+               Tensor::FromVector<float>({1.f})};
+  auto out = RunOp(ln);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ((*out)[0].shape(), (Shape{0, m, m}));
+  EXPECT_EQ((*out)[1].shape(), (Shape{0, 1, 1}));
+  ln.inputs[0] = Tensor(DType::kFloat32, {0, big, big});
+  out = RunOp(ln);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+
+  OpSpec lp{.op_type = "LpNormalization"};
+  lp.attributes["axis"] = IntAttr(0);
+  lp.inputs = {Tensor(DType::kFloat32, {0, big, big})};
+  out = RunOp(lp);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+
+  OpSpec mvn{.op_type = "MeanVarianceNormalization", .opset = 13};
+  mvn.attributes["axes"] = IntsAttr({0});
+  mvn.inputs = {Tensor(DType::kFloat32, {0, big, big})};
+  out = RunOp(mvn);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+
+  OpSpec in{.op_type = "InstanceNormalization"};
+  in.inputs = {Tensor(DType::kFloat32, {0, 1, big, big}), Tensor::FromVector<float>({1.f}),
+               Tensor::FromVector<float>({0.f})};
+  out = RunOp(in);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+}
+
 }  // namespace
 }  // namespace tiffin

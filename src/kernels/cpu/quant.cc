@@ -11,8 +11,11 @@
 namespace tiffin::kernels {
 namespace {
 
+// Clamps to Q's range. NaN (x / 0 scale, inf - inf) gives 0: converting it
+// to an integer would be undefined behaviour.
 template <typename Q>
 Q Saturate(float v) {
+  if (std::isnan(v)) return Q(0);
   const float lo = static_cast<float>(std::numeric_limits<Q>::min());
   const float hi = static_cast<float>(std::numeric_limits<Q>::max());
   return static_cast<Q>(std::min(std::max(v, lo), hi));
@@ -41,8 +44,10 @@ Result<PerAxis> MakePerAxis(const ir::Node& node, const Tensor& x, const Tensor&
                            " values, but axis " + std::to_string(p.axis) + " of x has " +
                            std::to_string(p.len));
   }
-  for (int64_t d = 0; d < p.axis; ++d) p.outer *= x.dim(d);
-  for (int64_t d = p.axis + 1; d < x.rank(); ++d) p.inner *= x.dim(d);
+  if (x.size() > 0) {  // an empty x's other dims may multiply past int64
+    for (int64_t d = 0; d < p.axis; ++d) p.outer *= x.dim(d);
+    for (int64_t d = p.axis + 1; d < x.rank(); ++d) p.inner *= x.dim(d);
+  }
   p.per_axis = true;
   return p;
 }
@@ -145,7 +150,9 @@ Status DynamicQuantizeCompute(KernelContext& ctx) {
     hi = std::max(hi, in[i]);
   }
   const float scale = (hi - lo) / 255.f;
-  const float zp = scale == 0 ? 0.f : std::min(std::max(std::nearbyint(-lo / scale), 0.f), 255.f);
+  // Saturate: with an infinite input, -lo / scale is NaN.
+  const float zp =
+      scale == 0 ? 0.f : static_cast<float>(Saturate<uint8_t>(std::nearbyint(-lo / scale)));
   TIFFIN_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0, DType::kUInt8, x->shape()));
   for (int64_t i = 0; i < x->size(); ++i) {
     y->data<uint8_t>()[i] = scale == 0 ? static_cast<uint8_t>(zp)
@@ -158,12 +165,9 @@ Status DynamicQuantizeCompute(KernelContext& ctx) {
   return Status::Ok();
 }
 
-// Integer matrix product of A [..., M, K] and B [..., K, N] (batch dims
-// broadcast) with zero points, accumulating in int32. `finish(acc, m, n)`
-// turns each accumulator into the output element.
-template <typename TA, typename TB, typename F>
-Status IntMatMul(const ir::Node& node, const Tensor& a, const Tensor& b, int32_t a_zp, int32_t b_zp,
-                 Shape* out_shape, F&& finish) {
+// The output shape of an integer matrix product of A [..., M, K] and
+// B [..., K, N] (batch dims broadcast).
+Result<Shape> IntMatMulShape(const ir::Node& node, const Tensor& a, const Tensor& b) {
   if (a.rank() < 2 || b.rank() < 2) {
     return NotSupported(node.Describe() + ": inputs of rank below 2 are not supported here");
   }
@@ -174,15 +178,32 @@ Status IntMatMul(const ir::Node& node, const Tensor& a, const Tensor& b, int32_t
                            ", B " + ShapeToString(b.shape()));
   }
   Shape ab(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
-  TIFFIN_ASSIGN_OR_RETURN(Shape batch, BroadcastShapes(node, ab, bb));
-  *out_shape = batch;
-  out_shape->push_back(M);
-  out_shape->push_back(N);
+  TIFFIN_ASSIGN_OR_RETURN(Shape out_shape, BroadcastShapes(node, ab, bb));
+  out_shape.push_back(M);
+  out_shape.push_back(N);
+  return out_shape;
+}
+
+// The product itself, with zero points, accumulating in int32 that wraps on
+// overflow (as ONNX Runtime's int32 accumulators do; a signed overflow would
+// be undefined). `finish(acc, i)` turns each accumulator into output element
+// i. REQUIRES: out_shape = IntMatMulShape(a, b), and the caller has already
+// allocated the output through ctx.Output, so that its size is bounded before
+// any work is done.
+template <typename TA, typename TB, typename F>
+void IntMatMul(const Tensor& a, const Tensor& b, const Shape& out_shape, int64_t out_size,
+               int32_t a_zp, int32_t b_zp, F&& finish) {
+  const int64_t M = a.dim(a.rank() - 2), K = a.dim(a.rank() - 1), N = b.dim(b.rank() - 1);
+  const Shape ab(a.shape().begin(), a.shape().end() - 2),
+      bb(b.shape().begin(), b.shape().end() - 2);
+  const Shape batch(out_shape.begin(), out_shape.end() - 2);
+  // An empty output's dims may multiply past int64; a non-empty one's fit.
+  if (out_size == 0) return;
   int64_t n_batch = 1;
   for (int64_t d : batch) n_batch *= d;
   auto sa = BroadcastStrides(ab, batch), sb = BroadcastStrides(bb, batch);
   const auto out_strides = Strides(batch);
-  std::vector<int32_t> acc(static_cast<size_t>(N));
+  std::vector<uint32_t> acc(static_cast<size_t>(N));  // N <= the output size
   for (int64_t bi = 0; bi < n_batch; ++bi) {
     int64_t ia = 0, ib = 0, rem = bi;
     for (size_t d = 0; d < batch.size(); ++d) {
@@ -194,16 +215,21 @@ Status IntMatMul(const ir::Node& node, const Tensor& a, const Tensor& b, int32_t
     const TA* pa = a.data<TA>() + ia * M * K;
     const TB* pb = b.data<TB>() + ib * K * N;
     for (int64_t m = 0; m < M; ++m) {
-      std::fill(acc.begin(), acc.end(), 0);
+      std::fill(acc.begin(), acc.end(), 0u);
       for (int64_t k = 0; k < K; ++k) {
+        // |av|, |bv| <= 383: each product fits int32; only the sum can wrap.
         const int32_t av = static_cast<int32_t>(pa[m * K + k]) - a_zp;
         const TB* row = pb + k * N;
-        for (int64_t n = 0; n < N; ++n) acc[static_cast<size_t>(n)] += av * (static_cast<int32_t>(row[n]) - b_zp);
+        for (int64_t n = 0; n < N; ++n) {
+          acc[static_cast<size_t>(n)] +=
+              static_cast<uint32_t>(av * (static_cast<int32_t>(row[n]) - b_zp));
+        }
       }
-      for (int64_t n = 0; n < N; ++n) finish(acc[static_cast<size_t>(n)], (bi * M + m) * N + n);
+      for (int64_t n = 0; n < N; ++n) {
+        finish(static_cast<int32_t>(acc[static_cast<size_t>(n)]), (bi * M + m) * N + n);
+      }
     }
   }
-  return Status::Ok();
 }
 
 Result<int32_t> ZeroPoint(const ir::Node& node, const Tensor* zp, const char* what) {
@@ -237,19 +263,18 @@ Status MatMulIntegerCompute(KernelContext& ctx) {
   TIFFIN_ASSIGN_OR_RETURN(const Tensor* b, RequiredInput(ctx, 1, "B"));
   TIFFIN_ASSIGN_OR_RETURN(int32_t a_zp, ZeroPoint(node, ctx.input(2), "a_zero_point"));
   TIFFIN_ASSIGN_OR_RETURN(int32_t b_zp, ZeroPoint(node, ctx.input(3), "b_zero_point"));
-  std::vector<int32_t> result;
-  Shape shape;
-  TIFFIN_RETURN_IF_ERROR(Dispatch8(node, a->dtype(), b->dtype(), [&](auto ta, auto tb) -> Status {
+  TIFFIN_ASSIGN_OR_RETURN(Shape shape, IntMatMulShape(node, *a, *b));
+  auto run = [&](auto ta, auto tb) -> Status {
     using TA = decltype(ta);
     using TB = decltype(tb);
-    return IntMatMul<TA, TB>(node, *a, *b, a_zp, b_zp, &shape, [&](int32_t acc, int64_t i) {
-      if (static_cast<size_t>(i) >= result.size()) result.resize(static_cast<size_t>(i) + 1);
-      result[static_cast<size_t>(i)] = acc;
-    });
-  }));
-  TIFFIN_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0, DType::kInt32, shape));
-  for (int64_t i = 0; i < y->size(); ++i) y->data<int32_t>()[i] = result[static_cast<size_t>(i)];
-  return Status::Ok();
+    // The output is allocated (and its size checked) before any work.
+    TIFFIN_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0, DType::kInt32, shape));
+    int32_t* out = y->data<int32_t>();
+    IntMatMul<TA, TB>(*a, *b, shape, y->size(), a_zp, b_zp,
+                      [&](int32_t acc, int64_t i) { out[i] = acc; });
+    return Status::Ok();
+  };
+  return Dispatch8(node, a->dtype(), b->dtype(), run);
 }
 
 Status QLinearMatMulCompute(KernelContext& ctx) {
@@ -274,27 +299,28 @@ Status QLinearMatMulCompute(KernelContext& ctx) {
   TIFFIN_ASSIGN_OR_RETURN(float bs, FloatAt(node, *b_scale, 0, "b_scale"));
   TIFFIN_ASSIGN_OR_RETURN(float ys, FloatAt(node, *y_scale, 0, "y_scale"));
   const float multiplier = as * bs / ys;
-  std::vector<float> result;
-  Shape shape;
-  TIFFIN_RETURN_IF_ERROR(Dispatch8(node, a->dtype(), b->dtype(), [&](auto ta, auto tb) -> Status {
+  TIFFIN_ASSIGN_OR_RETURN(Shape shape, IntMatMulShape(node, *a, *b));
+  const DType out_dt = y_zp_t->dtype();  // uint8 or int8 (ZeroPoint checked)
+  auto run = [&](auto ta, auto tb) -> Status {
     using TA = decltype(ta);
     using TB = decltype(tb);
-    return IntMatMul<TA, TB>(node, *a, *b, a_zp, b_zp, &shape, [&](int32_t acc, int64_t i) {
-      if (static_cast<size_t>(i) >= result.size()) result.resize(static_cast<size_t>(i) + 1);
-      result[static_cast<size_t>(i)] = std::nearbyint(static_cast<float>(acc) * multiplier) +
-                                       static_cast<float>(y_zp);
-    });
-  }));
-  const DType out_dt = y_zp_t->dtype();
-  TIFFIN_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0, out_dt, shape));
-  for (int64_t i = 0; i < y->size(); ++i) {
+    // The output is allocated (and its size checked) before any work.
+    TIFFIN_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0, out_dt, shape));
+    auto requant = [&](int32_t acc) {
+      return std::nearbyint(static_cast<float>(acc) * multiplier) + static_cast<float>(y_zp);
+    };
     if (out_dt == DType::kUInt8) {
-      y->data<uint8_t>()[i] = Saturate<uint8_t>(result[static_cast<size_t>(i)]);
+      uint8_t* out = y->data<uint8_t>();
+      IntMatMul<TA, TB>(*a, *b, shape, y->size(), a_zp, b_zp,
+                        [&](int32_t acc, int64_t i) { out[i] = Saturate<uint8_t>(requant(acc)); });
     } else {
-      y->data<int8_t>()[i] = Saturate<int8_t>(result[static_cast<size_t>(i)]);
+      int8_t* out = y->data<int8_t>();
+      IntMatMul<TA, TB>(*a, *b, shape, y->size(), a_zp, b_zp,
+                        [&](int32_t acc, int64_t i) { out[i] = Saturate<int8_t>(requant(acc)); });
     }
-  }
-  return Status::Ok();
+    return Status::Ok();
+  };
+  return Dispatch8(node, a->dtype(), b->dtype(), run);
 }
 
 const KernelDef kRows[] = {

@@ -93,18 +93,26 @@ struct Layout {
   int64_t count = 1;          // elements folded into each output
 };
 
+// a * b, saturating at INT64_MAX. Dims of an empty tensor can multiply past
+// int64 ([0, 2^40, 2^40] is a valid shape); the saturated values are then
+// never used to index anything, since there are no elements.
+inline int64_t MulSat(int64_t a, int64_t b) {
+  int64_t r = 0;
+  return __builtin_mul_overflow(a, b, &r) ? std::numeric_limits<int64_t>::max() : r;
+}
+
 Layout MakeLayout(const Shape& shape, const std::vector<char>& mask) {
   Layout l;
   for (size_t i = 0; i < shape.size(); ++i) {
     const int64_t d = shape[i];
     if (mask[i]) {
-      l.count *= d;
+      l.count = MulSat(l.count, d);
     } else {
-      l.out_size *= d;
+      l.out_size = MulSat(l.out_size, d);
     }
     if (d == 1) continue;
     if (!l.dims.empty() && l.reduced.back() == mask[i]) {
-      l.dims.back() *= d;
+      l.dims.back() = MulSat(l.dims.back(), d);
     } else {
       l.dims.push_back(d);
       l.reduced.push_back(mask[i]);
@@ -261,7 +269,8 @@ inline T FromAcc(Acc v) {
     // An integer ReduceLogSum/L2 result can be -inf (log 0), NaN or out of
     // range: saturate instead of an undefined float->int conversion.
     if (std::isnan(v)) return T(0);
-    if (v <= static_cast<Acc>(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
+    if (v <= static_cast<Acc>(std::numeric_limits<T>::lowest()))
+      return std::numeric_limits<T>::lowest();
     if (v >= static_cast<Acc>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
     return static_cast<T>(v);
   } else {
@@ -514,11 +523,13 @@ struct ArgAttrs {
 };
 
 // Splits `shape` around `axis` into [outer, n, inner].
+// The products saturate (see MulSat): only an empty tensor can overflow them.
 void SplitAt(const Shape& shape, int64_t axis, int64_t* outer, int64_t* n, int64_t* inner) {
   *outer = 1;
   *inner = 1;
-  for (int64_t i = 0; i < axis; ++i) *outer *= shape[i];
-  for (size_t i = static_cast<size_t>(axis) + 1; i < shape.size(); ++i) *inner *= shape[i];
+  for (int64_t i = 0; i < axis; ++i) *outer = MulSat(*outer, shape[i]);
+  for (size_t i = static_cast<size_t>(axis) + 1; i < shape.size(); ++i)
+    *inner = MulSat(*inner, shape[i]);
   *n = shape[static_cast<size_t>(axis)];
 }
 
@@ -583,7 +594,7 @@ Status ArgCompute(KernelContext& ctx, const ArgAttrs& a) {
       out_shape.push_back(1);
     }
   }
-  if (n == 0 && outer * inner != 0) {
+  if (n == 0 && MulSat(outer, inner) != 0) {
     return InvalidArgument(node.Describe() + ": cannot take the arg" + (kMax ? "max" : "min") +
                            " of an empty axis " + std::to_string(axis) + " (input shape " +
                            ShapeToString(x->shape()) + ")");

@@ -362,5 +362,94 @@ TEST(Reduce, CumSumExclusiveReverse) {
   EXPECT_NE(y.status().message().find("node 'n0' (CumSum)"), std::string::npos);
 }
 
+// ---- Fuzzer regressions (fuzz/README.md). The overflow cases are undefined
+// behaviour before the fix: they abort under TIFFIN_SANITIZE_ADDRESS (UBSan).
+
+// fuzz: ReduceL1 / ReduceSumSquare of int64 (signed overflow in the fold).
+TEST(Reduce, IntegerSumsAndProductsWrapOnOverflow) {
+  const int64_t big = std::numeric_limits<int64_t>::max();
+  const int64_t lowest = std::numeric_limits<int64_t>::min();
+  auto run = [&](const char* op, std::vector<int64_t> v) {
+    OpSpec spec{.op_type = op, .opset = 18};
+    spec.attributes["keepdims"] = IntAttr(0);
+    spec.inputs = {Tensor::FromVector<int64_t>(v)};
+    auto y = Run1(spec);
+    EXPECT_TRUE(y.ok()) << y.status().ToString();
+    return y.ok() ? y->data<int64_t>()[0] : int64_t{0};
+  };
+  EXPECT_EQ(run("ReduceSum", {100, big}), lowest + 99);
+  EXPECT_EQ(run("ReduceL1", {100, big}), lowest + 99);
+  EXPECT_EQ(run("ReduceL1", {lowest}), lowest);  // |INT64_MIN| wraps, as in numpy
+  EXPECT_EQ(run("ReduceSumSquare", {big}), 1);   // big^2 mod 2^64
+  EXPECT_EQ(run("ReduceProd", {big, 2}), -2);
+  // uint16 * uint16 promotes to int: 65535^2 overflowed int before the fix.
+  OpSpec spec{.op_type = "ReduceProd", .opset = 18};
+  spec.attributes["keepdims"] = IntAttr(0);
+  spec.inputs = {Tensor::FromVector<uint16_t>({65535, 65535})};
+  auto y = Run1(spec);
+  ASSERT_TRUE(y.ok()) << y.status().ToString();
+  EXPECT_EQ(y->data<uint16_t>()[0], 1);
+  // CumSum folds the same way.
+  OpSpec cs{.op_type = "CumSum"};
+  cs.inputs = {Tensor::FromVector<int32_t>({std::numeric_limits<int32_t>::max(), 1}),
+               Tensor::Scalar<int64_t>(0)};
+  y = Run1(cs);
+  ASSERT_TRUE(y.ok()) << y.status().ToString();
+  EXPECT_EQ(y->data<int32_t>()[1], std::numeric_limits<int32_t>::min());
+}
+
+// fuzz: an int8 ReduceL2 / ReduceLogSum result (computed in double) was
+// converted back with a plain cast: -inf (log 0) or 205.6 do not fit int8.
+TEST(Reduce, IntegerLogAndL2ResultsSaturate) {
+  OpSpec spec{.op_type = "ReduceLogSum", .opset = 18};
+  spec.attributes["keepdims"] = IntAttr(0);
+  spec.inputs = {Tensor::FromVector<int8_t>({0, 0})};
+  auto y = Run1(spec);
+  ASSERT_TRUE(y.ok()) << y.status().ToString();
+  EXPECT_EQ(y->data<int8_t>()[0], -128);  // log(0) = -inf saturates
+  spec.op_type = "ReduceL2";
+  spec.inputs = {Tensor::FromVector<int8_t>({-128, -128, -128})};
+  y = Run1(spec);
+  ASSERT_TRUE(y.ok()) << y.status().ToString();
+  EXPECT_EQ(y->data<int8_t>()[0], 127);  // sqrt(3 * 128^2) = 221.7
+}
+
+// review: ReduceMean of int8 divided by the count cast to int8, which is 0
+// for 256 elements (SIGFPE) and 1 for 257 (no division at all).
+TEST(Reduce, IntegerMeanDividesByTheFullCount) {
+  for (int64_t n : {256, 257}) {
+    std::vector<int8_t> v(static_cast<size_t>(n), 0);
+    v[0] = 100;
+    OpSpec spec{.op_type = "ReduceMean", .opset = 18};
+    spec.attributes["keepdims"] = IntAttr(0);
+    spec.inputs = {Tensor::FromVector<int8_t>(v)};
+    auto y = Run1(spec);
+    ASSERT_TRUE(y.ok()) << y.status().ToString();
+    EXPECT_EQ(y->data<int8_t>()[0], 0) << "n = " << n;  // 100 / n truncates to 0
+  }
+}
+
+// review: reductions, ArgMax and TopK multiplied all dims of the input to lay
+// it out; an empty input may have dims whose product overflows int64 (UB
+// before the fix; it aborts under UBSan).
+TEST(Reduce, EmptyInputWithHugeDims) {
+  const int64_t big = int64_t{1} << 40;
+  const Tensor x(DType::kFloat32, {0, big, big});
+  OpSpec sum{.op_type = "ReduceSum", .opset = 13};
+  sum.inputs = {x, Axes({1, 2})};
+  auto y = Run1(sum);
+  ASSERT_TRUE(y.ok()) << y.status().ToString();
+  EXPECT_EQ(y->shape(), (Shape{0, 1, 1}));
+  OpSpec arg{.op_type = "ArgMax", .opset = 13};
+  arg.attributes["axis"] = IntAttr(0);
+  arg.inputs = {x};
+  y = Run1(arg);
+  EXPECT_FALSE(y.ok());  // an empty axis with non-empty rest: an error
+  arg.attributes["axis"] = IntAttr(1);
+  y = Run1(arg);
+  ASSERT_TRUE(y.ok()) << y.status().ToString();
+  EXPECT_EQ(y->shape(), (Shape{0, 1, big}));
+}
+
 }  // namespace
 }  // namespace tiffin

@@ -635,6 +635,20 @@ Status RunTyped(KernelContext& ctx, const RnnAttrs& a, const Packed& pk, Problem
   if (rows > INT_MAX || GH > INT_MAX || P.input > INT_MAX) {
     return NotSupported(ctx.node().Describe() + ": dimensions too large for BLAS (2^31 limit)");
   }
+  // The whole scratch buffer (and the per-batch column list) is bounded too:
+  // with seq = 0 the check above passes for any batch, and an empty X can
+  // declare a batch of 2^40.
+  const int64_t hb_units = 3 + (a.cell == Cell::kLstm ? 1 : 0);  // hs, hn, tmp (+ cs)
+  int64_t per_batch = 0, total = 0;
+  if (__builtin_mul_overflow(H, hb_units, &per_batch) ||
+      __builtin_add_overflow(per_batch, GH, &per_batch) ||
+      __builtin_mul_overflow(P.batch, per_batch, &total) ||
+      __builtin_add_overflow(total, rows * GH + 1, &total) ||
+      static_cast<uint64_t>(total) > limit ||
+      static_cast<uint64_t>(P.batch) > ctx.options().max_tensor_bytes / sizeof(int64_t)) {
+    return ResourceExhausted(ctx.node().Describe() + ": scratch buffers for batch " +
+                             std::to_string(P.batch) + " exceed the tensor size limit");
+  }
   Work<T> w;
   const int64_t hb = P.batch * H;
   const int64_t n_cs = a.cell == Cell::kLstm ? hb : 0;

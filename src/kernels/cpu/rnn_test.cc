@@ -217,5 +217,24 @@ TEST(Rnn, TimingBatchLstm) {
               std::chrono::duration<double, std::micro>(t1 - t0).count());
 }
 
+// ---- Fuzzer regressions (fuzz/README.md).
+
+// review: the scratch buffer was bounded only through seq * batch, which is 0
+// for an empty sequence, so X of shape [0, 2^40, 1] asked for 2^40 floats
+// (and a 2^40-entry column list) even though no step runs.
+TEST(Rnn, EmptySequenceWithHugeBatchIsRefusedNotAllocated) {
+  for (const char* op : {"RNN", "GRU", "LSTM"}) {
+    const int64_t G = std::string(op) == "RNN" ? 1 : std::string(op) == "GRU" ? 3 : 4;
+    OpSpec spec{.op_type = op, .opset = 14};
+    spec.attributes["hidden_size"] = IntAttr(1);
+    spec.inputs = {Tensor(DType::kFloat32, {0, int64_t{1} << 40, 1}),
+                   Tensor(DType::kFloat32, {1, G, 1}), Tensor(DType::kFloat32, {1, G, 1})};
+    auto out = RunOp(spec);  // only Y, which is empty
+    ASSERT_FALSE(out.ok()) << op;
+    EXPECT_EQ(out.status().code(), StatusCode::kResourceExhausted) << out.status().ToString();
+    EXPECT_NE(out.status().message().find("node 'n0'"), std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace tiffin

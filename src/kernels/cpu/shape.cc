@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -1202,7 +1203,14 @@ T FromDouble(double v) {
   } else if constexpr (std::is_same_v<T, bool>) {
     return v != 0;
   } else if constexpr (std::is_integral_v<T>) {
-    return std::isfinite(v) ? static_cast<T>(static_cast<int64_t>(v)) : T{};
+    // Saturating: Pad-2's float 'value' may be 1e30 for an integer input, and
+    // an out-of-range float -> integer conversion is undefined. NaN gives 0.
+    if (std::isnan(v)) return T{};
+    if (v <= static_cast<double>(std::numeric_limits<T>::lowest()))
+      return std::numeric_limits<T>::lowest();
+    if (v >= static_cast<double>(std::numeric_limits<T>::max()))
+      return std::numeric_limits<T>::max();
+    return static_cast<T>(v);
   } else {
     return static_cast<T>(v);
   }
@@ -1267,24 +1275,29 @@ Status PadCompute(KernelContext& ctx, const PadAttrs& a) {
     auto& m = maps[d];
     m.resize(static_cast<size_t>(out_shape[d]));
     for (int64_t o = 0; o < out_shape[d]; ++o) {
-      int64_t i = o - pb[d];
-      if (i < 0 || i >= dim) {
+      // In 128 bits: a begin pad of -2^63 (with an end pad making up for it)
+      // is accepted above, and o - pb would overflow int64.
+      const __int128 iw = static_cast<__int128>(o) - pb[d];
+      int64_t i = 0;
+      if (iw >= 0 && iw < dim) {
+        i = static_cast<int64_t>(iw);
+      } else {
         switch (a.mode) {
           case PadMode::kConstant:
             i = -1;
             break;
           case PadMode::kEdge:
-            i = i < 0 ? 0 : dim - 1;
+            i = iw < 0 ? 0 : dim - 1;
             break;
           case PadMode::kWrap:
-            i = ((i % dim) + dim) % dim;
+            i = static_cast<int64_t>(((iw % dim) + dim) % dim);
             break;
           case PadMode::kReflect: {
             if (dim == 1) {
               i = 0;
             } else {
               const int64_t period = 2 * (dim - 1);
-              i = ((i % period) + period) % period;
+              i = static_cast<int64_t>(((iw % period) + period) % period);
               if (i >= dim) i = period - i;
             }
             break;
@@ -1673,9 +1686,12 @@ Status EyeLikeCompute(KernelContext& ctx, const EyeLikeAttrs& a) {
     } else {
       T* dst = out->data<T>();
       std::fill(dst, dst + out->size(), FromDouble<T>(0.0));
-      for (int64_t i = 0; i < n; ++i) {
-        const int64_t j = i + a.k;
-        if (j >= 0 && j < m) dst[i * m + j] = FromDouble<T>(1.0);
+      // |k| >= max(n, m) puts the diagonal outside (and i + k could overflow).
+      if (a.k > -n && a.k < m) {
+        for (int64_t i = 0; i < n; ++i) {
+          const int64_t j = i + a.k;
+          if (j >= 0 && j < m) dst[i * m + j] = FromDouble<T>(1.0);
+        }
       }
       return Status::Ok();
     }

@@ -2,6 +2,8 @@
 // np.tile, np.triu, ...), not copied from the kernels.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <string>
 #include <vector>
 
@@ -417,6 +419,75 @@ TEST(Shape, HugeSizesAreRefusedNotAttempted) {
   fl.inputs = {Tensor(DType::kFloat32, {0, int64_t{1} << 62, 8})};
   fl.attributes["axis"] = IntAttr(1);
   EXPECT_FALSE(RunOp(fl).ok());
+}
+
+// ---- Fuzzer regressions (fuzz/README.md).
+
+// review: ScatterElements/ScatterND with reduction add/mul combined integers
+// with a signed add/multiply (overflow is undefined; it wraps now). These
+// abort under UBSan before the fix.
+TEST(Scatter, IntegerReductionsWrap) {
+  const int32_t imax = std::numeric_limits<int32_t>::max();
+  OpSpec spec{.op_type = "ScatterElements", .opset = 18};
+  spec.attributes["reduction"] = StringAttr("add");
+  spec.inputs = {Tensor::FromVector<int32_t>({imax, 5}), Tensor::FromVector<int64_t>({0}),
+                 Tensor::FromVector<int32_t>({1})};
+  auto out = RunOp(spec);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ((*out)[0].data<int32_t>()[0], std::numeric_limits<int32_t>::min());
+  EXPECT_EQ((*out)[0].data<int32_t>()[1], 5);
+
+  OpSpec nd{.op_type = "ScatterND", .opset = 18};
+  nd.attributes["reduction"] = StringAttr("mul");
+  nd.inputs = {Tensor::FromVector<uint16_t>({65535, 3}), Tensor::FromVector<int64_t>({0}, {1, 1}),
+               Tensor::FromVector<uint16_t>({65535})};
+  out = RunOp(nd);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ((*out)[0].data<uint16_t>()[0], 1);  // 65535^2 mod 2^16
+}
+
+// review: a begin pad of -2^63 is accepted when the end pad makes the size
+// non-negative again, and the index map computed o - pad in int64 (signed
+// overflow; it aborts under UBSan before the fix).
+TEST(Pad, ExtremeBeginPadDoesNotOverflowTheIndexMap) {
+  OpSpec spec{.op_type = "Pad", .opset = 13};
+  spec.attributes["mode"] = StringAttr("reflect");
+  spec.inputs = {Tensor::FromVector<float>({1, 2, 3}),
+                 Tensor::FromVector<int64_t>(
+                     {std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()})};
+  auto out = RunOp(spec);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  ASSERT_EQ((*out)[0].shape(), (Shape{2}));  // 3 - 2^63 + 2^63 - 1
+  // Output index o reads input o + 2^63, reflected with period 4:
+  // 2^63 = 0 (mod 4) -> 1, then 2.
+  EXPECT_EQ((*out)[0].data<float>()[0], 1.f);
+  EXPECT_EQ((*out)[0].data<float>()[1], 2.f);
+}
+
+// review: Pad-2's float 'value' attribute went through static_cast<int64_t>
+// for an integer input; 1e30 does not fit (x86 gave INT64_MIN, so 0 for
+// int32). It saturates now.
+TEST(Pad, FloatValueAttributeSaturatesForIntegers) {
+  OpSpec spec{.op_type = "Pad", .opset = 2};
+  spec.attributes["pads"] = IntsAttr({1, 1});
+  spec.attributes["value"] = FloatAttr(1e30f);
+  spec.inputs = {Tensor::FromVector<int32_t>({7})};
+  auto out = RunOp(spec);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ((*out)[0].data<int32_t>()[0], std::numeric_limits<int32_t>::max());
+  EXPECT_EQ((*out)[0].data<int32_t>()[1], 7);
+}
+
+// review: EyeLike computed i + k in int64; k = INT64_MAX overflowed.
+TEST(EyeLike, DiagonalFarOutsideIsEmpty) {
+  for (int64_t k : {std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min()}) {
+    OpSpec spec{.op_type = "EyeLike"};
+    spec.attributes["k"] = IntAttr(k);
+    spec.inputs = {Tensor(DType::kFloat32, {2, 2})};
+    auto out = RunOp(spec);
+    ASSERT_TRUE(out.ok()) << out.status().ToString();
+    for (int i = 0; i < 4; ++i) EXPECT_EQ((*out)[0].data<float>()[i], 0.f);
+  }
 }
 
 }  // namespace
