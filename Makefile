@@ -53,14 +53,19 @@ bench:
 	cmake --build $(BUILD) -j$(JOBS)
 	bench/run.sh $(BUILD)
 
-# libFuzzer targets, built with clang: `make fuzz FUZZ_SECONDS=300`.
+# libFuzzer targets, built with clang: `make fuzz FUZZ_SECONDS=300`
+# (FUZZ_TARGET=fuzz_onnx_loader | fuzz_pickle | fuzz_tensor_io).
 FUZZ_SECONDS ?= 60
+FUZZ_TARGET ?= fuzz_onnx_loader
+FUZZ_CORPUS_fuzz_onnx_loader = fuzz/corpus/onnx
+FUZZ_CORPUS_fuzz_pickle = tests/golden/pickle
+FUZZ_CORPUS_fuzz_tensor_io = fuzz/corpus/io
 fuzz:
 	@scripts/setup.sh --fuzz
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTIFFIN_BUILD_FUZZ=ON -DTIFFIN_BUILD_TESTS=OFF -DTIFFIN_BUILD_BENCH=OFF
-	cmake --build build-fuzz -j$(JOBS) --target fuzz_onnx_loader
-	mkdir -p build-fuzz/corpus && cp fuzz/corpus/onnx/* build-fuzz/corpus/ 2>/dev/null || true
-	build-fuzz/bin/fuzz_onnx_loader -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 -timeout=10 -dict=fuzz/onnx.dict build-fuzz/corpus fuzz/corpus/onnx
+	cmake --build build-fuzz -j$(JOBS) --target $(FUZZ_TARGET)
+	mkdir -p build-fuzz/corpus-$(FUZZ_TARGET)
+	build-fuzz/bin/$(FUZZ_TARGET) -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 -timeout=10 $(if $(filter fuzz_onnx_loader,$(FUZZ_TARGET)),-dict=fuzz/onnx.dict) build-fuzz/corpus-$(FUZZ_TARGET) $(FUZZ_CORPUS_$(FUZZ_TARGET))
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
