@@ -2,6 +2,7 @@
 #ifndef TIFFIN_KERNELS_UTIL_H_
 #define TIFFIN_KERNELS_UTIL_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -128,6 +129,55 @@ void CopyElements(DType dt, const void* src, void* dst, int64_t n);
 // accept float16 by upcasting.
 Tensor HalfToFloatTensor(const Tensor& t);
 void FloatToHalfInto(const Tensor& src, Tensor* dst);
+
+// A gather along independent per-axis index maps, as nearest-neighbour
+// Resize and Pad need: out[i0,...,ik] = src[maps[0][i0], ..., maps[k][ik]],
+// or `fill` where any map entry is -1. `src_strides` are the source's
+// row-major element strides; every map entry is either -1 or a valid index
+// into its source axis (callers build the maps from bounds-checked values).
+template <typename T>
+void GatherAxisMaps(const T* src, const std::vector<int64_t>& src_strides,
+                    const std::vector<std::vector<int64_t>>& maps, const Shape& out_shape,
+                    const T& fill, T* dst) {
+  const size_t r = out_shape.size();
+  if (r == 0) {
+    dst[0] = src[0];
+    return;
+  }
+  int64_t total = 1;
+  for (int64_t d : out_shape) total *= d;
+  if (total == 0) return;
+  const size_t last = r - 1;
+  const int64_t row = out_shape[last];
+  const std::vector<int64_t>& ml = maps[last];
+  std::vector<int64_t> idx(r, 0);
+  for (int64_t o = 0; o < total; o += row) {
+    int64_t base = 0;
+    bool inside = true;
+    for (size_t d = 0; d < last; ++d) {
+      const int64_t i = maps[d][static_cast<size_t>(idx[d])];
+      if (i < 0) {
+        inside = false;
+        break;
+      }
+      base += i * src_strides[d];
+    }
+    T* drow = dst + o;
+    if (!inside) {
+      std::fill(drow, drow + row, fill);
+    } else {
+      const T* srow = src + base;
+      for (int64_t k = 0; k < row; ++k) {
+        const int64_t i = ml[static_cast<size_t>(k)];
+        drow[k] = i < 0 ? fill : srow[i];
+      }
+    }
+    for (size_t d = last; d-- > 0;) {
+      if (++idx[d] < out_shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
 
 // Sets OpenBLAS to one thread, once per process, unless the user chose a
 // count through OPENBLAS_NUM_THREADS. One thread per Run keeps latency

@@ -935,38 +935,7 @@ Status ResizeCompute(KernelContext& ctx, const ResizeAttrs& a) {
       if constexpr (kIsFloatLike<T> || std::is_integral_v<T>) {
         ext = ConvertNumber<T, double>(static_cast<double>(a.extrapolation));
       }
-      const T* src = x->data<T>();
-      T* dst = out->data<T>();
-      const size_t last = static_cast<size_t>(r - 1);
-      const int64_t row = out_shape[last];
-      const std::vector<int64_t>& ml = maps[last];
-      std::vector<int64_t> idx(static_cast<size_t>(r), 0);
-      for (int64_t o = 0; o < out->size(); o += row) {
-        int64_t base = 0;
-        bool inside = true;
-        for (size_t d = 0; d < last; ++d) {
-          const int64_t i = maps[d][static_cast<size_t>(idx[d])];
-          if (i < 0) {
-            inside = false;
-            break;
-          }
-          base += i * strides[d];
-        }
-        T* drow = dst + o;
-        if (!inside) {
-          std::fill(drow, drow + row, ext);
-        } else {
-          const T* srow = src + base;
-          for (int64_t k = 0; k < row; ++k) {
-            const int64_t i = ml[static_cast<size_t>(k)];
-            drow[k] = i < 0 ? ext : srow[i];
-          }
-        }
-        for (int64_t d = static_cast<int64_t>(last) - 1; d >= 0; --d) {
-          if (++idx[static_cast<size_t>(d)] < out_shape[static_cast<size_t>(d)]) break;
-          idx[static_cast<size_t>(d)] = 0;
-        }
-      }
+      GatherAxisMaps(x->data<T>(), strides, maps, out_shape, ext, out->data<T>());
       return Status::Ok();
     });
   }

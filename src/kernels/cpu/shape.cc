@@ -1312,42 +1312,7 @@ Status PadCompute(KernelContext& ctx, const PadAttrs& a) {
     using T = decltype(tag);
     T value = a.from_inputs ? T{} : FromDouble<T>(a.value);
     if (value_t && value_t->size() > 0) value = value_t->data<T>()[0];
-    const T* src = x->data<T>();
-    T* dst = out->data<T>();
-    if (r == 0) {
-      dst[0] = src[0];
-      return Status::Ok();
-    }
-    const size_t last = static_cast<size_t>(r - 1);
-    const int64_t row = out_shape[last];
-    const std::vector<int64_t>& ml = maps[last];
-    std::vector<int64_t> idx(static_cast<size_t>(r), 0);
-    for (int64_t o = 0; o < total; o += row) {
-      int64_t base = 0;
-      bool inside = true;
-      for (size_t d = 0; d < last; ++d) {
-        const int64_t i = maps[d][static_cast<size_t>(idx[d])];
-        if (i < 0) {
-          inside = false;
-          break;
-        }
-        base += i * strides[d];
-      }
-      T* drow = dst + o;
-      if (!inside) {
-        std::fill(drow, drow + row, value);
-      } else {
-        const T* srow = src + base;
-        for (int64_t k = 0; k < row; ++k) {
-          const int64_t i = ml[static_cast<size_t>(k)];
-          drow[k] = i < 0 ? value : srow[i];
-        }
-      }
-      for (int64_t d = static_cast<int64_t>(last) - 1; d >= 0; --d) {
-        if (++idx[static_cast<size_t>(d)] < out_shape[static_cast<size_t>(d)]) break;
-        idx[static_cast<size_t>(d)] = 0;
-      }
-    }
+    GatherAxisMaps(x->data<T>(), strides, maps, out_shape, value, out->data<T>());
     return Status::Ok();
   });
 }
