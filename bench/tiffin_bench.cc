@@ -19,7 +19,8 @@ extern "C" void openblas_set_num_threads(int);
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: tiffin_bench MODEL --batch N --iters K [--threads T] [--warmup W]\n");
+    std::fprintf(stderr,
+                 "usage: tiffin_bench MODEL --batch N --iters K [--threads T] [--warmup W]\n");
     return 2;
   }
   std::string path = argv[1];
@@ -27,17 +28,22 @@ int main(int argc, char** argv) {
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     int v = std::atoi(argv[i + 1]);
-    if (k == "--batch") batch = v;
-    else if (k == "--iters") iters = v;
-    else if (k == "--threads") threads = v;
-    else if (k == "--warmup") warmup = v;
+    if (k == "--batch")
+      batch = v;
+    else if (k == "--iters")
+      iters = v;
+    else if (k == "--threads")
+      threads = v;
+    else if (k == "--warmup")
+      warmup = v;
     else {
       std::fprintf(stderr, "tiffin_bench: unknown option %s\n", k.c_str());
       return 2;
     }
   }
   if (warmup < 0) warmup = std::max(3, std::min(50, (iters + 9) / 10));
-  auto model = tiffin::LoadModel(path);  // sets OpenBLAS to one thread unless the env says otherwise
+  auto model =
+      tiffin::LoadModel(path);  // sets OpenBLAS to one thread unless the env says otherwise
   openblas_set_num_threads(threads);
   if (!model.ok()) {
     std::fprintf(stderr, "tiffin_bench: %s\n", model.status().ToString().c_str());
@@ -45,7 +51,8 @@ int main(int argc, char** argv) {
   }
   const auto& in = (*model)->inputs()[0];
   tiffin::Shape shape;
-  for (size_t d = 0; d < in.shape.size(); ++d) shape.push_back(d == 0 ? batch : std::max<int64_t>(in.shape[d].value, 1));
+  for (size_t d = 0; d < in.shape.size(); ++d)
+    shape.push_back(d == 0 ? batch : std::max<int64_t>(in.shape[d].value, 1));
   tiffin::Tensor x(tiffin::DType::kFloat32, shape);
   std::mt19937 rng(1);
   std::normal_distribution<float> dist;
@@ -76,12 +83,12 @@ int main(int argc, char** argv) {
   auto slash = name.rfind('/');
   if (slash != std::string::npos && slash > 0) {
     auto prev = name.rfind('/', slash - 1);
-    name = name.substr(prev == std::string::npos ? 0 : prev + 1, slash - (prev == std::string::npos ? 0 : prev + 1));
+    name = name.substr(prev == std::string::npos ? 0 : prev + 1,
+                       slash - (prev == std::string::npos ? 0 : prev + 1));
   }
   std::printf(
       "{\"peer\":\"tiffin %s\",\"model\":\"%s\",\"batch\":%d,\"threads\":%d,\"iters\":%d,"
       "\"mean_us\":%.2f,\"p50_us\":%.2f,\"rows_per_s\":%.1f}\n",
-      tiffin::Version(), name.c_str(), batch, threads, iters, mean, p50,
-      batch * 1e6 / mean);
+      tiffin::Version(), name.c_str(), batch, threads, iters, mean, p50, batch * 1e6 / mean);
   return 0;
 }

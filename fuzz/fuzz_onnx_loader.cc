@@ -25,9 +25,7 @@
 
 // UBSan findings (signed overflow, bad float->int casts, misaligned loads...)
 // are fatal, so that libFuzzer records them as crashes with the input.
-extern "C" const char* __ubsan_default_options() {
-  return "halt_on_error=1:print_stacktrace=1";
-}
+extern "C" const char* __ubsan_default_options() { return "halt_on_error=1:print_stacktrace=1"; }
 
 namespace {
 
@@ -37,7 +35,7 @@ constexpr size_t kMaxInputs = 32;
 
 double FloatValue(uint8_t b) {
   static constexpr double kInf = std::numeric_limits<double>::infinity();
-  static const double kTable[16] = {0.0,  1.0,   -1.0, 2.0,  0.5,   -0.5,  3.0,  -3.0,
+  static const double kTable[16] = {0.0,  1.0,   -1.0, 2.0,  0.5,   -0.5, 3.0,   -3.0,
                                     10.0, -100., 1e-3, 1e30, -1e30, kInf, -kInf, std::nan("")};
   return kTable[b % 16];
 }
@@ -46,22 +44,38 @@ template <typename T>
 T IntValue(uint8_t b) {
   using L = std::numeric_limits<T>;
   switch (b % 16) {
-    case 0: return T(0);
-    case 1: return T(1);
-    case 2: return static_cast<T>(-1);
-    case 3: return T(2);
-    case 4: return T(3);
-    case 5: return static_cast<T>(-2);
-    case 6: return T(5);
-    case 7: return T(7);
-    case 8: return T(100);
-    case 9: return static_cast<T>(-100);
-    case 10: return L::max();
-    case 11: return L::min();
-    case 12: return static_cast<T>(L::max() - 1);
-    case 13: return T(127);
-    case 14: return static_cast<T>(-128);
-    default: return static_cast<T>(b);
+    case 0:
+      return T(0);
+    case 1:
+      return T(1);
+    case 2:
+      return static_cast<T>(-1);
+    case 3:
+      return T(2);
+    case 4:
+      return T(3);
+    case 5:
+      return static_cast<T>(-2);
+    case 6:
+      return T(5);
+    case 7:
+      return T(7);
+    case 8:
+      return T(100);
+    case 9:
+      return static_cast<T>(-100);
+    case 10:
+      return L::max();
+    case 11:
+      return L::min();
+    case 12:
+      return static_cast<T>(L::max() - 1);
+    case 13:
+      return T(127);
+    case 14:
+      return static_cast<T>(-128);
+    default:
+      return static_cast<T>(b);
   }
 }
 
@@ -77,7 +91,8 @@ void Fill(tiffin::Tensor& t, std::string_view p) {
   auto byte = [&](int64_t i) { return static_cast<uint8_t>(p[static_cast<size_t>(i) % p.size()]); };
   switch (t.dtype()) {
     case DType::kFloat32:
-      for (int64_t i = 0; i < t.size(); ++i) t.data<float>()[i] = static_cast<float>(FloatValue(byte(i)));
+      for (int64_t i = 0; i < t.size(); ++i)
+        t.data<float>()[i] = static_cast<float>(FloatValue(byte(i)));
       break;
     case DType::kFloat64:
       for (int64_t i = 0; i < t.size(); ++i) t.data<double>()[i] = FloatValue(byte(i));
@@ -86,14 +101,30 @@ void Fill(tiffin::Tensor& t, std::string_view p) {
       for (int64_t i = 0; i < t.size(); ++i)
         t.data<tiffin::Float16>()[i] = tiffin::Float16(static_cast<float>(FloatValue(byte(i))));
       break;
-    case DType::kInt8: FillInts<int8_t>(t, p); break;
-    case DType::kInt16: FillInts<int16_t>(t, p); break;
-    case DType::kInt32: FillInts<int32_t>(t, p); break;
-    case DType::kInt64: FillInts<int64_t>(t, p); break;
-    case DType::kUInt8: FillInts<uint8_t>(t, p); break;
-    case DType::kUInt16: FillInts<uint16_t>(t, p); break;
-    case DType::kUInt32: FillInts<uint32_t>(t, p); break;
-    case DType::kUInt64: FillInts<uint64_t>(t, p); break;
+    case DType::kInt8:
+      FillInts<int8_t>(t, p);
+      break;
+    case DType::kInt16:
+      FillInts<int16_t>(t, p);
+      break;
+    case DType::kInt32:
+      FillInts<int32_t>(t, p);
+      break;
+    case DType::kInt64:
+      FillInts<int64_t>(t, p);
+      break;
+    case DType::kUInt8:
+      FillInts<uint8_t>(t, p);
+      break;
+    case DType::kUInt16:
+      FillInts<uint16_t>(t, p);
+      break;
+    case DType::kUInt32:
+      FillInts<uint32_t>(t, p);
+      break;
+    case DType::kUInt64:
+      FillInts<uint64_t>(t, p);
+      break;
     case DType::kBool:
       for (int64_t i = 0; i < t.size(); ++i) t.data<bool>()[i] = (byte(i) & 1) != 0;
       break;

@@ -52,9 +52,9 @@ struct ModelInfo {
   int64_t model_version = 0;
   int64_t ir_version = 0;
   std::string doc_string;
-  std::map<std::string, int64_t> opsets;      // domain ("" = ai.onnx) -> version
-  std::map<std::string, int64_t> op_counts;   // "Conv" or "ai.onnx.ml:Scaler" -> count
-  int64_t parameter_count = 0;                // elements in initializers
+  std::map<std::string, int64_t> opsets;     // domain ("" = ai.onnx) -> version
+  std::map<std::string, int64_t> op_counts;  // "Conv" or "ai.onnx.ml:Scaler" -> count
+  int64_t parameter_count = 0;               // elements in initializers
   int64_t parameter_bytes = 0;
   std::map<std::string, std::string> metadata;  // metadata_props
 };

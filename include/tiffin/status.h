@@ -17,13 +17,13 @@ namespace tiffin {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,    // the caller's input (a request, a tensor) is wrong
-  kNotFound,           // a named file, model, input or value does not exist
-  kNotSupported,       // understood, but tiffin does not implement it
-  kDataLoss,           // a file is truncated or corrupt
-  kResourceExhausted,  // a size limit would be exceeded
-  kFailedPrecondition, // the object is not in a state that allows the call
-  kInternal,           // a tiffin bug
+  kInvalidArgument,     // the caller's input (a request, a tensor) is wrong
+  kNotFound,            // a named file, model, input or value does not exist
+  kNotSupported,        // understood, but tiffin does not implement it
+  kDataLoss,            // a file is truncated or corrupt
+  kResourceExhausted,   // a size limit would be exceeded
+  kFailedPrecondition,  // the object is not in a state that allows the call
+  kInternal,            // a tiffin bug
 };
 
 // Returns "invalid argument", "not found", ...
@@ -64,7 +64,7 @@ Status Internal(std::string message);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT
     if (status_.ok()) status_ = Internal("Result constructed from an OK status without a value");
   }
@@ -92,9 +92,9 @@ class [[nodiscard]] Result {
 #define TIFFIN_CONCAT_(a, b) TIFFIN_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function if `expr` (a Status) is not OK.
-#define TIFFIN_RETURN_IF_ERROR(expr)               \
-  do {                                             \
-    ::tiffin::Status tiffin_status_ = (expr);      \
+#define TIFFIN_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::tiffin::Status tiffin_status_ = (expr);        \
     if (!tiffin_status_.ok()) return tiffin_status_; \
   } while (0)
 

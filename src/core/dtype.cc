@@ -58,20 +58,26 @@ Float16::operator float() const { return HalfToFloat(bits); }
 
 size_t DTypeSize(DType dtype) {
   switch (dtype) {
-    case DType::kUndefined: return 0;
+    case DType::kUndefined:
+      return 0;
     case DType::kBool:
     case DType::kInt8:
-    case DType::kUInt8: return 1;
+    case DType::kUInt8:
+      return 1;
     case DType::kInt16:
     case DType::kUInt16:
-    case DType::kFloat16: return 2;
+    case DType::kFloat16:
+      return 2;
     case DType::kInt32:
     case DType::kUInt32:
-    case DType::kFloat32: return 4;
+    case DType::kFloat32:
+      return 4;
     case DType::kInt64:
     case DType::kUInt64:
-    case DType::kFloat64: return 8;
-    case DType::kString: return sizeof(std::string);
+    case DType::kFloat64:
+      return 8;
+    case DType::kString:
+      return sizeof(std::string);
   }
   return 0;
 }
@@ -128,8 +134,10 @@ bool IsInteger(DType d) {
     case DType::kUInt8:
     case DType::kUInt16:
     case DType::kUInt32:
-    case DType::kUInt64: return true;
-    default: return false;
+    case DType::kUInt64:
+      return true;
+    default:
+      return false;
   }
 }
 

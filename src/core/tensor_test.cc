@@ -12,7 +12,7 @@ TEST(Float16, ConvertsLikeNumpy) {
   EXPECT_EQ(FloatToHalf(1.0f), 0x3c00);
   EXPECT_EQ(FloatToHalf(-2.0f), 0xc000);
   EXPECT_EQ(FloatToHalf(65504.0f), 0x7bff);
-  EXPECT_EQ(FloatToHalf(65520.0f), 0x7c00);  // rounds to inf
+  EXPECT_EQ(FloatToHalf(65520.0f), 0x7c00);        // rounds to inf
   EXPECT_EQ(FloatToHalf(5.9604645e-08f), 0x0001);  // smallest subnormal
   EXPECT_EQ(FloatToHalf(0.1f), 0x2e66);
   EXPECT_EQ(FloatToHalf(1.0009765625f), 0x3c01);

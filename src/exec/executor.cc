@@ -15,7 +15,7 @@ namespace tiffin::exec {
 
 namespace {
 constexpr size_t kAlign = 64;
-constexpr size_t kMaxPlans = 64;       // distinct input-shape sets cached per graph
+constexpr size_t kMaxPlans = 64;  // distinct input-shape sets cached per graph
 constexpr size_t kMaxPooledArenas = 16;
 constexpr size_t kMaxPlannedValues = 50000;  // above this, first fit is too slow: use the heap
 }  // namespace
@@ -37,7 +37,8 @@ struct Plan {
     }
     void* p = std::aligned_alloc(kAlign, std::max(arena_bytes, kAlign));
     if (p == nullptr) return nullptr;
-    return std::shared_ptr<std::byte>(static_cast<std::byte*>(p), [](std::byte* q) { std::free(q); });
+    return std::shared_ptr<std::byte>(static_cast<std::byte*>(p),
+                                      [](std::byte* q) { std::free(q); });
   }
   // Takes the arena back unless a tensor still refers to it.
   void Release(std::shared_ptr<std::byte> arena) const {
@@ -53,8 +54,8 @@ struct Plan {
 namespace {
 
 struct Recording {
-  std::vector<size_t> bytes;     // 0: not allocated through Output()
-  std::vector<int> alias_root;   // -1: owns its buffer
+  std::vector<size_t> bytes;    // 0: not allocated through Output()
+  std::vector<int> alias_root;  // -1: owns its buffer
 };
 
 // Collects the names a subgraph (and its nested subgraphs) reads from
@@ -97,7 +98,8 @@ class Frame final : public kernels::KernelContext {
   int num_inputs() const override { return static_cast<int>(node().inputs.size()); }
   const Tensor* input(int i) const override {
     const auto& in = node().inputs;
-    if (i < 0 || static_cast<size_t>(i) >= in.size() || in[static_cast<size_t>(i)] == ir::kNoValue) {
+    if (i < 0 || static_cast<size_t>(i) >= in.size() ||
+        in[static_cast<size_t>(i)] == ir::kNoValue) {
       return nullptr;
     }
     const Tensor& t = values[static_cast<size_t>(in[static_cast<size_t>(i)])];
@@ -144,7 +146,8 @@ class Frame final : public kernels::KernelContext {
 
   Status SetOutput(int i, Tensor t) override {
     const auto& outs = node().outputs;
-    if (i < 0 || static_cast<size_t>(i) >= outs.size() || outs[static_cast<size_t>(i)] == ir::kNoValue) {
+    if (i < 0 || static_cast<size_t>(i) >= outs.size() ||
+        outs[static_cast<size_t>(i)] == ir::kNoValue) {
       return Status::Ok();
     }
     const size_t v = static_cast<size_t>(outs[static_cast<size_t>(i)]);
@@ -225,7 +228,8 @@ class SubgraphImpl final : public kernels::Subgraph {
 Result<std::shared_ptr<const CompiledGraph>> CompiledGraph::Compile(
     std::shared_ptr<const ir::Graph> g, const LoadOptions& options, int depth) {
   if (depth > options.max_subgraph_depth) {
-    return NotSupported("subgraphs nested deeper than " + std::to_string(options.max_subgraph_depth) +
+    return NotSupported("subgraphs nested deeper than " +
+                        std::to_string(options.max_subgraph_depth) +
                         " levels (LoadOptions::max_subgraph_depth)");
   }
   kernels::InitBlasThreadsOnce();
@@ -294,7 +298,8 @@ Result<std::shared_ptr<const CompiledGraph>> CompiledGraph::Compile(
       init.constant_inputs.push_back(it == g->constants.end() ? nullptr : &it->second);
     }
     init.compile_subgraph =
-        [&options, depth](const ir::Graph& sub) -> Result<std::shared_ptr<const kernels::Subgraph>> {
+        [&options,
+         depth](const ir::Graph& sub) -> Result<std::shared_ptr<const kernels::Subgraph>> {
       // The attribute owns the graph; alias it without copying.
       std::shared_ptr<const ir::Graph> keep(std::shared_ptr<const ir::Graph>(), &sub);
       TIFFIN_ASSIGN_OR_RETURN(auto compiled, Compile(keep, options, depth + 1));
@@ -361,7 +366,8 @@ std::shared_ptr<const Plan> BuildPlan(const ir::Graph& g, const Recording& rec,
     // lowest gap that fits.
     std::vector<std::pair<size_t, size_t>> busy;
     for (const Item* p : placed)
-      if (p->start <= it.stop && it.start <= p->stop) busy.emplace_back(p->offset, p->offset + p->bytes);
+      if (p->start <= it.stop && it.start <= p->stop)
+        busy.emplace_back(p->offset, p->offset + p->bytes);
     std::sort(busy.begin(), busy.end());
     size_t off = 0;
     for (const auto& [b, e] : busy) {
@@ -405,7 +411,8 @@ Result<std::vector<Tensor>> CompiledGraph::Run(const std::vector<Tensor>& inputs
   arena.reset();
 
   for (const auto& [id, t] : g.constants) frame.values[static_cast<size_t>(id)] = t;
-  for (size_t i = 0; i < inputs.size(); ++i) frame.values[static_cast<size_t>(g.inputs[i])] = inputs[i];
+  for (size_t i = 0; i < inputs.size(); ++i)
+    frame.values[static_cast<size_t>(g.inputs[i])] = inputs[i];
   for (int id : g.outer_refs) {
     const std::string& name = g.values[static_cast<size_t>(id)].name;
     const Tensor* t = parent ? parent->FindOuterValue(name) : nullptr;
@@ -439,7 +446,9 @@ Result<std::vector<Tensor>> CompiledGraph::Run(const std::vector<Tensor>& inputs
   outputs.reserve(g.outputs.size());
   for (int id : g.outputs) {
     Tensor t = frame.values[static_cast<size_t>(id)];
-    if (!t.defined()) return Internal("graph output '" + g.values[static_cast<size_t>(id)].name + "' was not computed");
+    if (!t.defined())
+      return Internal("graph output '" + g.values[static_cast<size_t>(id)].name +
+                      "' was not computed");
     // Outputs that alias the arena, an initializer, a Constant's attribute or
     // a caller's input are copied: the caller owns what Run returns and may
     // write to it.

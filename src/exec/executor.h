@@ -55,12 +55,13 @@ class CompiledGraph {
   std::shared_ptr<const ir::Graph> graph_;
   LoadOptions options_;
   std::vector<std::unique_ptr<kernels::Kernel>> kernels_;
-  std::vector<int> last_use_;       // per value: index of the last node reading it
-  std::vector<bool> is_output_;     // per value: a graph output
-  std::vector<int> producer_;       // per value: producing node or -1
+  std::vector<int> last_use_;    // per value: index of the last node reading it
+  std::vector<bool> is_output_;  // per value: a graph output
+  std::vector<int> producer_;    // per value: producing node or -1
 
   mutable std::mutex plans_mu_;
-  mutable std::unordered_map<std::string, std::shared_ptr<const Plan>> plans_;  // GUARDED_BY(plans_mu_)
+  mutable std::unordered_map<std::string, std::shared_ptr<const Plan>>
+      plans_;  // GUARDED_BY(plans_mu_)
 };
 
 // Builds the public Model from a compiled top-level graph.

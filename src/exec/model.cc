@@ -54,8 +54,8 @@ class ModelImpl final : public Model {
       if (k == inputs_.size()) {
         std::string names;
         for (const auto& in : inputs_) names += (names.empty() ? "" : ", ") + Describe(in);
-        return InvalidArgument("input '" + nt.name + "' is not an input of this model; its inputs are " +
-                               names);
+        return InvalidArgument("input '" + nt.name +
+                               "' is not an input of this model; its inputs are " + names);
       }
       if (seen[k]) return InvalidArgument("input '" + nt.name + "' is given twice");
       seen[k] = true;
@@ -70,8 +70,9 @@ class ModelImpl final : public Model {
     try {
       return graph_->Run(ordered, nullptr, /*use_plan=*/true);
     } catch (const std::bad_alloc&) {
-      return ResourceExhausted("out of memory while running the model (reduce the batch size or "
-                               "lower LoadOptions::max_tensor_bytes)");
+      return ResourceExhausted(
+          "out of memory while running the model (reduce the batch size or "
+          "lower LoadOptions::max_tensor_bytes)");
     } catch (const std::exception& e) {
       return Internal(std::string("unexpected exception while running the model: ") + e.what());
     }

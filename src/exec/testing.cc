@@ -54,7 +54,8 @@ Result<std::vector<Tensor>> RunOp(const OpSpec& spec) {
   TIFFIN_ASSIGN_OR_RETURN(auto second, compiled->Run(feeds, nullptr, true));
   for (size_t i = 0; i < first.size(); ++i) {
     if (!SameBytes(first[i], second[i])) {
-      return Internal("output " + std::to_string(i) + " differs between the recording and planned runs");
+      return Internal("output " + std::to_string(i) +
+                      " differs between the recording and planned runs");
     }
   }
   return first;

@@ -17,7 +17,7 @@ struct OpSpec {
   std::string domain;  // "" = ai.onnx
   int64_t opset = 17;
   std::map<std::string, ir::Attribute> attributes;
-  std::vector<Tensor> inputs;        // an undefined Tensor = omitted optional input
+  std::vector<Tensor> inputs;         // an undefined Tensor = omitted optional input
   std::vector<bool> constant_inputs;  // true: pass input i as an initializer
   int num_outputs = 1;
 };

@@ -19,10 +19,14 @@ std::string DetectFormat(std::string_view head) {
   }
   if (starts("\x1f\x8b")) return "gzip";
   if (starts("BZh")) return "bzip2";
-  if (starts("\xfd" "7zXZ")) return "xz";
+  if (starts("\xfd"
+             "7zXZ"))
+    return "xz";
   if (starts("\x28\xb5\x2f\xfd")) return "zstd";
   size_t i = 0;
-  while (i < head.size() && (head[i] == ' ' || head[i] == '\n' || head[i] == '\r' || head[i] == '\t')) ++i;
+  while (i < head.size() &&
+         (head[i] == ' ' || head[i] == '\n' || head[i] == '\r' || head[i] == '\t'))
+    ++i;
   if (i < head.size() && (head[i] == '{' || head[i] == '[')) return "json";
   if (starts("tree\n") || starts("version=v")) return "lightgbm-text";
   // An ONNX ModelProto starts with field 1 (ir_version, varint: 0x08) in
@@ -33,7 +37,8 @@ std::string DetectFormat(std::string_view head) {
   return "unknown";
 }
 
-Result<std::shared_ptr<const Model>> LoadModel(const std::string& path, const LoadOptions& options) {
+Result<std::shared_ptr<const Model>> LoadModel(const std::string& path,
+                                               const LoadOptions& options) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return NotFound("model file '" + path + "' not found");
   if (std::filesystem::is_directory(path, ec)) {

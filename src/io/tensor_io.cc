@@ -3,11 +3,11 @@
 #include <simdjson.h>
 
 #include <charconv>
+#include <cmath>
+#include <cstring>
 #include <limits>
 #include <new>
 #include <utility>
-#include <cmath>
-#include <cstring>
 
 namespace tiffin::io {
 
@@ -47,7 +47,8 @@ Status Flatten(element e, size_t depth, Shape* shape, std::vector<element>* leav
   }
   if (depth == shape->size()) {
     if (!leaves->empty()) {
-      return InvalidArgument("input '" + name + "': ragged nested list (an array where a value was expected)");
+      return InvalidArgument("input '" + name +
+                             "': ragged nested list (an array where a value was expected)");
     }
     shape->push_back(n);
   } else if ((*shape)[depth] != n) {
@@ -55,7 +56,8 @@ Status Flatten(element e, size_t depth, Shape* shape, std::vector<element>* leav
                            " at depth " + std::to_string(depth) + ", expected " +
                            std::to_string((*shape)[depth]) + ")");
   }
-  for (element child : a) TIFFIN_RETURN_IF_ERROR(Flatten(child, depth + 1, shape, leaves, name, limits));
+  for (element child : a)
+    TIFFIN_RETURN_IF_ERROR(Flatten(child, depth + 1, shape, leaves, name, limits));
   return Status::Ok();
 }
 
@@ -83,7 +85,9 @@ Status FillNumbers(const std::vector<element>& leaves, Tensor* t, const std::str
     element e = leaves[i];
     double v;
     switch (e.type()) {
-      case element_type::DOUBLE: v = e.get_double().value_unsafe(); break;
+      case element_type::DOUBLE:
+        v = e.get_double().value_unsafe();
+        break;
       case element_type::INT64:
         if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
           const int64_t x = e.get_int64().value_unsafe();
@@ -102,8 +106,12 @@ Status FillNumbers(const std::vector<element>& leaves, Tensor* t, const std::str
         }
         v = static_cast<double>(e.get_uint64().value_unsafe());
         break;
-      case element_type::BOOL: v = e.get_bool().value_unsafe() ? 1 : 0; break;
-      case element_type::NULL_VALUE: v = std::nan(""); break;
+      case element_type::BOOL:
+        v = e.get_bool().value_unsafe() ? 1 : 0;
+        break;
+      case element_type::NULL_VALUE:
+        v = std::nan("");
+        break;
       default:
         return InvalidArgument("input '" + name + "': value " + std::to_string(i) +
                                " is not a number (" + std::string(DTypeName(t->dtype())) +
@@ -141,18 +149,42 @@ Result<Tensor> BuildTensor(const std::string& name, DType dtype, const Shape& sh
   Tensor t = std::move(alloc).value();
   Status s;
   switch (dtype) {
-    case DType::kFloat32: s = FillNumbers<float>(leaves, &t, name); break;
-    case DType::kFloat64: s = FillNumbers<double>(leaves, &t, name); break;
-    case DType::kFloat16: s = FillNumbers<Float16>(leaves, &t, name); break;
-    case DType::kInt8: s = FillNumbers<int8_t>(leaves, &t, name); break;
-    case DType::kInt16: s = FillNumbers<int16_t>(leaves, &t, name); break;
-    case DType::kInt32: s = FillNumbers<int32_t>(leaves, &t, name); break;
-    case DType::kInt64: s = FillNumbers<int64_t>(leaves, &t, name); break;
-    case DType::kUInt8: s = FillNumbers<uint8_t>(leaves, &t, name); break;
-    case DType::kUInt16: s = FillNumbers<uint16_t>(leaves, &t, name); break;
-    case DType::kUInt32: s = FillNumbers<uint32_t>(leaves, &t, name); break;
-    case DType::kUInt64: s = FillNumbers<uint64_t>(leaves, &t, name); break;
-    case DType::kBool: s = FillNumbers<bool>(leaves, &t, name); break;
+    case DType::kFloat32:
+      s = FillNumbers<float>(leaves, &t, name);
+      break;
+    case DType::kFloat64:
+      s = FillNumbers<double>(leaves, &t, name);
+      break;
+    case DType::kFloat16:
+      s = FillNumbers<Float16>(leaves, &t, name);
+      break;
+    case DType::kInt8:
+      s = FillNumbers<int8_t>(leaves, &t, name);
+      break;
+    case DType::kInt16:
+      s = FillNumbers<int16_t>(leaves, &t, name);
+      break;
+    case DType::kInt32:
+      s = FillNumbers<int32_t>(leaves, &t, name);
+      break;
+    case DType::kInt64:
+      s = FillNumbers<int64_t>(leaves, &t, name);
+      break;
+    case DType::kUInt8:
+      s = FillNumbers<uint8_t>(leaves, &t, name);
+      break;
+    case DType::kUInt16:
+      s = FillNumbers<uint16_t>(leaves, &t, name);
+      break;
+    case DType::kUInt32:
+      s = FillNumbers<uint32_t>(leaves, &t, name);
+      break;
+    case DType::kUInt64:
+      s = FillNumbers<uint64_t>(leaves, &t, name);
+      break;
+    case DType::kBool:
+      s = FillNumbers<bool>(leaves, &t, name);
+      break;
     case DType::kString:
       for (size_t i = 0; i < leaves.size(); ++i) {
         std::string_view sv;
@@ -163,7 +195,8 @@ Result<Tensor> BuildTensor(const std::string& name, DType dtype, const Shape& sh
         t.data<std::string>()[i] = std::string(sv);
       }
       break;
-    case DType::kUndefined: return InvalidArgument("input '" + name + "': undefined dtype");
+    case DType::kUndefined:
+      return InvalidArgument("input '" + name + "': undefined dtype");
   }
   TIFFIN_RETURN_IF_ERROR(s);
   return t;
@@ -209,7 +242,8 @@ Result<std::vector<NamedTensor>> ParseJsonInputsImpl(std::string_view json,
   simdjson::padded_string padded(json);
   element root;
   if (auto err = parser.parse(padded).get(root); err) {
-    return InvalidArgument(std::string("request is not valid JSON: ") + simdjson::error_message(err));
+    return InvalidArgument(std::string("request is not valid JSON: ") +
+                           simdjson::error_message(err));
   }
   object obj;
   if (root.get_object().get(obj) != simdjson::SUCCESS) {
@@ -277,7 +311,8 @@ Result<std::vector<NamedTensor>> ParseJsonInputsImpl(std::string_view json,
     out.push_back({name, std::move(t)});
   }
   if (out.empty()) {
-    return InvalidArgument("request names no inputs; send {\"inputs\": [...]} or {\"<input>\": [...]}");
+    return InvalidArgument(
+        "request names no inputs; send {\"inputs\": [...]} or {\"<input>\": [...]}");
   }
   return out;
 }
@@ -302,11 +337,21 @@ void AppendJsonString(std::string_view s, std::string* out) {
   out->push_back('"');
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -327,26 +372,55 @@ void AppendJsonData(const Tensor& t, std::string* out) {
   for (int64_t i = 0; i < t.size(); ++i) {
     if (i) out->push_back(',');
     switch (t.dtype()) {
-      case DType::kFloat32: AppendNumber(t.data<float>()[i], out); break;
-      case DType::kFloat64: AppendNumber(t.data<double>()[i], out); break;
-      case DType::kFloat16: AppendNumber(static_cast<float>(t.data<Float16>()[i]), out); break;
-      case DType::kInt8: AppendNumber(t.data<int8_t>()[i], out); break;
-      case DType::kInt16: AppendNumber(t.data<int16_t>()[i], out); break;
-      case DType::kInt32: AppendNumber(t.data<int32_t>()[i], out); break;
-      case DType::kInt64: AppendNumber(t.data<int64_t>()[i], out); break;
-      case DType::kUInt8: AppendNumber(t.data<uint8_t>()[i], out); break;
-      case DType::kUInt16: AppendNumber(t.data<uint16_t>()[i], out); break;
-      case DType::kUInt32: AppendNumber(t.data<uint32_t>()[i], out); break;
-      case DType::kUInt64: AppendNumber(t.data<uint64_t>()[i], out); break;
-      case DType::kBool: out->append(t.data<bool>()[i] ? "true" : "false"); break;
-      case DType::kString: AppendJsonString(t.data<std::string>()[i], out); break;
-      case DType::kUndefined: out->append("null"); break;
+      case DType::kFloat32:
+        AppendNumber(t.data<float>()[i], out);
+        break;
+      case DType::kFloat64:
+        AppendNumber(t.data<double>()[i], out);
+        break;
+      case DType::kFloat16:
+        AppendNumber(static_cast<float>(t.data<Float16>()[i]), out);
+        break;
+      case DType::kInt8:
+        AppendNumber(t.data<int8_t>()[i], out);
+        break;
+      case DType::kInt16:
+        AppendNumber(t.data<int16_t>()[i], out);
+        break;
+      case DType::kInt32:
+        AppendNumber(t.data<int32_t>()[i], out);
+        break;
+      case DType::kInt64:
+        AppendNumber(t.data<int64_t>()[i], out);
+        break;
+      case DType::kUInt8:
+        AppendNumber(t.data<uint8_t>()[i], out);
+        break;
+      case DType::kUInt16:
+        AppendNumber(t.data<uint16_t>()[i], out);
+        break;
+      case DType::kUInt32:
+        AppendNumber(t.data<uint32_t>()[i], out);
+        break;
+      case DType::kUInt64:
+        AppendNumber(t.data<uint64_t>()[i], out);
+        break;
+      case DType::kBool:
+        out->append(t.data<bool>()[i] ? "true" : "false");
+        break;
+      case DType::kString:
+        AppendJsonString(t.data<std::string>()[i], out);
+        break;
+      case DType::kUndefined:
+        out->append("null");
+        break;
     }
   }
   out->push_back(']');
 }
 
-std::string WriteJsonOutputs(const std::vector<NamedTensor>& outputs, const std::string& model_name) {
+std::string WriteJsonOutputs(const std::vector<NamedTensor>& outputs,
+                             const std::string& model_name) {
   std::string out = "{";
   if (!model_name.empty()) {
     out += "\"model_name\":";
@@ -389,11 +463,13 @@ std::string_view HeaderField(std::string_view header, std::string_view key) {
   size_t end = pos;
   if (header[pos] == '\'') {
     end = header.find('\'', pos + 1);
-    return end == std::string_view::npos ? std::string_view{} : header.substr(pos + 1, end - pos - 1);
+    return end == std::string_view::npos ? std::string_view{}
+                                         : header.substr(pos + 1, end - pos - 1);
   }
   if (header[pos] == '(') {
     end = header.find(')', pos);
-    return end == std::string_view::npos ? std::string_view{} : header.substr(pos + 1, end - pos - 1);
+    return end == std::string_view::npos ? std::string_view{}
+                                         : header.substr(pos + 1, end - pos - 1);
   }
   while (end < header.size() && header[end] != ',' && header[end] != '}') ++end;
   return header.substr(pos, end - pos);
@@ -411,7 +487,8 @@ Result<Tensor> ParseNpy(std::string_view b, const ParseLimits& limits) {
   } else if (major == 2 || major == 3) {
     if (b.size() < 12) return InvalidArgument(".npy file truncated in its header");
     header_len = 0;
-    for (int i = 0; i < 4; ++i) header_len |= static_cast<size_t>(static_cast<uint8_t>(b[8 + i])) << (8 * i);
+    for (int i = 0; i < 4; ++i)
+      header_len |= static_cast<size_t>(static_cast<uint8_t>(b[8 + i])) << (8 * i);
     offset = 12;
   } else {
     return NotSupported(".npy format version " + std::to_string(major) + " (tiffin reads 1 to 3)");
@@ -426,7 +503,8 @@ Result<Tensor> ParseNpy(std::string_view b, const ParseLimits& limits) {
     return InvalidArgument(".npy header has no valid 'fortran_order'");
   }
   if (shape_s.data() == nullptr || header.find("'shape':") == std::string_view::npos ||
-      header.find(')', static_cast<size_t>(shape_s.data() - header.data())) == std::string_view::npos) {
+      header.find(')', static_cast<size_t>(shape_s.data() - header.data())) ==
+          std::string_view::npos) {
     return InvalidArgument(".npy header has no valid 'shape' tuple");
   }
   const char endian = descr[0];
@@ -461,7 +539,8 @@ Result<Tensor> ParseNpy(std::string_view b, const ParseLimits& limits) {
     if (pos >= shape_s.size()) break;
     int64_t d = 0;
     auto r = std::from_chars(shape_s.data() + pos, shape_s.data() + shape_s.size(), d);
-    if (r.ec != std::errc() || d < 0) return InvalidArgument(".npy header has a bad shape '" + std::string(shape_s) + "'");
+    if (r.ec != std::errc() || d < 0)
+      return InvalidArgument(".npy header has a bad shape '" + std::string(shape_s) + "'");
     shape.push_back(d);
     pos = static_cast<size_t>(r.ptr - shape_s.data());
     if (shape.size() > 64) return InvalidArgument(".npy shape has rank over 64");
@@ -472,13 +551,14 @@ Result<Tensor> ParseNpy(std::string_view b, const ParseLimits& limits) {
   const size_t mem_elem = kind == 'U' ? std::max(elem, sizeof(std::string)) : elem;
   if (static_cast<uint64_t>(n) > limits.max_elements ||
       static_cast<uint64_t>(n) > limits.max_tensor_bytes / mem_elem) {
-    return ResourceExhausted(".npy array of shape " + ShapeToString(shape) + " is over the size limit");
+    return ResourceExhausted(".npy array of shape " + ShapeToString(shape) +
+                             " is over the size limit");
   }
   const size_t data_off = offset + header_len;
   const size_t need = static_cast<size_t>(n) * elem;
   if (b.size() - data_off < need) {
-    return InvalidArgument(".npy file truncated: needs " + std::to_string(need) + " data bytes, has " +
-                           std::to_string(b.size() - data_off));
+    return InvalidArgument(".npy file truncated: needs " + std::to_string(need) +
+                           " data bytes, has " + std::to_string(b.size() - data_off));
   }
   const char* src = b.data() + data_off;
   const bool swap = endian == '>' && width > 1;
@@ -553,18 +633,42 @@ std::string WriteNpy(const Tensor& t) {
   std::string descr;
   size_t width = DTypeSize(t.dtype());
   switch (t.dtype()) {
-    case DType::kFloat32: descr = "<f4"; break;
-    case DType::kFloat64: descr = "<f8"; break;
-    case DType::kFloat16: descr = "<f2"; break;
-    case DType::kInt8: descr = "|i1"; break;
-    case DType::kInt16: descr = "<i2"; break;
-    case DType::kInt32: descr = "<i4"; break;
-    case DType::kInt64: descr = "<i8"; break;
-    case DType::kUInt8: descr = "|u1"; break;
-    case DType::kUInt16: descr = "<u2"; break;
-    case DType::kUInt32: descr = "<u4"; break;
-    case DType::kUInt64: descr = "<u8"; break;
-    case DType::kBool: descr = "|b1"; break;
+    case DType::kFloat32:
+      descr = "<f4";
+      break;
+    case DType::kFloat64:
+      descr = "<f8";
+      break;
+    case DType::kFloat16:
+      descr = "<f2";
+      break;
+    case DType::kInt8:
+      descr = "|i1";
+      break;
+    case DType::kInt16:
+      descr = "<i2";
+      break;
+    case DType::kInt32:
+      descr = "<i4";
+      break;
+    case DType::kInt64:
+      descr = "<i8";
+      break;
+    case DType::kUInt8:
+      descr = "|u1";
+      break;
+    case DType::kUInt16:
+      descr = "<u2";
+      break;
+    case DType::kUInt32:
+      descr = "<u4";
+      break;
+    case DType::kUInt64:
+      descr = "<u8";
+      break;
+    case DType::kBool:
+      descr = "|b1";
+      break;
     case DType::kString: {
       size_t w = 1;
       for (int64_t i = 0; i < t.size(); ++i) w = std::max(w, t.data<std::string>()[i].size());
@@ -572,13 +676,16 @@ std::string WriteNpy(const Tensor& t) {
       width = w * 4;
       break;
     }
-    case DType::kUndefined: descr = "<f4"; break;
+    case DType::kUndefined:
+      descr = "<f4";
+      break;
   }
   std::string shape = "(";
   for (size_t i = 0; i < t.shape().size(); ++i) shape += std::to_string(t.shape()[i]) + ",";
   if (t.shape().size() > 1) shape.pop_back();
   shape += ")";
-  std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
+  std::string header =
+      "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
   size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
@@ -621,7 +728,8 @@ Result<Tensor> ParseCsv(std::string_view text, DType dtype, std::vector<std::str
     std::vector<std::string_view> cells;
     for (size_t c = 0;;) {
       size_t comma = line.find(',', c);
-      cells.push_back(line.substr(c, comma == std::string_view::npos ? std::string_view::npos : comma - c));
+      cells.push_back(
+          line.substr(c, comma == std::string_view::npos ? std::string_view::npos : comma - c));
       if (comma == std::string_view::npos) break;
       c = comma + 1;
     }
@@ -654,7 +762,8 @@ Result<Tensor> ParseCsv(std::string_view text, DType dtype, std::vector<std::str
     if (cols == 0) cols = row.size();
     if (row.size() != cols) {
       return InvalidArgument("csv line " + std::to_string(line_no) + ": " +
-                             std::to_string(row.size()) + " columns, expected " + std::to_string(cols));
+                             std::to_string(row.size()) + " columns, expected " +
+                             std::to_string(cols));
     }
     values += row.size();
     if (values > limits.max_elements) return ResourceExhausted("csv holds too many values");
@@ -670,7 +779,8 @@ Result<Tensor> ParseCsv(std::string_view text, DType dtype, std::vector<std::str
   for (const auto& row : rows) {
     for (double v : row) {
       if (integral && !std::isfinite(v)) {
-        return InvalidArgument("csv value " + std::to_string(i) + " is empty or NaN, but the input is " +
+        return InvalidArgument("csv value " + std::to_string(i) +
+                               " is empty or NaN, but the input is " +
                                std::string(DTypeName(dtype)));
       }
       if ((dtype == DType::kInt64 && !FitsInteger<int64_t>(std::trunc(v))) ||
@@ -679,11 +789,20 @@ Result<Tensor> ParseCsv(std::string_view text, DType dtype, std::vector<std::str
                                ") is out of range for " + std::string(DTypeName(dtype)));
       }
       switch (dtype) {
-        case DType::kFloat32: t.data<float>()[i] = static_cast<float>(v); break;
-        case DType::kFloat64: t.data<double>()[i] = v; break;
-        case DType::kInt64: t.data<int64_t>()[i] = static_cast<int64_t>(v); break;
-        case DType::kInt32: t.data<int32_t>()[i] = static_cast<int32_t>(v); break;
-        default: return NotSupported("csv input for dtype " + std::string(DTypeName(dtype)));
+        case DType::kFloat32:
+          t.data<float>()[i] = static_cast<float>(v);
+          break;
+        case DType::kFloat64:
+          t.data<double>()[i] = v;
+          break;
+        case DType::kInt64:
+          t.data<int64_t>()[i] = static_cast<int64_t>(v);
+          break;
+        case DType::kInt32:
+          t.data<int32_t>()[i] = static_cast<int32_t>(v);
+          break;
+        default:
+          return NotSupported("csv input for dtype " + std::string(DTypeName(dtype)));
       }
       ++i;
     }

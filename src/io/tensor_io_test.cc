@@ -37,9 +37,9 @@ TEST(JsonInputs, RaggedListsAndCountMismatchesAreErrors) {
   auto ragged = ParseJsonInputs(R"({"x": [[1, 2], [3]]})", OneInput(DType::kFloat32));
   ASSERT_FALSE(ragged.ok());
   EXPECT_THAT(ragged.status().message(), HasSubstr("ragged"));
-  auto count = ParseJsonInputs(
-      R"({"inputs":[{"name":"x","shape":[2,3],"datatype":"FP32","data":[1,2]}]})",
-      OneInput(DType::kFloat32));
+  auto count =
+      ParseJsonInputs(R"({"inputs":[{"name":"x","shape":[2,3],"datatype":"FP32","data":[1,2]}]})",
+                      OneInput(DType::kFloat32));
   ASSERT_FALSE(count.ok());
   EXPECT_THAT(count.status().message(), HasSubstr("holds 6 values, but data has 2"));
   auto bad = ParseJsonInputs("{not json", OneInput(DType::kFloat32));
@@ -129,7 +129,8 @@ TEST(Npy, MalformedHeadersAreRefused) {
   EXPECT_TRUE(ParseNpy(make("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }")).ok());
   EXPECT_FALSE(ParseNpy(make("{'descr': '<f4', 'fortran_order': False, 'shape': (3, }")).ok());
   EXPECT_FALSE(ParseNpy(make("{'descr': '<f4', 'fortran_order': False, }")).ok());
-  EXPECT_FALSE(ParseNpy(make("{'descr': '<f4junk', 'fortran_order': False, 'shape': (2,), }")).ok());
+  EXPECT_FALSE(
+      ParseNpy(make("{'descr': '<f4junk', 'fortran_order': False, 'shape': (2,), }")).ok());
 }
 
 }  // namespace

@@ -79,7 +79,7 @@ class Graph {
   std::string name;
   std::vector<Value> values;
   std::vector<Node> nodes;
-  std::vector<int> inputs;   // graph inputs that are not initializers
+  std::vector<int> inputs;  // graph inputs that are not initializers
   std::vector<int> outputs;
   std::map<int, Tensor> constants;  // initializers
   // Values used but defined in an enclosing graph, and the name to find

@@ -37,8 +37,8 @@ Result<const KernelDef*> FindKernel(const ir::Node& node) {
     if (node.opset >= d.min_opset && node.opset <= d.max_opset) return &d;
     same_op.push_back(&d);
   }
-  std::string where = node.Describe() + " at " + DomainName(node.domain) + " opset " +
-                      std::to_string(node.opset);
+  std::string where =
+      node.Describe() + " at " + DomainName(node.domain) + " opset " + std::to_string(node.opset);
   if (!same_op.empty()) {
     std::string ranges;
     for (const auto* d : same_op) {

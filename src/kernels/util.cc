@@ -41,7 +41,8 @@ std::vector<int64_t> BroadcastStrides(const Shape& in, const Shape& out) {
 
 std::vector<int64_t> Strides(const Shape& shape) {
   std::vector<int64_t> s(shape.size(), 1);
-  for (int64_t i = static_cast<int64_t>(shape.size()) - 2; i >= 0; --i) s[i] = s[i + 1] * shape[i + 1];
+  for (int64_t i = static_cast<int64_t>(shape.size()) - 2; i >= 0; --i)
+    s[i] = s[i + 1] * shape[i + 1];
   return s;
 }
 
@@ -95,8 +96,8 @@ Status MissingInput(const ir::Node& node, int i, const char* what) {
 }
 
 Status BadDType(const ir::Node& node, const char* what, DType got) {
-  return NotSupported(node.Describe() + ": " + what + " has dtype " +
-                      std::string(DTypeName(got)) + ", which this operator does not support");
+  return NotSupported(node.Describe() + ": " + what + " has dtype " + std::string(DTypeName(got)) +
+                      ", which this operator does not support");
 }
 
 Result<const Tensor*> RequiredInput(KernelContext& ctx, int i, const char* what) {

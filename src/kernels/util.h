@@ -79,7 +79,8 @@ Status DispatchFloat(const ir::Node& node, DType dt, F&& f) {
   switch (dt) {
     TIFFIN_DISPATCH_CASE_(kFloat32, float)
     TIFFIN_DISPATCH_CASE_(kFloat64, double)
-    default: return BadDType(node, "input", dt);
+    default:
+      return BadDType(node, "input", dt);
   }
 }
 
@@ -96,7 +97,8 @@ Status DispatchNumeric(const ir::Node& node, DType dt, F&& f) {
     TIFFIN_DISPATCH_CASE_(kUInt16, uint16_t)
     TIFFIN_DISPATCH_CASE_(kUInt32, uint32_t)
     TIFFIN_DISPATCH_CASE_(kUInt64, uint64_t)
-    default: return BadDType(node, "input", dt);
+    default:
+      return BadDType(node, "input", dt);
   }
 }
 
@@ -117,7 +119,8 @@ Status DispatchAll(const ir::Node& node, DType dt, F&& f) {
     TIFFIN_DISPATCH_CASE_(kUInt64, uint64_t)
     TIFFIN_DISPATCH_CASE_(kBool, bool)
     TIFFIN_DISPATCH_CASE_(kString, std::string)
-    default: return BadDType(node, "input", dt);
+    default:
+      return BadDType(node, "input", dt);
   }
 }
 

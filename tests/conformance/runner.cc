@@ -112,17 +112,22 @@ std::string Compare(const Tensor& got, const Tensor& want, double rtol, double a
   const int64_t n = want.size();
   auto as_double = [](const Tensor& t, int64_t i) -> double {
     switch (t.dtype()) {
-      case DType::kFloat32: return t.data<float>()[i];
-      case DType::kFloat64: return t.data<double>()[i];
-      case DType::kFloat16: return static_cast<float>(t.data<Float16>()[i]);
-      default: return 0;
+      case DType::kFloat32:
+        return t.data<float>()[i];
+      case DType::kFloat64:
+        return t.data<double>()[i];
+      case DType::kFloat16:
+        return static_cast<float>(t.data<Float16>()[i]);
+      default:
+        return 0;
     }
   };
   if (IsFloatingPoint(want.dtype())) {
     for (int64_t i = 0; i < n; ++i) {
       double g = as_double(got, i), w = as_double(want, i);
       if (std::isnan(w) || std::isnan(g)) {
-        if (std::isnan(w) != std::isnan(g)) return "element " + std::to_string(i) + ": nan mismatch";
+        if (std::isnan(w) != std::isnan(g))
+          return "element " + std::to_string(i) + ": nan mismatch";
         continue;
       }
       if (std::isinf(w) || std::isinf(g)) {
@@ -226,7 +231,8 @@ Outcome RunTest(const fs::path& dir) {
       fs::path p = set / ("output_" + std::to_string(i) + ".pb");
       if (!fs::exists(p)) break;
       auto want = onnx_import::ReadTensorProtoFile(p.string());
-      if (!want.ok()) return fail("expected output " + std::to_string(i) + ": " + want.status().ToString());
+      if (!want.ok())
+        return fail("expected output " + std::to_string(i) + ": " + want.status().ToString());
       if (i >= outputs->size()) return fail("model produced fewer outputs than expected");
       std::string diff = Compare((*outputs)[i], *want, rtol, atol, &o.max_err);
       if (!diff.empty()) return fail("output " + std::to_string(i) + ": " + diff);
@@ -258,11 +264,16 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--data") data_dirs.push_back(next());
-    else if (a == "--filter") filter = next();
-    else if (a == "--doc") doc = next();
-    else if (a == "--min-pass") min_pass = std::stol(next());
-    else if (a == "--verbose") verbose = true;
+    if (a == "--data")
+      data_dirs.push_back(next());
+    else if (a == "--filter")
+      filter = next();
+    else if (a == "--doc")
+      doc = next();
+    else if (a == "--min-pass")
+      min_pass = std::stol(next());
+    else if (a == "--verbose")
+      verbose = true;
     else {
       std::cerr << "usage: tiffin_conformance --data DIR [--data DIR] [--filter REGEX] "
                    "[--verbose] [--doc OUT.md] [--min-pass N]\n";
@@ -283,14 +294,18 @@ int main(int argc, char** argv) {
     }
     std::vector<fs::path> tests;
     for (const auto& e : fs::directory_iterator(d))
-      if (e.is_directory() && std::regex_search(e.path().filename().string(), re)) tests.push_back(e.path());
+      if (e.is_directory() && std::regex_search(e.path().filename().string(), re))
+        tests.push_back(e.path());
     std::sort(tests.begin(), tests.end());
     for (const auto& t : tests) {
       Outcome o = RunTest(t);
       if (o.kind == Outcome::kFail && FindKnown(o.name)) o.kind = Outcome::kKnownFail;
       if (verbose && o.kind != Outcome::kUnregistered && o.kind != Outcome::kNoData) {
-        const char* tag = o.kind == Outcome::kPass ? "PASS" : o.kind == Outcome::kFail ? "FAIL" : "KNOWN";
-        std::printf("%-5s %s%s%s\n", tag, o.name.c_str(), o.detail.empty() ? "" : "  ", o.detail.c_str());
+        const char* tag = o.kind == Outcome::kPass   ? "PASS"
+                          : o.kind == Outcome::kFail ? "FAIL"
+                                                     : "KNOWN";
+        std::printf("%-5s %s%s%s\n", tag, o.name.c_str(), o.detail.empty() ? "" : "  ",
+                    o.detail.c_str());
       }
       outcomes.push_back(std::move(o));
     }
@@ -325,15 +340,19 @@ int main(int argc, char** argv) {
         for (const auto& op : o.ops)
           if (!IsRegistered(op)) unregistered_ops[op]++;
         break;
-      case Outcome::kNoData: ++nodata; break;
+      case Outcome::kNoData:
+        ++nodata;
+        break;
     }
   }
   for (const auto* o : failures) std::printf("FAIL %s: %s\n", o->name.c_str(), o->detail.c_str());
   for (const auto* o : unexpected_passes)
-    std::printf("NOTE %s passes but is listed in kKnownFailures: remove the row\n", o->name.c_str());
-  std::printf("conformance: %d passed, %d failed, %d known failures, %d out of scope "
-              "(unregistered ops), %d without data\n",
-              pass, fail, known, unreg, nodata);
+    std::printf("NOTE %s passes but is listed in kKnownFailures: remove the row\n",
+                o->name.c_str());
+  std::printf(
+      "conformance: %d passed, %d failed, %d known failures, %d out of scope "
+      "(unregistered ops), %d without data\n",
+      pass, fail, known, unreg, nodata);
 
   if (!doc.empty()) {
     std::ofstream out(doc);
@@ -355,7 +374,8 @@ int main(int argc, char** argv) {
         << unreg << " | " << nodata << " |\n\n"
         << "## Per operator\n\n"
         << "A test counts under every operator it contains (the `_expanded` variants contain "
-           "several).\n\n| op | tests | passed | failed | known failures |\n|---|---|---|---|---|\n";
+           "several).\n\n| op | tests | passed | failed | known failures "
+           "|\n|---|---|---|---|---|\n";
     for (const auto& [op, r] : per_op)
       out << "| " << op << " | " << r.pass + r.fail + r.known << " | " << r.pass << " | " << r.fail
           << " | " << r.known << " |\n";
@@ -371,7 +391,8 @@ int main(int argc, char** argv) {
     for (const auto& t : kTolerances) {
       if (!*t.test) continue;
       any_tol = true;
-      out << "- `" << t.test << "`: rtol " << t.rtol << ", atol " << t.atol << ": " << t.reason << "\n";
+      out << "- `" << t.test << "`: rtol " << t.rtol << ", atol " << t.atol << ": " << t.reason
+          << "\n";
     }
     if (!any_tol) out << "None.\n";
     out << "\n## Out of scope: operators tiffin does not register\n\n"

@@ -51,8 +51,8 @@ void ExpectClose(const Tensor& got, const Tensor& want, const std::string& what)
     double g = got.data<float>()[i], w = want.data<float>()[i];
     double err = std::fabs(g - w);
     max_err = std::max(max_err, err);
-    ASSERT_LE(err, kAtol + kRtol * std::fabs(w)) << what << " element " << i << ": got " << g
-                                                 << ", expected " << w;
+    ASSERT_LE(err, kAtol + kRtol * std::fabs(w))
+        << what << " element " << i << ": got " << g << ", expected " << w;
   }
   std::printf("  %-40s max abs err %.3g\n", what.c_str(), max_err);
 }
@@ -111,7 +111,8 @@ TEST_P(ExternalOnnx, MatchesShippedOutputs) {
     if (!set.is_directory()) continue;
     std::vector<NamedTensor> feeds;
     for (size_t i = 0; fs::exists(set.path() / ("input_" + std::to_string(i) + ".pb")); ++i) {
-      auto t = onnx_import::ReadTensorProtoFile((set.path() / ("input_" + std::to_string(i) + ".pb")).string());
+      auto t = onnx_import::ReadTensorProtoFile(
+          (set.path() / ("input_" + std::to_string(i) + ".pb")).string());
       ASSERT_TRUE(t.ok()) << t.status().ToString();
       ASSERT_LT(i, (*model)->inputs().size());
       feeds.push_back({(*model)->inputs()[i].name, *t});
@@ -119,7 +120,8 @@ TEST_P(ExternalOnnx, MatchesShippedOutputs) {
     auto out = (*model)->Run(feeds);
     ASSERT_TRUE(out.ok()) << out.status().ToString();
     for (size_t i = 0; fs::exists(set.path() / ("output_" + std::to_string(i) + ".pb")); ++i) {
-      auto want = onnx_import::ReadTensorProtoFile((set.path() / ("output_" + std::to_string(i) + ".pb")).string());
+      auto want = onnx_import::ReadTensorProtoFile(
+          (set.path() / ("output_" + std::to_string(i) + ".pb")).string());
       ASSERT_TRUE(want.ok()) << want.status().ToString();
       ASSERT_LT(i, out->size());
       const Tensor& got = (*out)[i];
@@ -143,7 +145,8 @@ TEST_P(ExternalOnnx, MatchesShippedOutputs) {
           ASSERT_TRUE(std::isnan(w) ? std::isnan(g) : g == w) << "output " << i << " element " << k;
           continue;
         }
-        ASSERT_LE(std::fabs(g - w), 1e-7 + 1e-3 * std::fabs(w)) << "output " << i << " element " << k;
+        ASSERT_LE(std::fabs(g - w), 1e-7 + 1e-3 * std::fabs(w))
+            << "output " << i << " element " << k;
       }
     }
   }
@@ -155,7 +158,8 @@ std::vector<std::string> ExternalCases() {
   if (!fs::exists(root)) return names;
   for (const auto& e : fs::directory_iterator(root)) {
     std::string n = e.path().filename().string();
-    if (e.is_directory() && (n.rfind("onnx-backend-node__", 0) == 0 || n.rfind("onnx-pytorch-converted__", 0) == 0))
+    if (e.is_directory() &&
+        (n.rfind("onnx-backend-node__", 0) == 0 || n.rfind("onnx-pytorch-converted__", 0) == 0))
       names.push_back(n);
   }
   std::sort(names.begin(), names.end());

@@ -163,10 +163,12 @@ int Inspect(const std::vector<std::string>& argv) {
   std::printf("model       %s\n", path.c_str());
   std::printf("format      %s (IR version %lld)\n", info.format.c_str(),
               static_cast<long long>(info.ir_version));
-  std::printf("producer    %s %s\n", info.producer_name.empty() ? "(unknown)" : info.producer_name.c_str(),
+  std::printf("producer    %s %s\n",
+              info.producer_name.empty() ? "(unknown)" : info.producer_name.c_str(),
               info.producer_version.c_str());
   std::string opsets;
-  for (const auto& [d, v] : info.opsets) opsets += (opsets.empty() ? "" : ", ") + d + " " + std::to_string(v);
+  for (const auto& [d, v] : info.opsets)
+    opsets += (opsets.empty() ? "" : ", ") + d + " " + std::to_string(v);
   std::printf("opsets      %s\n", opsets.c_str());
   auto print_infos = [](const char* title, const std::vector<TensorInfo>& infos) {
     std::printf("%s\n", title);
@@ -191,16 +193,19 @@ int Inspect(const std::vector<std::string>& argv) {
 
 int Predict(const std::vector<std::string>& argv) {
   Args a;
-  if (!ParseArgs(argv, {"--input", "-i", "--output", "-o"}, {"--help", "-h"}, "predict", &a)) return 2;
+  if (!ParseArgs(argv, {"--input", "-i", "--output", "-o"}, {"--help", "-h"}, "predict", &a))
+    return 2;
   std::string input = a.values.count("--input") ? a.values["--input"] : a.values["-i"];
   std::string output = a.values.count("--output") ? a.values["--output"] : a.values["-o"];
   if (a.Has("--help") || a.Has("-h") || a.positional.size() != 1 || input.empty()) {
     std::fprintf(stderr,
                  "usage: tiffin predict MODEL --input FILE [--output FILE]\n"
-                 "  FILE: a KServe v2 JSON request {\"inputs\":[{\"name\",\"shape\",\"datatype\",\"data\"}]},\n"
+                 "  FILE: a KServe v2 JSON request "
+                 "{\"inputs\":[{\"name\",\"shape\",\"datatype\",\"data\"}]},\n"
                  "        a JSON object {\"<input name>\": nested list}, a .npy array (models\n"
                  "        with one input), or a CSV file (one 2-D numeric input; header optional)\n"
-                 "  prints {\"outputs\":[{\"name\",\"datatype\",\"shape\",\"data\"}]} (or writes --output)\n");
+                 "  prints {\"outputs\":[{\"name\",\"datatype\",\"shape\",\"data\"}]} (or writes "
+                 "--output)\n");
     return a.Has("--help") || a.Has("-h") ? 0 : 2;
   }
   auto model = LoadModel(a.positional[0]);
@@ -213,8 +218,9 @@ int Predict(const std::vector<std::string>& argv) {
   size_t first = b.find_first_not_of(" \t\r\n");
   if (io::LooksLikeNpy(b)) {
     if (infos.size() != 1) {
-      return Fail("predict", InvalidArgument("a .npy input feeds a model with one input; this model has " +
-                                             std::to_string(infos.size()) + " (use JSON to name each)"));
+      return Fail("predict",
+                  InvalidArgument("a .npy input feeds a model with one input; this model has " +
+                                  std::to_string(infos.size()) + " (use JSON to name each)"));
     }
     auto t = io::ParseNpy(b);
     if (!t.ok()) return Fail("predict", t.status().WithContext(input));
@@ -225,7 +231,8 @@ int Predict(const std::vector<std::string>& argv) {
     feeds = std::move(parsed).value();
   } else {
     if (infos.size() != 1 || (infos[0].has_shape && infos[0].shape.size() != 2)) {
-      return Fail("predict", InvalidArgument("CSV input needs a model with one 2-D input; use JSON or .npy"));
+      return Fail("predict",
+                  InvalidArgument("CSV input needs a model with one 2-D input; use JSON or .npy"));
     }
     DType dt = infos[0].dtype == DType::kUndefined ? DType::kFloat32 : infos[0].dtype;
     std::vector<std::string> header;

@@ -35,8 +35,8 @@ Result<TensorInfo> InfoFromValueInfo(const onnx::ValueInfoProto& vi, const char*
   if (!vi.has_type()) return info;  // untyped: accepted, checked at run time only
   const auto& type = vi.type();
   if (!type.has_tensor_type()) {
-    const char* kind = type.has_sequence_type() ? "sequence"
-                       : type.has_map_type()    ? "map"
+    const char* kind = type.has_sequence_type()   ? "sequence"
+                       : type.has_map_type()      ? "map"
                        : type.has_optional_type() ? "optional"
                                                   : "non-tensor";
     return NotSupported(std::string(role) + " '" + vi.name() + "' has a " + kind +
@@ -89,20 +89,38 @@ Result<ir::Attribute> ConvertAttribute(const onnx::AttributeProto& ap, const ir:
   }
   auto type = ap.type();
   if (type == AP::UNDEFINED) {  // very old writers left the type out: infer it
-    if (ap.has_f()) type = AP::FLOAT;
-    else if (ap.has_i()) type = AP::INT;
-    else if (ap.has_s()) type = AP::STRING;
-    else if (ap.has_t()) type = AP::TENSOR;
-    else if (ap.has_g()) type = AP::GRAPH;
-    else if (ap.floats_size()) type = AP::FLOATS;
-    else if (ap.ints_size()) type = AP::INTS;
-    else if (ap.strings_size()) type = AP::STRINGS;
-    else if (ap.tensors_size()) type = AP::TENSORS;
+    if (ap.has_f())
+      type = AP::FLOAT;
+    else if (ap.has_i())
+      type = AP::INT;
+    else if (ap.has_s())
+      type = AP::STRING;
+    else if (ap.has_t())
+      type = AP::TENSOR;
+    else if (ap.has_g())
+      type = AP::GRAPH;
+    else if (ap.floats_size())
+      type = AP::FLOATS;
+    else if (ap.ints_size())
+      type = AP::INTS;
+    else if (ap.strings_size())
+      type = AP::STRINGS;
+    else if (ap.tensors_size())
+      type = AP::TENSORS;
   }
   switch (type) {
-    case AP::FLOAT: a.kind = ir::Attribute::Kind::kFloat; a.f = ap.f(); break;
-    case AP::INT: a.kind = ir::Attribute::Kind::kInt; a.i = ap.i(); break;
-    case AP::STRING: a.kind = ir::Attribute::Kind::kString; a.s = ap.s(); break;
+    case AP::FLOAT:
+      a.kind = ir::Attribute::Kind::kFloat;
+      a.f = ap.f();
+      break;
+    case AP::INT:
+      a.kind = ir::Attribute::Kind::kInt;
+      a.i = ap.i();
+      break;
+    case AP::STRING:
+      a.kind = ir::Attribute::Kind::kString;
+      a.s = ap.s();
+      break;
     case AP::FLOATS:
       a.kind = ir::Attribute::Kind::kFloats;
       a.floats.assign(ap.floats().begin(), ap.floats().end());
@@ -158,11 +176,13 @@ Result<std::shared_ptr<ir::Graph>> ConvertGraph(const onnx::GraphProto& gp, cons
   auto g = std::make_shared<ir::Graph>();
   g->name = gp.name();
   if (gp.sparse_initializer_size() > 0) {
-    return NotSupported("graph '" + gp.name() + "' has sparse initializers, which tiffin does not read");
+    return NotSupported("graph '" + gp.name() +
+                        "' has sparse initializers, which tiffin does not read");
   }
 
   for (const auto& init : gp.initializer()) {
-    if (init.name().empty()) return DataLoss("graph '" + gp.name() + "' has an unnamed initializer");
+    if (init.name().empty())
+      return DataLoss("graph '" + gp.name() + "' has an unnamed initializer");
     if (g->FindValue(init.name()) != ir::kNoValue) {
       return DataLoss("initializer '" + init.name() + "' is defined twice");
     }
@@ -175,7 +195,8 @@ Result<std::shared_ptr<ir::Graph>> ConvertGraph(const onnx::GraphProto& gp, cons
     if (g->FindValue(in.name()) != ir::kNoValue) continue;  // IR < 4 lists initializers as inputs
     if (in.name().empty()) return DataLoss("graph '" + gp.name() + "' has an unnamed input");
     int id = g->AddValue(in.name());
-    TIFFIN_ASSIGN_OR_RETURN(g->values[static_cast<size_t>(id)].info, InfoFromValueInfo(in, "input"));
+    TIFFIN_ASSIGN_OR_RETURN(g->values[static_cast<size_t>(id)].info,
+                            InfoFromValueInfo(in, "input"));
     g->inputs.push_back(id);
   }
 
@@ -291,7 +312,8 @@ Result<std::shared_ptr<ir::Graph>> ConvertGraph(const onnx::GraphProto& gp, cons
       if (attr.kind != ir::Attribute::Kind::kGraph || !attr.g) continue;
       for (int ref : attr.g->outer_refs) {
         const std::string& name = attr.g->values[static_cast<size_t>(ref)].name;
-        if (g->FindValue(name) == ir::kNoValue) TIFFIN_RETURN_IF_ERROR(resolve(name, "subgraph").status());
+        if (g->FindValue(name) == ir::kNoValue)
+          TIFFIN_RETURN_IF_ERROR(resolve(name, "subgraph").status());
       }
     }
   }
@@ -321,8 +343,9 @@ Result<std::shared_ptr<const Model>> LoadOnnxBytesImpl(const std::string& bytes,
   }
   onnx::ModelProto mp;
   if (bytes.empty() || !mp.ParseFromString(bytes)) {
-    return DataLoss("not a valid ONNX model: the protobuf does not parse (truncated, corrupt, "
-                    "or not an .onnx file)");
+    return DataLoss(
+        "not a valid ONNX model: the protobuf does not parse (truncated, corrupt, "
+        "or not an .onnx file)");
   }
   if (!mp.has_graph()) return DataLoss("not a valid ONNX model: it has no graph");
   if (mp.ir_version() < kMinIrVersion || mp.ir_version() > kMaxIrVersion) {
@@ -343,8 +366,8 @@ Result<std::shared_ptr<const Model>> LoadOnnxBytesImpl(const std::string& bytes,
     }
     if (domain == "ai.onnx.ml" && (os.version() < 1 || os.version() > kMaxMlOpset)) {
       return NotSupported("ai.onnx.ml opset " + std::to_string(os.version()) +
-                          " is outside what tiffin implements (1 to " + std::to_string(kMaxMlOpset) +
-                          ")");
+                          " is outside what tiffin implements (1 to " +
+                          std::to_string(kMaxMlOpset) + ")");
     }
   }
   if (!ctx.opsets.count("")) ctx.opsets[""] = 1;  // IR < 3 semantics; rows refuse what differs
@@ -375,7 +398,8 @@ Result<std::shared_ptr<const Model>> LoadOnnxBytesImpl(const std::string& bytes,
     outputs.push_back(ti);
   }
   TIFFIN_ASSIGN_OR_RETURN(auto compiled, exec::CompiledGraph::Compile(graph, options));
-  return exec::MakeModel(std::move(compiled), std::move(inputs), std::move(outputs), std::move(info));
+  return exec::MakeModel(std::move(compiled), std::move(inputs), std::move(outputs),
+                         std::move(info));
 }
 
 }  // namespace
@@ -397,7 +421,8 @@ Result<std::shared_ptr<const Model>> LoadOnnxBytes(const std::string& bytes,
 
 Result<std::shared_ptr<const Model>> LoadOnnxFile(const std::string& path,
                                                   const LoadOptions& options) {
-  TIFFIN_ASSIGN_OR_RETURN(std::string bytes, onnx_import::ReadFileBytes(path, options.max_file_bytes));
+  TIFFIN_ASSIGN_OR_RETURN(std::string bytes,
+                          onnx_import::ReadFileBytes(path, options.max_file_bytes));
   std::string dir = std::filesystem::path(path).parent_path().string();
   if (dir.empty()) dir = ".";
   auto model = LoadOnnxBytes(bytes, dir, options);

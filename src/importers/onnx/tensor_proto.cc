@@ -10,16 +10,15 @@ namespace tiffin::onnx_import {
 
 namespace {
 
-std::string Label(const onnx::TensorProto& p) {
-  return "tensor '" + p.name() + "'";
-}
+std::string Label(const onnx::TensorProto& p) { return "tensor '" + p.name() + "'"; }
 
 // Copies typed repeated fields into the tensor, checking the count.
 template <typename Dst, typename Src>
 Status CopyTyped(const onnx::TensorProto& p, const Src& field, Tensor* t) {
   if (static_cast<int64_t>(field.size()) != t->size()) {
-    return DataLoss(Label(p) + ": holds " + std::to_string(field.size()) + " values, but its dims " +
-                    ShapeToString(t->shape()) + " need " + std::to_string(t->size()));
+    return DataLoss(Label(p) + ": holds " + std::to_string(field.size()) +
+                    " values, but its dims " + ShapeToString(t->shape()) + " need " +
+                    std::to_string(t->size()));
   }
   Dst* d = static_cast<Dst*>(t->raw_data());
   for (int64_t i = 0; i < t->size(); ++i) d[i] = static_cast<Dst>(field.Get(static_cast<int>(i)));
@@ -66,7 +65,8 @@ Result<std::string> ReadExternal(const onnx::TensorProto& p, ExternalData* exter
   fs::path base = fs::canonical(external->base_dir, ec);
   if (ec) return NotFound(Label(p) + ": model folder '" + external->base_dir + "' not found");
   fs::path full = fs::canonical(base / rel, ec);
-  if (ec) return NotFound(Label(p) + ": external data file '" + (base / rel).string() + "' not found");
+  if (ec)
+    return NotFound(Label(p) + ": external data file '" + (base / rel).string() + "' not found");
   fs::path inside = full.lexically_relative(base);
   if (inside.empty() || *inside.begin() == "..") {
     return InvalidArgument(Label(p) + ": external data location '" + location +
@@ -80,7 +80,8 @@ Result<std::string> ReadExternal(const onnx::TensorProto& p, ExternalData* exter
   if (length < 0) length = static_cast<int64_t>(want_bytes);
   if (static_cast<uint64_t>(length) != want_bytes) {
     return DataLoss(Label(p) + ": external data length " + std::to_string(length) +
-                    " does not match its dims and dtype (" + std::to_string(want_bytes) + " bytes)");
+                    " does not match its dims and dtype (" + std::to_string(want_bytes) +
+                    " bytes)");
   }
   if (static_cast<uint64_t>(offset) > file_size ||
       file_size - static_cast<uint64_t>(offset) < static_cast<uint64_t>(length)) {
@@ -138,13 +139,25 @@ Result<Tensor> TensorFromProto(const onnx::TensorProto& p, ExternalData* externa
   if (!external_data && !raw) {
     int64_t have = 0;
     switch (dtype) {
-      case DType::kFloat32: have = p.float_data_size(); break;
-      case DType::kFloat64: have = p.double_data_size(); break;
-      case DType::kInt64: have = p.int64_data_size(); break;
+      case DType::kFloat32:
+        have = p.float_data_size();
+        break;
+      case DType::kFloat64:
+        have = p.double_data_size();
+        break;
+      case DType::kInt64:
+        have = p.int64_data_size();
+        break;
       case DType::kUInt32:
-      case DType::kUInt64: have = p.uint64_data_size(); break;
-      case DType::kString: have = p.string_data_size(); break;
-      default: have = p.int32_data_size(); break;
+      case DType::kUInt64:
+        have = p.uint64_data_size();
+        break;
+      case DType::kString:
+        have = p.string_data_size();
+        break;
+      default:
+        have = p.int32_data_size();
+        break;
     }
     if (have != n) {
       return DataLoss(Label(p) + ": holds " + std::to_string(have) + " values, but its dims " +
@@ -171,23 +184,46 @@ Result<Tensor> TensorFromProto(const onnx::TensorProto& p, ExternalData* externa
   }
   Status s;
   switch (dtype) {
-    case DType::kFloat32: s = CopyTyped<float>(p, p.float_data(), &t); break;
-    case DType::kFloat64: s = CopyTyped<double>(p, p.double_data(), &t); break;
-    case DType::kInt64: s = CopyTyped<int64_t>(p, p.int64_data(), &t); break;
-    case DType::kUInt32: s = CopyTyped<uint32_t>(p, p.uint64_data(), &t); break;
-    case DType::kUInt64: s = CopyTyped<uint64_t>(p, p.uint64_data(), &t); break;
-    case DType::kInt32: s = CopyTyped<int32_t>(p, p.int32_data(), &t); break;
-    case DType::kInt16: s = CopyTyped<int16_t>(p, p.int32_data(), &t); break;
-    case DType::kInt8: s = CopyTyped<int8_t>(p, p.int32_data(), &t); break;
-    case DType::kUInt16: s = CopyTyped<uint16_t>(p, p.int32_data(), &t); break;
-    case DType::kUInt8: s = CopyTyped<uint8_t>(p, p.int32_data(), &t); break;
-    case DType::kFloat16: s = CopyTyped<uint16_t>(p, p.int32_data(), &t); break;
+    case DType::kFloat32:
+      s = CopyTyped<float>(p, p.float_data(), &t);
+      break;
+    case DType::kFloat64:
+      s = CopyTyped<double>(p, p.double_data(), &t);
+      break;
+    case DType::kInt64:
+      s = CopyTyped<int64_t>(p, p.int64_data(), &t);
+      break;
+    case DType::kUInt32:
+      s = CopyTyped<uint32_t>(p, p.uint64_data(), &t);
+      break;
+    case DType::kUInt64:
+      s = CopyTyped<uint64_t>(p, p.uint64_data(), &t);
+      break;
+    case DType::kInt32:
+      s = CopyTyped<int32_t>(p, p.int32_data(), &t);
+      break;
+    case DType::kInt16:
+      s = CopyTyped<int16_t>(p, p.int32_data(), &t);
+      break;
+    case DType::kInt8:
+      s = CopyTyped<int8_t>(p, p.int32_data(), &t);
+      break;
+    case DType::kUInt16:
+      s = CopyTyped<uint16_t>(p, p.int32_data(), &t);
+      break;
+    case DType::kUInt8:
+      s = CopyTyped<uint8_t>(p, p.int32_data(), &t);
+      break;
+    case DType::kFloat16:
+      s = CopyTyped<uint16_t>(p, p.int32_data(), &t);
+      break;
     case DType::kBool: {
       if (static_cast<int64_t>(p.int32_data_size()) != t.size()) {
         s = CopyTyped<int32_t>(p, p.int32_data(), &t);  // reports the count mismatch
         break;
       }
-      for (int64_t i = 0; i < t.size(); ++i) t.data<bool>()[i] = p.int32_data(static_cast<int>(i)) != 0;
+      for (int64_t i = 0; i < t.size(); ++i)
+        t.data<bool>()[i] = p.int32_data(static_cast<int>(i)) != 0;
       break;
     }
     case DType::kString: {
@@ -196,10 +232,12 @@ Result<Tensor> TensorFromProto(const onnx::TensorProto& p, ExternalData* externa
                         " strings, but its dims " + ShapeToString(shape) + " need " +
                         std::to_string(t.size()));
       }
-      for (int64_t i = 0; i < t.size(); ++i) t.data<std::string>()[i] = p.string_data(static_cast<int>(i));
+      for (int64_t i = 0; i < t.size(); ++i)
+        t.data<std::string>()[i] = p.string_data(static_cast<int>(i));
       break;
     }
-    case DType::kUndefined: return NotSupported(Label(p) + ": undefined data type");
+    case DType::kUndefined:
+      return NotSupported(Label(p) + ": undefined data type");
   }
   TIFFIN_RETURN_IF_ERROR(s);
   return t;

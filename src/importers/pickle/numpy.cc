@@ -54,10 +54,12 @@ Result<std::string> Utf8ToLatin1(const std::string& s, const std::string& what) 
     if (c < 0x80) {
       out.push_back(static_cast<char>(c));
     } else if ((c == 0xC2 || c == 0xC3) && i + 1 < s.size()) {
-      out.push_back(static_cast<char>(((c & 0x03) << 6) | (static_cast<unsigned char>(s[i + 1]) & 0x3F)));
+      out.push_back(
+          static_cast<char>(((c & 0x03) << 6) | (static_cast<unsigned char>(s[i + 1]) & 0x3F)));
       ++i;
     } else {
-      return DataLoss(what + ": text data holds characters above U+00FF, so it is not latin-1 array bytes");
+      return DataLoss(
+          what + ": text data holds characters above U+00FF, so it is not latin-1 array bytes");
     }
   }
   return out;
@@ -121,12 +123,14 @@ Result<NumpyDType> ParseDType(const PickleValue& value, int depth) {
   NumpyDType d;
   d.str = value.items[0]->str_value;
   const std::string& s = d.str;
-  if (s.empty() || s.size() > 24) return DataLoss("numpy dtype: type string '" + s.substr(0, 24) + "' is malformed");
+  if (s.empty() || s.size() > 24)
+    return DataLoss("numpy dtype: type string '" + s.substr(0, 24) + "' is malformed");
   d.kind = s[0];
   int64_t size = 0;
   for (size_t i = 1; i < s.size(); ++i) {
     if (s[i] < '0' || s[i] > '9') {
-      return NotSupported("numpy dtype '" + s + "': only kind+size type strings (like 'f8') are read");
+      return NotSupported("numpy dtype '" + s +
+                          "': only kind+size type strings (like 'f8') are read");
     }
     size = size * 10 + (s[i] - '0');
     if (size > (int64_t{1} << 40)) return DataLoss("numpy dtype '" + s + "': item size is absurd");
@@ -138,7 +142,8 @@ Result<NumpyDType> ParseDType(const PickleValue& value, int depth) {
   const PickleValue* st = value.state.get();
   if (st != nullptr) {
     if (!st->is_tuple() || st->items.size() < 2) {
-      return DataLoss("numpy dtype '" + s + "': state should be a tuple (version, endian, ...), got " +
+      return DataLoss("numpy dtype '" + s +
+                      "': state should be a tuple (version, endian, ...), got " +
                       st->DebugString(60));
     }
     const auto& t = st->items;
@@ -149,7 +154,8 @@ Result<NumpyDType> ParseDType(const PickleValue& value, int depth) {
       } else if (e == "=") {
         d.byte_order = '<';  // only written by very old numpy; tiffin runs little-endian
       } else {
-        return DataLoss("numpy dtype '" + s + "': byte order '" + e.substr(0, 8) + "' is not one of < > | =");
+        return DataLoss("numpy dtype '" + s + "': byte order '" + e.substr(0, 8) +
+                        "' is not one of < > | =");
       }
     }
     if (t.size() >= 7) {
@@ -159,15 +165,18 @@ Result<NumpyDType> ParseDType(const PickleValue& value, int depth) {
       const PickleValue& names = *t[3];
       const PickleValue& fields = *t[4];
       if (t[5]->is_int() && t[5]->int_value > 0) {
-        if (t[5]->int_value > (int64_t{1} << 40)) return DataLoss("numpy dtype '" + s + "': elsize is absurd");
+        if (t[5]->int_value > (int64_t{1} << 40))
+          return DataLoss("numpy dtype '" + s + "': elsize is absurd");
         d.itemsize = t[5]->int_value;
       }
       if (names.is_tuple()) {
         if (!fields.is_dict()) {
-          return DataLoss("numpy dtype '" + s + "': has field names but fields are a " + fields.TypeName());
+          return DataLoss("numpy dtype '" + s + "': has field names but fields are a " +
+                          fields.TypeName());
         }
         for (const auto& n : names.items) {
-          if (!n->is_str()) return DataLoss("numpy dtype '" + s + "': a field name is a " + n->TypeName());
+          if (!n->is_str())
+            return DataLoss("numpy dtype '" + s + "': a field name is a " + n->TypeName());
           const PickleValue* f = fields.Find(n->str_value);
           if (f == nullptr || !f->is_tuple() || f->items.size() < 2 || !f->items[1]->is_int()) {
             return DataLoss("numpy dtype '" + s + "': field '" + n->str_value +
@@ -177,9 +186,11 @@ Result<NumpyDType> ParseDType(const PickleValue& value, int depth) {
           field.name = n->str_value;
           field.offset = f->items[1]->int_value;
           TIFFIN_ASSIGN_OR_RETURN(field.dtype, ParseDType(*f->items[0], depth + 1));
-          if (field.offset < 0 || field.dtype.itemsize > d.itemsize || field.offset > d.itemsize - field.dtype.itemsize) {
+          if (field.offset < 0 || field.dtype.itemsize > d.itemsize ||
+              field.offset > d.itemsize - field.dtype.itemsize) {
             return DataLoss("numpy dtype '" + s + "': field '" + field.name + "' at offset " +
-                            std::to_string(field.offset) + " with size " + std::to_string(field.dtype.itemsize) +
+                            std::to_string(field.offset) + " with size " +
+                            std::to_string(field.dtype.itemsize) +
                             " does not fit in the item size " + std::to_string(d.itemsize));
           }
           d.fields.push_back(std::move(field));
@@ -201,12 +212,15 @@ struct ArrayParts {
 };
 
 Result<Shape> ParseShape(const PickleValue& v, const std::string& what) {
-  if (!v.is_tuple() && !v.is_list()) return DataLoss(what + ": shape is a " + v.TypeName() + ", expected a tuple");
-  if (v.items.size() > 64) return DataLoss(what + ": rank " + std::to_string(v.items.size()) + " is over 64");
+  if (!v.is_tuple() && !v.is_list())
+    return DataLoss(what + ": shape is a " + v.TypeName() + ", expected a tuple");
+  if (v.items.size() > 64)
+    return DataLoss(what + ": rank " + std::to_string(v.items.size()) + " is over 64");
   Shape shape;
   for (const auto& d : v.items) {
     if (!d->is_int() || d->int_value < 0) {
-      return DataLoss(what + ": shape " + v.DebugString(80) + " holds a negative or non-integer dimension");
+      return DataLoss(what + ": shape " + v.DebugString(80) +
+                      " holds a negative or non-integer dimension");
     }
     shape.push_back(d->int_value);
   }
@@ -219,9 +233,11 @@ Result<ArrayParts> ExtractParts(const PickleValue& v) {
   if (v.IsObjectOf(kReconstruct) || v.IsObjectOf("numpy._core._multiarray_umath._reconstruct")) {
     const std::string what = "numpy array";
     if (v.items.empty() || !v.items[0]->is_global() ||
-        (v.items[0]->global.FullName() != "numpy.ndarray" && v.items[0]->global.FullName() != "numpy.matrix" &&
+        (v.items[0]->global.FullName() != "numpy.ndarray" &&
+         v.items[0]->global.FullName() != "numpy.matrix" &&
          v.items[0]->global.FullName() != "numpy.memmap")) {
-      return NotSupported(what + ": _reconstruct of " + (v.items.empty() ? "nothing" : v.items[0]->DebugString(60)) +
+      return NotSupported(what + ": _reconstruct of " +
+                          (v.items.empty() ? "nothing" : v.items[0]->DebugString(60)) +
                           " (only numpy.ndarray and numpy.matrix are read)");
     }
     const PickleValue* st = v.state.get();
@@ -230,8 +246,10 @@ Result<ArrayParts> ExtractParts(const PickleValue& v) {
                       (st ? st->DebugString(80) : std::string("none")));
     }
     size_t o = st->items.size() == 5 ? 1 : 0;
-    if (o == 1 && (!st->items[0]->is_int() || st->items[0]->int_value < 0 || st->items[0]->int_value > 1)) {
-      return NotSupported(what + ": state version " + st->items[0]->DebugString(20) + " (only 0 and 1 exist)");
+    if (o == 1 &&
+        (!st->items[0]->is_int() || st->items[0]->int_value < 0 || st->items[0]->int_value > 1)) {
+      return NotSupported(what + ": state version " + st->items[0]->DebugString(20) +
+                          " (only 0 and 1 exist)");
     }
     TIFFIN_ASSIGN_OR_RETURN(p.shape, ParseShape(*st->items[o], what));
     TIFFIN_ASSIGN_OR_RETURN(p.dtype, ParseDType(*st->items[o + 1], 0));
@@ -250,7 +268,8 @@ Result<ArrayParts> ExtractParts(const PickleValue& v) {
     TIFFIN_ASSIGN_OR_RETURN(p.dtype, ParseDType(*v.items[1], 0));
     TIFFIN_ASSIGN_OR_RETURN(p.shape, ParseShape(*v.items[2], what));
     if (!v.items[3]->is_str() || (v.items[3]->str_value != "C" && v.items[3]->str_value != "F")) {
-      return NotSupported(what + ": order " + v.items[3]->DebugString(20) + " (only 'C' and 'F' are read)");
+      return NotSupported(what + ": order " + v.items[3]->DebugString(20) +
+                          " (only 'C' and 'F' are read)");
     }
     p.fortran = v.items[3]->str_value == "F";
     p.data = v.items[0].get();
@@ -259,7 +278,8 @@ Result<ArrayParts> ExtractParts(const PickleValue& v) {
   if (v.IsObjectOf(kScalar) || v.IsObjectOf("numpy._core._multiarray_umath.scalar")) {
     const std::string what = "numpy scalar";
     if (v.items.size() != 2) {
-      return DataLoss(what + ": expected (dtype, data), got " + std::to_string(v.items.size()) + " arguments");
+      return DataLoss(what + ": expected (dtype, data), got " + std::to_string(v.items.size()) +
+                      " arguments");
     }
     TIFFIN_ASSIGN_OR_RETURN(p.dtype, ParseDType(*v.items[0], 0));
     p.data = v.items[1].get();
@@ -279,7 +299,8 @@ void FortranToC(const char* src, char* dst, const Shape& shape, size_t itemsize)
   for (int64_t c = 0; c < n; ++c) {
     int64_t f = 0;
     for (size_t k = 0; k < rank; ++k) f += idx[k] * fstride[k];
-    std::memcpy(dst + static_cast<size_t>(c) * itemsize, src + static_cast<size_t>(f) * itemsize, itemsize);
+    std::memcpy(dst + static_cast<size_t>(c) * itemsize, src + static_cast<size_t>(f) * itemsize,
+                itemsize);
     for (size_t k = rank; k-- > 0;) {
       if (++idx[k] < shape[k]) break;
       idx[k] = 0;
@@ -291,10 +312,13 @@ void FortranToC(const char* src, char* dst, const Shape& shape, size_t itemsize)
 Result<std::string> CheckedRaw(const ArrayParts& p, const std::string& what) {
   TIFFIN_ASSIGN_OR_RETURN(std::string raw, DataBytes(*p.data, what));
   TIFFIN_ASSIGN_OR_RETURN(int64_t n, CheckedElementCount(p.shape));
-  if (p.dtype.itemsize <= 0) return NotSupported(what + ": dtype '" + p.dtype.str + "' has no item size");
-  if (static_cast<uint64_t>(n) > std::numeric_limits<uint64_t>::max() / static_cast<uint64_t>(p.dtype.itemsize) ||
+  if (p.dtype.itemsize <= 0)
+    return NotSupported(what + ": dtype '" + p.dtype.str + "' has no item size");
+  if (static_cast<uint64_t>(n) >
+          std::numeric_limits<uint64_t>::max() / static_cast<uint64_t>(p.dtype.itemsize) ||
       static_cast<uint64_t>(n) * static_cast<uint64_t>(p.dtype.itemsize) != raw.size()) {
-    return DataLoss(what + ": shape " + ShapeToString(p.shape) + " of '" + p.dtype.str + "' needs " +
+    return DataLoss(what + ": shape " + ShapeToString(p.shape) + " of '" + p.dtype.str +
+                    "' needs " +
                     std::to_string(static_cast<double>(n) * static_cast<double>(p.dtype.itemsize)) +
                     " bytes, but the data holds " + std::to_string(raw.size()) + " (corrupt file)");
   }
@@ -317,7 +341,8 @@ Result<Tensor> NumpyArrayToTensor(const PickleValue& value) {
     return NotSupported(what + " of dtype object: read it with NumpyObjectArrayItems");
   }
   if (p.dtype.is_structured()) {
-    return NotSupported(what + " of structured dtype '" + p.dtype.str + "' (" + std::to_string(p.dtype.fields.size()) +
+    return NotSupported(what + " of structured dtype '" + p.dtype.str + "' (" +
+                        std::to_string(p.dtype.fields.size()) +
                         " fields): read it with NumpyStructuredArrayFromPickle");
   }
   if ((p.dtype.kind == 'U' || p.dtype.kind == 'S') && p.dtype.fields.empty()) {
@@ -325,8 +350,9 @@ Result<Tensor> NumpyArrayToTensor(const PickleValue& value) {
     // trailing NULs when reading an element, so do we.
     TIFFIN_ASSIGN_OR_RETURN(std::string raw, CheckedRaw(p, what));
     TIFFIN_ASSIGN_OR_RETURN(int64_t n, CheckedElementCount(p.shape));
-    TIFFIN_ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(DType::kString, p.shape,
-                                                       static_cast<size_t>(n) * sizeof(std::string) + 64));
+    TIFFIN_ASSIGN_OR_RETURN(Tensor t,
+                            Tensor::Allocate(DType::kString, p.shape,
+                                             static_cast<size_t>(n) * sizeof(std::string) + 64));
     size_t item = static_cast<size_t>(p.dtype.itemsize);
     std::string* dst = t.data<std::string>();
     for (int64_t i = 0; i < n; ++i) {
@@ -341,9 +367,10 @@ Result<Tensor> NumpyArrayToTensor(const PickleValue& value) {
         while (chars > 0 && std::memcmp(e + (chars - 1) * 4, "\0\0\0\0", 4) == 0) --chars;
         for (size_t c = 0; c < chars; ++c) {
           const auto* b = reinterpret_cast<const unsigned char*>(e + c * 4);
-          uint32_t cp = p.dtype.big_endian()
-                            ? (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | b[3]
-                            : (uint32_t{b[3]} << 24) | (uint32_t{b[2]} << 16) | (uint32_t{b[1]} << 8) | b[0];
+          uint32_t cp =
+              p.dtype.big_endian()
+                  ? (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | b[3]
+                  : (uint32_t{b[3]} << 24) | (uint32_t{b[2]} << 16) | (uint32_t{b[1]} << 8) | b[0];
           if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
             return DataLoss(what + " of dtype '" + p.dtype.str + "': element " + std::to_string(i) +
                             " holds an invalid code point " + std::to_string(cp));
@@ -356,7 +383,8 @@ Result<Tensor> NumpyArrayToTensor(const PickleValue& value) {
     return t;
   }
   if (p.dtype.dtype == DType::kUndefined) {
-    return NotSupported(what + " of dtype '" + p.dtype.str + "' (kind '" + std::string(1, p.dtype.kind) +
+    return NotSupported(what + " of dtype '" + p.dtype.str + "' (kind '" +
+                        std::string(1, p.dtype.kind) +
                         "'): tiffin reads bool, int, uint and float arrays");
   }
   TIFFIN_ASSIGN_OR_RETURN(std::string raw, CheckedRaw(p, what));
@@ -381,12 +409,14 @@ Result<NumpyObjectArray> NumpyObjectArrayItems(const PickleValue& value) {
     return InvalidArgument("numpy array: dtype is '" + p.dtype.str + "', not object ('O')");
   }
   if (p.scalar || !p.data->is_list()) {
-    return DataLoss("numpy object array: data is a " + p.data->TypeName() + ", expected a list of elements");
+    return DataLoss("numpy object array: data is a " + p.data->TypeName() +
+                    ", expected a list of elements");
   }
   TIFFIN_ASSIGN_OR_RETURN(int64_t n, CheckedElementCount(p.shape));
   if (static_cast<uint64_t>(n) != p.data->items.size()) {
-    return DataLoss("numpy object array: shape " + ShapeToString(p.shape) + " needs " + std::to_string(n) +
-                    " elements, but the list holds " + std::to_string(p.data->items.size()));
+    return DataLoss("numpy object array: shape " + ShapeToString(p.shape) + " needs " +
+                    std::to_string(n) + " elements, but the list holds " +
+                    std::to_string(p.data->items.size()));
   }
   NumpyObjectArray out;
   out.shape = p.shape;
@@ -395,8 +425,8 @@ Result<NumpyObjectArray> NumpyObjectArrayItems(const PickleValue& value) {
     out.items.resize(p.data->items.size());
     std::vector<const PickleRef*> src(p.data->items.size()), dst(p.data->items.size());
     for (size_t i = 0; i < src.size(); ++i) src[i] = &p.data->items[i];
-    FortranToC(reinterpret_cast<const char*>(src.data()), reinterpret_cast<char*>(dst.data()), p.shape,
-               sizeof(const PickleRef*));
+    FortranToC(reinterpret_cast<const char*>(src.data()), reinterpret_cast<char*>(dst.data()),
+               p.shape, sizeof(const PickleRef*));
     for (size_t i = 0; i < dst.size(); ++i) out.items[i] = *dst[i];
   } else {
     out.items = p.data->items;

@@ -64,12 +64,15 @@ constexpr Alias kAliases[] = {
     {"sklearn.decomposition.pca", "sklearn.decomposition._pca"},
     {"sklearn.decomposition.truncated_svd", "sklearn.decomposition._truncated_svd"},
     {"sklearn.cluster.k_means_", "sklearn.cluster._kmeans"},
-    {"sklearn.neural_network.multilayer_perceptron", "sklearn.neural_network._multilayer_perceptron"},
+    {"sklearn.neural_network.multilayer_perceptron",
+     "sklearn.neural_network._multilayer_perceptron"},
     {"sklearn.naive_bayes", "sklearn.naive_bayes"},
     {"sklearn.impute.base", "sklearn.impute._base"},
     {"sklearn.feature_extraction.dict_vectorizer", "sklearn.feature_extraction._dict_vectorizer"},
-    {"sklearn.feature_selection.univariate_selection", "sklearn.feature_selection._univariate_selection"},
-    {"sklearn.feature_selection.variance_threshold", "sklearn.feature_selection._variance_threshold"},
+    {"sklearn.feature_selection.univariate_selection",
+     "sklearn.feature_selection._univariate_selection"},
+    {"sklearn.feature_selection.variance_threshold",
+     "sklearn.feature_selection._variance_threshold"},
     {"sklearn.compose.column_transformer", "sklearn.compose._column_transformer"},
 };
 
@@ -81,22 +84,90 @@ bool HasModulePrefix(std::string_view path, std::string_view prefix) {
 // Whole modules that are never data: any name in them (or their submodules)
 // is refused.
 constexpr std::string_view kDangerousModules[] = {
-    "os",         "posix",     "nt",        "subprocess", "sys",       "importlib",  "dill",
-    "pty",        "shutil",    "socket",    "runpy",      "ctypes",    "multiprocessing",
-    "pickle",     "_pickle",   "marshal",   "code",       "codeop",    "pdb",        "webbrowser",
-    "asyncio",    "_io",       "io",        "operator",   "_operator", "functools",  "_functools",
-    "profile",    "cProfile",  "trace",     "timeit",     "doctest",   "pip",        "venv",
-    "ensurepip",  "idlelib",   "lib2to3",   "numpy.f2py", "torch.load", "_posixsubprocess",
-    "signal",     "threading", "_thread",   "tempfile",   "pathlib",   "glob",       "http",
-    "urllib",     "ftplib",    "smtplib",   "telnetlib",  "xmlrpc",    "joblib.load",
+    "os",
+    "posix",
+    "nt",
+    "subprocess",
+    "sys",
+    "importlib",
+    "dill",
+    "pty",
+    "shutil",
+    "socket",
+    "runpy",
+    "ctypes",
+    "multiprocessing",
+    "pickle",
+    "_pickle",
+    "marshal",
+    "code",
+    "codeop",
+    "pdb",
+    "webbrowser",
+    "asyncio",
+    "_io",
+    "io",
+    "operator",
+    "_operator",
+    "functools",
+    "_functools",
+    "profile",
+    "cProfile",
+    "trace",
+    "timeit",
+    "doctest",
+    "pip",
+    "venv",
+    "ensurepip",
+    "idlelib",
+    "lib2to3",
+    "numpy.f2py",
+    "torch.load",
+    "_posixsubprocess",
+    "signal",
+    "threading",
+    "_thread",
+    "tempfile",
+    "pathlib",
+    "glob",
+    "http",
+    "urllib",
+    "ftplib",
+    "smtplib",
+    "telnetlib",
+    "xmlrpc",
+    "joblib.load",
 };
 
 // Names in builtins that run code, reach attributes or touch the system.
 constexpr std::string_view kDangerousBuiltins[] = {
-    "eval",   "exec",  "getattr", "setattr",    "delattr", "__import__", "open",
-    "compile", "globals", "locals", "vars",     "input",   "breakpoint", "exit",
-    "quit",   "help",  "memoryview", "type",    "super",   "classmethod", "staticmethod",
-    "property", "object.__reduce__", "apply",   "execfile", "reload",     "file",
+    "eval",
+    "exec",
+    "getattr",
+    "setattr",
+    "delattr",
+    "__import__",
+    "open",
+    "compile",
+    "globals",
+    "locals",
+    "vars",
+    "input",
+    "breakpoint",
+    "exit",
+    "quit",
+    "help",
+    "memoryview",
+    "type",
+    "super",
+    "classmethod",
+    "staticmethod",
+    "property",
+    "object.__reduce__",
+    "apply",
+    "execfile",
+    "reload",
+    "file",
 };
 
 std::string QuoteForMessage(std::string_view s) {
@@ -171,7 +242,8 @@ bool IsValidUtf8(std::string_view s) {
       if ((d & 0xC0) != 0x80) return false;
       cp = (cp << 6) | (d & 0x3F);
     }
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF))) {
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
+        (n == 3 && (cp < 0x10000 || cp > 0x10FFFF))) {
       return false;
     }
     i += n + 1;
@@ -197,17 +269,38 @@ Result<std::string> UnescapeStringRepr(std::string_view body) {
       return -1;
     };
     switch (e) {
-      case '\\': out.push_back('\\'); break;
-      case '\'': out.push_back('\''); break;
-      case '"': out.push_back('"'); break;
-      case 'n': out.push_back('\n'); break;
-      case 'r': out.push_back('\r'); break;
-      case 't': out.push_back('\t'); break;
-      case 'a': out.push_back('\a'); break;
-      case 'b': out.push_back('\b'); break;
-      case 'f': out.push_back('\f'); break;
-      case 'v': out.push_back('\v'); break;
-      case '\n': break;
+      case '\\':
+        out.push_back('\\');
+        break;
+      case '\'':
+        out.push_back('\'');
+        break;
+      case '"':
+        out.push_back('"');
+        break;
+      case 'n':
+        out.push_back('\n');
+        break;
+      case 'r':
+        out.push_back('\r');
+        break;
+      case 't':
+        out.push_back('\t');
+        break;
+      case 'a':
+        out.push_back('\a');
+        break;
+      case 'b':
+        out.push_back('\b');
+        break;
+      case 'f':
+        out.push_back('\f');
+        break;
+      case 'v':
+        out.push_back('\v');
+        break;
+      case '\n':
+        break;
       case 'x': {
         if (i + 2 >= body.size()) return DataLoss("STRING argument has a truncated \\x escape");
         int h = hexval(body[i + 1]), l = hexval(body[i + 2]);
@@ -219,7 +312,8 @@ Result<std::string> UnescapeStringRepr(std::string_view body) {
       default:
         if (e >= '0' && e <= '7') {
           int v = e - '0';
-          for (int k = 0; k < 2 && i + 1 < body.size() && body[i + 1] >= '0' && body[i + 1] <= '7'; ++k) {
+          for (int k = 0; k < 2 && i + 1 < body.size() && body[i + 1] >= '0' && body[i + 1] <= '7';
+               ++k) {
             v = v * 8 + (body[++i] - '0');
           }
           out.push_back(static_cast<char>(v & 0xFF));
@@ -245,7 +339,7 @@ Result<std::string> DecodeRawUnicodeEscape(std::string_view s) {
       uint32_t cp = 0;
       for (size_t k = 0; k < n; ++k) {
         char h = s[i + 2 + k];
-        int v = (h >= '0' && h <= '9') ? h - '0'
+        int v = (h >= '0' && h <= '9')   ? h - '0'
                 : (h >= 'a' && h <= 'f') ? h - 'a' + 10
                 : (h >= 'A' && h <= 'F') ? h - 'A' + 10
                                          : -1;
@@ -309,7 +403,8 @@ void SetIntFromBytes(std::string_view le, PickleValue* v) {
   }
   if (n <= 8) {
     uint64_t u = 0;
-    for (size_t i = 0; i < n; ++i) u |= static_cast<uint64_t>(static_cast<uint8_t>(le[i])) << (8 * i);
+    for (size_t i = 0; i < n; ++i)
+      u |= static_cast<uint64_t>(static_cast<uint8_t>(le[i])) << (8 * i);
     if (n < 8 && (static_cast<uint8_t>(le[n - 1]) & 0x80)) u |= ~uint64_t{0} << (8 * n);
     v->int_value = static_cast<int64_t>(u);
     return;
@@ -329,8 +424,8 @@ class Reader {
 
   Status Need(size_t n, std::string_view what) const {
     if (n > left()) {
-      return DataLoss("pickle: " + std::string(what) + " at offset " + std::to_string(pos_) + " needs " +
-                      std::to_string(n) + " bytes, but only " + std::to_string(left()) +
+      return DataLoss("pickle: " + std::string(what) + " at offset " + std::to_string(pos_) +
+                      " needs " + std::to_string(n) + " bytes, but only " + std::to_string(left()) +
                       " are left (the file is truncated or corrupt)");
     }
     return Status::Ok();
@@ -338,15 +433,16 @@ class Reader {
   Result<uint64_t> ReadLE(size_t n, std::string_view what) {
     TIFFIN_RETURN_IF_ERROR(Need(n, what));
     uint64_t v = 0;
-    for (size_t i = 0; i < n; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(data_[pos_ + i])) << (8 * i);
+    for (size_t i = 0; i < n; ++i)
+      v |= static_cast<uint64_t>(static_cast<uint8_t>(data_[pos_ + i])) << (8 * i);
     pos_ += n;
     return v;
   }
   Result<std::string_view> ReadBytes(uint64_t n, std::string_view what) {
     if (n > left()) {
-      return DataLoss("pickle: " + std::string(what) + " at offset " + std::to_string(pos_) + " declares " +
-                      std::to_string(n) + " bytes, but only " + std::to_string(left()) +
-                      " are left (the file is truncated or corrupt)");
+      return DataLoss("pickle: " + std::string(what) + " at offset " + std::to_string(pos_) +
+                      " declares " + std::to_string(n) + " bytes, but only " +
+                      std::to_string(left()) + " are left (the file is truncated or corrupt)");
     }
     std::string_view s = data_.substr(pos_, static_cast<size_t>(n));
     pos_ += static_cast<size_t>(n);
@@ -394,7 +490,8 @@ Status ParseTextInt(std::string_view s, bool allow_l_suffix, size_t max_digits, 
   if (t.empty()) return DataLoss("pickle: integer argument " + QuoteForMessage(s) + " is empty");
   for (char c : t) {
     if (c < '0' || c > '9') {
-      return DataLoss("pickle: integer argument " + QuoteForMessage(s) + " is not a decimal integer");
+      return DataLoss("pickle: integer argument " + QuoteForMessage(s) +
+                      " is not a decimal integer");
     }
   }
   if (t.size() > max_digits) {
@@ -411,7 +508,8 @@ Result<double> ParseTextFloat(std::string_view s) {
   if (!t.empty() && t.front() == '+') t.remove_prefix(1);
   double d = 0;
   auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), d);
-  if (t.empty() || (ec != std::errc() && ec != std::errc::result_out_of_range) || p != t.data() + t.size()) {
+  if (t.empty() || (ec != std::errc() && ec != std::errc::result_out_of_range) ||
+      p != t.data() + t.size()) {
     return DataLoss("pickle: FLOAT argument " + QuoteForMessage(s) + " is not a number");
   }
   return d;
@@ -420,93 +518,217 @@ Result<double> ParseTextFloat(std::string_view s) {
 // ------------------------------------------------------------- opcodes ----
 
 enum Op : uint8_t {
-  kMark = '(', kStop = '.', kPop = '0', kPopMark = '1', kDup = '2', kFloat = 'F', kInt = 'I',
-  kBinInt = 'J', kBinInt1 = 'K', kLong = 'L', kBinInt2 = 'M', kNone = 'N', kPersId = 'P',
-  kBinPersId = 'Q', kReduce = 'R', kString = 'S', kBinString = 'T', kShortBinString = 'U',
-  kUnicode = 'V', kBinUnicode = 'X', kAppend = 'a', kBuild = 'b', kGlobal = 'c', kDict = 'd',
-  kEmptyDict = '}', kAppends = 'e', kGet = 'g', kBinGet = 'h', kInst = 'i', kLongBinGet = 'j',
-  kList = 'l', kEmptyList = ']', kObj = 'o', kPut = 'p', kBinPut = 'q', kLongBinPut = 'r',
-  kSetItem = 's', kTuple = 't', kEmptyTuple = ')', kSetItems = 'u', kBinFloat = 'G',
-  kBinBytes = 'B', kShortBinBytes = 'C',
-  kProto = 0x80, kNewObj = 0x81, kExt1 = 0x82, kExt2 = 0x83, kExt4 = 0x84, kTuple1 = 0x85,
-  kTuple2 = 0x86, kTuple3 = 0x87, kNewTrue = 0x88, kNewFalse = 0x89, kLong1 = 0x8a, kLong4 = 0x8b,
-  kShortBinUnicode = 0x8c, kBinUnicode8 = 0x8d, kBinBytes8 = 0x8e, kEmptySet = 0x8f,
-  kAddItems = 0x90, kFrozenSet = 0x91, kNewObjEx = 0x92, kStackGlobal = 0x93, kMemoize = 0x94,
-  kFrame = 0x95, kByteArray8 = 0x96, kNextBuffer = 0x97, kReadonlyBuffer = 0x98,
+  kMark = '(',
+  kStop = '.',
+  kPop = '0',
+  kPopMark = '1',
+  kDup = '2',
+  kFloat = 'F',
+  kInt = 'I',
+  kBinInt = 'J',
+  kBinInt1 = 'K',
+  kLong = 'L',
+  kBinInt2 = 'M',
+  kNone = 'N',
+  kPersId = 'P',
+  kBinPersId = 'Q',
+  kReduce = 'R',
+  kString = 'S',
+  kBinString = 'T',
+  kShortBinString = 'U',
+  kUnicode = 'V',
+  kBinUnicode = 'X',
+  kAppend = 'a',
+  kBuild = 'b',
+  kGlobal = 'c',
+  kDict = 'd',
+  kEmptyDict = '}',
+  kAppends = 'e',
+  kGet = 'g',
+  kBinGet = 'h',
+  kInst = 'i',
+  kLongBinGet = 'j',
+  kList = 'l',
+  kEmptyList = ']',
+  kObj = 'o',
+  kPut = 'p',
+  kBinPut = 'q',
+  kLongBinPut = 'r',
+  kSetItem = 's',
+  kTuple = 't',
+  kEmptyTuple = ')',
+  kSetItems = 'u',
+  kBinFloat = 'G',
+  kBinBytes = 'B',
+  kShortBinBytes = 'C',
+  kProto = 0x80,
+  kNewObj = 0x81,
+  kExt1 = 0x82,
+  kExt2 = 0x83,
+  kExt4 = 0x84,
+  kTuple1 = 0x85,
+  kTuple2 = 0x86,
+  kTuple3 = 0x87,
+  kNewTrue = 0x88,
+  kNewFalse = 0x89,
+  kLong1 = 0x8a,
+  kLong4 = 0x8b,
+  kShortBinUnicode = 0x8c,
+  kBinUnicode8 = 0x8d,
+  kBinBytes8 = 0x8e,
+  kEmptySet = 0x8f,
+  kAddItems = 0x90,
+  kFrozenSet = 0x91,
+  kNewObjEx = 0x92,
+  kStackGlobal = 0x93,
+  kMemoize = 0x94,
+  kFrame = 0x95,
+  kByteArray8 = 0x96,
+  kNextBuffer = 0x97,
+  kReadonlyBuffer = 0x98,
 };
 
 // The pickletools name of `op`, or "opcode 0xNN" for an unknown byte.
 std::string OpName(uint8_t op) {
   switch (op) {
-    case kMark: return "MARK";
-    case kStop: return "STOP";
-    case kPop: return "POP";
-    case kPopMark: return "POP_MARK";
-    case kDup: return "DUP";
-    case kFloat: return "FLOAT";
-    case kInt: return "INT";
-    case kBinInt: return "BININT";
-    case kBinInt1: return "BININT1";
-    case kLong: return "LONG";
-    case kBinInt2: return "BININT2";
-    case kNone: return "NONE";
-    case kPersId: return "PERSID";
-    case kBinPersId: return "BINPERSID";
-    case kReduce: return "REDUCE";
-    case kString: return "STRING";
-    case kBinString: return "BINSTRING";
-    case kShortBinString: return "SHORT_BINSTRING";
-    case kUnicode: return "UNICODE";
-    case kBinUnicode: return "BINUNICODE";
-    case kAppend: return "APPEND";
-    case kBuild: return "BUILD";
-    case kGlobal: return "GLOBAL";
-    case kDict: return "DICT";
-    case kEmptyDict: return "EMPTY_DICT";
-    case kAppends: return "APPENDS";
-    case kGet: return "GET";
-    case kBinGet: return "BINGET";
-    case kInst: return "INST";
-    case kLongBinGet: return "LONG_BINGET";
-    case kList: return "LIST";
-    case kEmptyList: return "EMPTY_LIST";
-    case kObj: return "OBJ";
-    case kPut: return "PUT";
-    case kBinPut: return "BINPUT";
-    case kLongBinPut: return "LONG_BINPUT";
-    case kSetItem: return "SETITEM";
-    case kTuple: return "TUPLE";
-    case kEmptyTuple: return "EMPTY_TUPLE";
-    case kSetItems: return "SETITEMS";
-    case kBinFloat: return "BINFLOAT";
-    case kBinBytes: return "BINBYTES";
-    case kShortBinBytes: return "SHORT_BINBYTES";
-    case kProto: return "PROTO";
-    case kNewObj: return "NEWOBJ";
-    case kExt1: return "EXT1";
-    case kExt2: return "EXT2";
-    case kExt4: return "EXT4";
-    case kTuple1: return "TUPLE1";
-    case kTuple2: return "TUPLE2";
-    case kTuple3: return "TUPLE3";
-    case kNewTrue: return "NEWTRUE";
-    case kNewFalse: return "NEWFALSE";
-    case kLong1: return "LONG1";
-    case kLong4: return "LONG4";
-    case kShortBinUnicode: return "SHORT_BINUNICODE";
-    case kBinUnicode8: return "BINUNICODE8";
-    case kBinBytes8: return "BINBYTES8";
-    case kEmptySet: return "EMPTY_SET";
-    case kAddItems: return "ADDITEMS";
-    case kFrozenSet: return "FROZENSET";
-    case kNewObjEx: return "NEWOBJ_EX";
-    case kStackGlobal: return "STACK_GLOBAL";
-    case kMemoize: return "MEMOIZE";
-    case kFrame: return "FRAME";
-    case kByteArray8: return "BYTEARRAY8";
-    case kNextBuffer: return "NEXT_BUFFER";
-    case kReadonlyBuffer: return "READONLY_BUFFER";
-    default: break;
+    case kMark:
+      return "MARK";
+    case kStop:
+      return "STOP";
+    case kPop:
+      return "POP";
+    case kPopMark:
+      return "POP_MARK";
+    case kDup:
+      return "DUP";
+    case kFloat:
+      return "FLOAT";
+    case kInt:
+      return "INT";
+    case kBinInt:
+      return "BININT";
+    case kBinInt1:
+      return "BININT1";
+    case kLong:
+      return "LONG";
+    case kBinInt2:
+      return "BININT2";
+    case kNone:
+      return "NONE";
+    case kPersId:
+      return "PERSID";
+    case kBinPersId:
+      return "BINPERSID";
+    case kReduce:
+      return "REDUCE";
+    case kString:
+      return "STRING";
+    case kBinString:
+      return "BINSTRING";
+    case kShortBinString:
+      return "SHORT_BINSTRING";
+    case kUnicode:
+      return "UNICODE";
+    case kBinUnicode:
+      return "BINUNICODE";
+    case kAppend:
+      return "APPEND";
+    case kBuild:
+      return "BUILD";
+    case kGlobal:
+      return "GLOBAL";
+    case kDict:
+      return "DICT";
+    case kEmptyDict:
+      return "EMPTY_DICT";
+    case kAppends:
+      return "APPENDS";
+    case kGet:
+      return "GET";
+    case kBinGet:
+      return "BINGET";
+    case kInst:
+      return "INST";
+    case kLongBinGet:
+      return "LONG_BINGET";
+    case kList:
+      return "LIST";
+    case kEmptyList:
+      return "EMPTY_LIST";
+    case kObj:
+      return "OBJ";
+    case kPut:
+      return "PUT";
+    case kBinPut:
+      return "BINPUT";
+    case kLongBinPut:
+      return "LONG_BINPUT";
+    case kSetItem:
+      return "SETITEM";
+    case kTuple:
+      return "TUPLE";
+    case kEmptyTuple:
+      return "EMPTY_TUPLE";
+    case kSetItems:
+      return "SETITEMS";
+    case kBinFloat:
+      return "BINFLOAT";
+    case kBinBytes:
+      return "BINBYTES";
+    case kShortBinBytes:
+      return "SHORT_BINBYTES";
+    case kProto:
+      return "PROTO";
+    case kNewObj:
+      return "NEWOBJ";
+    case kExt1:
+      return "EXT1";
+    case kExt2:
+      return "EXT2";
+    case kExt4:
+      return "EXT4";
+    case kTuple1:
+      return "TUPLE1";
+    case kTuple2:
+      return "TUPLE2";
+    case kTuple3:
+      return "TUPLE3";
+    case kNewTrue:
+      return "NEWTRUE";
+    case kNewFalse:
+      return "NEWFALSE";
+    case kLong1:
+      return "LONG1";
+    case kLong4:
+      return "LONG4";
+    case kShortBinUnicode:
+      return "SHORT_BINUNICODE";
+    case kBinUnicode8:
+      return "BINUNICODE8";
+    case kBinBytes8:
+      return "BINBYTES8";
+    case kEmptySet:
+      return "EMPTY_SET";
+    case kAddItems:
+      return "ADDITEMS";
+    case kFrozenSet:
+      return "FROZENSET";
+    case kNewObjEx:
+      return "NEWOBJ_EX";
+    case kStackGlobal:
+      return "STACK_GLOBAL";
+    case kMemoize:
+      return "MEMOIZE";
+    case kFrame:
+      return "FRAME";
+    case kByteArray8:
+      return "BYTEARRAY8";
+    case kNextBuffer:
+      return "NEXT_BUFFER";
+    case kReadonlyBuffer:
+      return "READONLY_BUFFER";
+    default:
+      break;
   }
   static const char* hex = "0123456789abcdef";
   std::string s = "opcode 0x";
@@ -541,14 +763,15 @@ class Parser {
     return Status(s.code(), s.message() + " (pickle offset " + std::to_string(op_pos_) + ")");
   }
   Status Error(StatusCode code, const std::string& msg) const {
-    return Status(code, "pickle: " + msg + " (at offset " + std::to_string(op_pos_) + ", " + Describe(op_) + ")");
+    return Status(code, "pickle: " + msg + " (at offset " + std::to_string(op_pos_) + ", " +
+                            Describe(op_) + ")");
   }
   static std::string Describe(uint8_t op) { return OpName(op); }
 
   Result<PickleRef> New(Kind kind) {
     if (++created_ > opt_.max_objects) {
-      return Error(StatusCode::kResourceExhausted,
-                   "more than " + std::to_string(opt_.max_objects) + " values (raise max_objects if intended)");
+      return Error(StatusCode::kResourceExhausted, "more than " + std::to_string(opt_.max_objects) +
+                                                       " values (raise max_objects if intended)");
     }
     auto v = std::make_shared<PickleValue>();
     v->kind = kind;
@@ -568,21 +791,25 @@ class Parser {
   }
   size_t Base() const { return marks_.empty() ? 0 : marks_.back(); }
   Result<PickleRef> Pop() {
-    if (stack_.size() <= Base()) return Error(StatusCode::kDataLoss, "stack underflow (the stream is corrupt)");
+    if (stack_.size() <= Base())
+      return Error(StatusCode::kDataLoss, "stack underflow (the stream is corrupt)");
     PickleRef v = std::move(stack_.back());
     stack_.pop_back();
     return v;
   }
   Result<PickleRef*> Top() {
-    if (stack_.size() <= Base()) return Error(StatusCode::kDataLoss, "stack underflow (the stream is corrupt)");
+    if (stack_.size() <= Base())
+      return Error(StatusCode::kDataLoss, "stack underflow (the stream is corrupt)");
     return &stack_.back();
   }
   Result<std::vector<PickleRef>> PopMark() {
-    if (marks_.empty()) return Error(StatusCode::kDataLoss, "no MARK to pop to (the stream is corrupt)");
+    if (marks_.empty())
+      return Error(StatusCode::kDataLoss, "no MARK to pop to (the stream is corrupt)");
     size_t base = marks_.back();
     marks_.pop_back();
-    std::vector<PickleRef> items(std::make_move_iterator(stack_.begin() + static_cast<ptrdiff_t>(base)),
-                                 std::make_move_iterator(stack_.end()));
+    std::vector<PickleRef> items(
+        std::make_move_iterator(stack_.begin() + static_cast<ptrdiff_t>(base)),
+        std::make_move_iterator(stack_.end()));
     stack_.resize(base);
     return items;
   }
@@ -591,9 +818,10 @@ class Parser {
     // Every stored reference counts, so re-using one big container through
     // the memo cannot multiply memory use without bound.
     if (++references_ > opt_.max_references) {
-      return Error(StatusCode::kResourceExhausted, "more than " + std::to_string(opt_.max_references) +
-                                                       " references between values (raise max_references if "
-                                                       "intended)");
+      return Error(StatusCode::kResourceExhausted,
+                   "more than " + std::to_string(opt_.max_references) +
+                       " references between values (raise max_references if "
+                       "intended)");
     }
     uint32_t d = child.depth + 1;
     if (d > parent->depth) parent->depth = d;
@@ -614,9 +842,10 @@ class Parser {
     // copy a memoised one many times: cap the total.
     str_bytes_ += s.size();
     if (str_bytes_ > str_budget_) {
-      return Error(StatusCode::kResourceExhausted,
-                   "strings and bytes total over " + std::to_string(str_budget_) +
-                       " bytes, more than the input can hold (a stream that copies data repeatedly)");
+      return Error(
+          StatusCode::kResourceExhausted,
+          "strings and bytes total over " + std::to_string(str_budget_) +
+              " bytes, more than the input can hold (a stream that copies data repeatedly)");
     }
     TIFFIN_ASSIGN_OR_RETURN(PickleRef v, New(kind));
     v->str_value = std::move(s);
@@ -655,14 +884,16 @@ class Parser {
   Status MemoGet(uint64_t index) {
     auto it = memo_.find(index);
     if (it == memo_.end()) {
-      return Error(StatusCode::kDataLoss, "memo entry " + std::to_string(index) + " was never stored");
+      return Error(StatusCode::kDataLoss,
+                   "memo entry " + std::to_string(index) + " was never stored");
     }
     return Push(it->second);
   }
 
   Result<Global> ResolveGlobal(std::string_view module, std::string_view name) {
     if (module.empty() || name.empty() || module.size() > 1000 || name.size() > 1000) {
-      return Error(StatusCode::kDataLoss, "global " + QuoteForMessage(module) + " " + QuoteForMessage(name) +
+      return Error(StatusCode::kDataLoss, "global " + QuoteForMessage(module) + " " +
+                                              QuoteForMessage(name) +
                                               " has an empty or over-long module or name");
     }
     Global g{CanonicalModule(module), std::string(name)};
@@ -671,8 +902,9 @@ class Parser {
     if (why.empty()) why = DangerousGlobalReason(Global{std::string(module), std::string(name)});
     if (!why.empty()) {
       return Error(StatusCode::kInvalidArgument,
-                   "refusing global " + QuoteForMessage(std::string(module) + "." + std::string(name)) + ": " +
-                       why + "; this file may be malicious and is never executed");
+                   "refusing global " +
+                       QuoteForMessage(std::string(module) + "." + std::string(name)) + ": " + why +
+                       "; this file may be malicious and is never executed");
     }
     return g;
   }
@@ -693,12 +925,12 @@ class Parser {
 
   // Builds the value that `callable(*args)` (REDUCE, INST, OBJ) or
   // `cls.__new__(cls, *args, **kwargs)` (NEWOBJ, NEWOBJ_EX) would return.
-  Result<PickleRef> Call(const PickleRef& callable, std::vector<PickleRef> args, std::vector<std::pair<PickleRef, PickleRef>> kwargs,
-                         uint8_t op) {
+  Result<PickleRef> Call(const PickleRef& callable, std::vector<PickleRef> args,
+                         std::vector<std::pair<PickleRef, PickleRef>> kwargs, uint8_t op) {
     std::string how = OpName(op);
     if (callable->kind != Kind::kGlobal) {
-      return Error(StatusCode::kInvalidArgument,
-                   how + " applied to a " + callable->TypeName() + ", not to a class or function; refusing");
+      return Error(StatusCode::kInvalidArgument, how + " applied to a " + callable->TypeName() +
+                                                     ", not to a class or function; refusing");
     }
     const Global& g = callable->global;
     std::string full = g.FullName();
@@ -713,9 +945,11 @@ class Parser {
       return Call(args[0], {}, {}, kNewObj);
     }
     if (full == "builtins.set" || full == "builtins.frozenset") {
-      if (args.size() > 1 || (args.size() == 1 && args[0]->kind != Kind::kList && args[0]->kind != Kind::kTuple &&
-                              args[0]->kind != Kind::kSet && args[0]->kind != Kind::kFrozenSet)) {
-        return Error(StatusCode::kNotSupported, full + " is only read with one list or tuple argument");
+      if (args.size() > 1 ||
+          (args.size() == 1 && args[0]->kind != Kind::kList && args[0]->kind != Kind::kTuple &&
+           args[0]->kind != Kind::kSet && args[0]->kind != Kind::kFrozenSet)) {
+        return Error(StatusCode::kNotSupported,
+                     full + " is only read with one list or tuple argument");
       }
       std::vector<PickleRef> items;
       if (args.size() == 1) items = args[0]->items;
@@ -732,12 +966,14 @@ class Parser {
         return MakeStr(Kind::kBytes, Utf8ToLatin1OrError(args[0]->str_value));
       }
       return Error(StatusCode::kNotSupported,
-                   full + " is only read as (bytes) or (str, 'latin1'); got " + std::to_string(args.size()) +
-                       " arguments");
+                   full + " is only read as (bytes) or (str, 'latin1'); got " +
+                       std::to_string(args.size()) + " arguments");
     }
     if (full == "collections.OrderedDict" || full == "builtins.dict") {
-      if (!args.empty() && !(args.size() == 1 && args[0]->kind == Kind::kList && args[0]->items.empty())) {
-        return Error(StatusCode::kNotSupported, full + " is only read with no arguments (items follow by SETITEMS)");
+      if (!args.empty() &&
+          !(args.size() == 1 && args[0]->kind == Kind::kList && args[0]->items.empty())) {
+        return Error(StatusCode::kNotSupported,
+                     full + " is only read with no arguments (items follow by SETITEMS)");
       }
       return New(Kind::kDict);
     }
@@ -746,7 +982,8 @@ class Parser {
       if (args.size() == 1 && (args[0]->kind == Kind::kList || args[0]->kind == Kind::kTuple)) {
         items = args[0]->items;
       } else if (!args.empty()) {
-        return Error(StatusCode::kNotSupported, full + " is only read with no or one list argument");
+        return Error(StatusCode::kNotSupported,
+                     full + " is only read with no or one list argument");
       }
       return MakeSeq(full == "builtins.list" ? Kind::kList : Kind::kTuple, std::move(items));
     }
@@ -770,7 +1007,8 @@ class Parser {
       if (c < 0x80) {
         out.push_back(static_cast<char>(c));
       } else if ((c == 0xC2 || c == 0xC3) && i + 1 < s.size()) {
-        out.push_back(static_cast<char>(((c & 0x03) << 6) | (static_cast<unsigned char>(s[i + 1]) & 0x3F)));
+        out.push_back(
+            static_cast<char>(((c & 0x03) << 6) | (static_cast<unsigned char>(s[i + 1]) & 0x3F)));
         ++i;
       } else {
         latin1_error_ = true;
@@ -827,8 +1065,9 @@ Status Parser::Step() {
     case kFrame: {
       TIFFIN_ASSIGN_OR_RETURN(uint64_t n, in_.ReadLE(8, "FRAME length"));
       if (n > in_.left()) {
-        return Error(StatusCode::kDataLoss, "FRAME declares " + std::to_string(n) + " bytes, but only " +
-                                                std::to_string(in_.left()) + " are left (truncated file)");
+        return Error(StatusCode::kDataLoss, "FRAME declares " + std::to_string(n) +
+                                                " bytes, but only " + std::to_string(in_.left()) +
+                                                " are left (truncated file)");
       }
       return Status::Ok();
     }
@@ -862,8 +1101,10 @@ Status Parser::Step() {
       TIFFIN_ASSIGN_OR_RETURN(PickleRef v, New(Kind::kNone));
       return Push(std::move(v));
     }
-    case kNewTrue: return PushBool(true);
-    case kNewFalse: return PushBool(false);
+    case kNewTrue:
+      return PushBool(true);
+    case kNewFalse:
+      return PushBool(false);
     case kInt: {
       TIFFIN_ASSIGN_OR_RETURN(std::string_view line, in_.ReadLine("INT argument"));
       if (line == "00") return PushBool(false);
@@ -900,7 +1141,8 @@ Status Parser::Step() {
       } else {
         TIFFIN_ASSIGN_OR_RETURN(uint64_t u, in_.ReadLE(4, "LONG4 length"));
         int32_t s = static_cast<int32_t>(static_cast<uint32_t>(u));
-        if (s < 0) return Error(StatusCode::kDataLoss, "LONG4 has a negative length " + std::to_string(s));
+        if (s < 0)
+          return Error(StatusCode::kDataLoss, "LONG4 has a negative length " + std::to_string(s));
         n = static_cast<uint64_t>(s);
       }
       TIFFIN_ASSIGN_OR_RETURN(std::string_view b, in_.ReadBytes(n, "LONG1/LONG4 digits"));
@@ -928,8 +1170,10 @@ Status Parser::Step() {
     case kString: {
       TIFFIN_ASSIGN_OR_RETURN(std::string_view line, in_.ReadLine("STRING argument"));
       while (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      if (line.size() < 2 || (line.front() != '\'' && line.front() != '"') || line.back() != line.front()) {
-        return Error(StatusCode::kDataLoss, "STRING argument " + QuoteForMessage(line) + " is not quoted");
+      if (line.size() < 2 || (line.front() != '\'' && line.front() != '"') ||
+          line.back() != line.front()) {
+        return Error(StatusCode::kDataLoss,
+                     "STRING argument " + QuoteForMessage(line) + " is not quoted");
       }
       auto s = UnescapeStringRepr(line.substr(1, line.size() - 2));
       if (!s.ok()) return Fail(s.status());
@@ -943,7 +1187,9 @@ Status Parser::Step() {
       } else {
         TIFFIN_ASSIGN_OR_RETURN(uint64_t u, in_.ReadLE(4, "BINSTRING length"));
         int32_t s = static_cast<int32_t>(static_cast<uint32_t>(u));
-        if (s < 0) return Error(StatusCode::kDataLoss, "BINSTRING has a negative length " + std::to_string(s));
+        if (s < 0)
+          return Error(StatusCode::kDataLoss,
+                       "BINSTRING has a negative length " + std::to_string(s));
         n = static_cast<uint64_t>(s);
       }
       TIFFIN_ASSIGN_OR_RETURN(std::string_view b, in_.ReadBytes(n, "BINSTRING data"));
@@ -973,13 +1219,16 @@ Status Parser::Step() {
       return PushUtf8(b);
     }
     case kNextBuffer:
-      return Error(StatusCode::kNotSupported,
-                   "the stream refers to an out-of-band buffer (pickle protocol 5 with buffer_callback); "
-                   "those bytes are not in the file. Re-save without buffer_callback so the data is in-band");
+      return Error(
+          StatusCode::kNotSupported,
+          "the stream refers to an out-of-band buffer (pickle protocol 5 with buffer_callback); "
+          "those bytes are not in the file. Re-save without buffer_callback so the data is "
+          "in-band");
     case kReadonlyBuffer: {
       TIFFIN_ASSIGN_OR_RETURN(PickleRef * top, Top());
       if ((*top)->kind != Kind::kBytes) {
-        return Error(StatusCode::kDataLoss, "READONLY_BUFFER applied to a " + (*top)->TypeName() + ", not a buffer");
+        return Error(StatusCode::kDataLoss,
+                     "READONLY_BUFFER applied to a " + (*top)->TypeName() + ", not a buffer");
       }
       return Status::Ok();
     }
@@ -1004,9 +1253,11 @@ Status Parser::Step() {
     case kTuple2:
     case kTuple3: {
       size_t n = static_cast<size_t>(op_ - kTuple1 + 1);
-      if (stack_.size() < Base() + n) return Error(StatusCode::kDataLoss, "stack underflow (the stream is corrupt)");
-      std::vector<PickleRef> items(std::make_move_iterator(stack_.end() - static_cast<ptrdiff_t>(n)),
-                                   std::make_move_iterator(stack_.end()));
+      if (stack_.size() < Base() + n)
+        return Error(StatusCode::kDataLoss, "stack underflow (the stream is corrupt)");
+      std::vector<PickleRef> items(
+          std::make_move_iterator(stack_.end() - static_cast<ptrdiff_t>(n)),
+          std::make_move_iterator(stack_.end()));
       stack_.resize(stack_.size() - n);
       TIFFIN_ASSIGN_OR_RETURN(PickleRef v, MakeSeq(Kind::kTuple, std::move(items)));
       return Push(std::move(v));
@@ -1021,7 +1272,8 @@ Status Parser::Step() {
     }
     case kDict: {
       TIFFIN_ASSIGN_OR_RETURN(std::vector<PickleRef> items, PopMark());
-      if (items.size() % 2) return Error(StatusCode::kDataLoss, "DICT has an odd number of keys and values");
+      if (items.size() % 2)
+        return Error(StatusCode::kDataLoss, "DICT has an odd number of keys and values");
       TIFFIN_ASSIGN_OR_RETURN(PickleRef v, New(Kind::kDict));
       for (size_t i = 0; i < items.size(); i += 2) {
         TIFFIN_RETURN_IF_ERROR(Adopt(v.get(), *items[i]));
@@ -1044,8 +1296,9 @@ Status Parser::Step() {
       PickleValue* target = top->get();
       Kind want = op_ == kAddItems ? Kind::kSet : Kind::kList;
       if (target->kind != want) {
-        return Error(StatusCode::kDataLoss, "cannot add items to a " + target->TypeName() +
-                                                (op_ == kAddItems ? " (expected a set)" : " (expected a list)"));
+        return Error(StatusCode::kDataLoss,
+                     "cannot add items to a " + target->TypeName() +
+                         (op_ == kAddItems ? " (expected a set)" : " (expected a list)"));
       }
       for (auto& x : items) {
         TIFFIN_RETURN_IF_ERROR(Adopt(target, *x));
@@ -1063,12 +1316,14 @@ Status Parser::Step() {
         items.push_back(std::move(value));
       } else {
         TIFFIN_ASSIGN_OR_RETURN(items, PopMark());
-        if (items.size() % 2) return Error(StatusCode::kDataLoss, "SETITEMS has an odd number of keys and values");
+        if (items.size() % 2)
+          return Error(StatusCode::kDataLoss, "SETITEMS has an odd number of keys and values");
       }
       TIFFIN_ASSIGN_OR_RETURN(PickleRef * top, Top());
       PickleValue* target = top->get();
       if (target->kind != Kind::kDict) {
-        return Error(StatusCode::kDataLoss, "cannot set items on a " + target->TypeName() + " (expected a dict)");
+        return Error(StatusCode::kDataLoss,
+                     "cannot set items on a " + target->TypeName() + " (expected a dict)");
       }
       for (size_t i = 0; i < items.size(); i += 2) {
         TIFFIN_RETURN_IF_ERROR(Adopt(target, *items[i]));
@@ -1127,8 +1382,8 @@ Status Parser::Step() {
       TIFFIN_ASSIGN_OR_RETURN(PickleRef name, Pop());
       TIFFIN_ASSIGN_OR_RETURN(PickleRef module, Pop());
       if (name->kind != Kind::kStr || module->kind != Kind::kStr) {
-        return Error(StatusCode::kDataLoss, "STACK_GLOBAL needs two strings, got " + module->TypeName() + " and " +
-                                                name->TypeName());
+        return Error(StatusCode::kDataLoss, "STACK_GLOBAL needs two strings, got " +
+                                                module->TypeName() + " and " + name->TypeName());
       }
       TIFFIN_ASSIGN_OR_RETURN(Global g, ResolveGlobal(module->str_value, name->str_value));
       TIFFIN_ASSIGN_OR_RETURN(PickleRef gv, New(Kind::kGlobal));
@@ -1148,7 +1403,8 @@ Status Parser::Step() {
       TIFFIN_ASSIGN_OR_RETURN(PickleRef args, Pop());
       TIFFIN_ASSIGN_OR_RETURN(PickleRef callable, Pop());
       if (args->kind != Kind::kTuple) {
-        return Error(StatusCode::kDataLoss, OpName(op_) + " arguments are a " + args->TypeName() + ", not a tuple");
+        return Error(StatusCode::kDataLoss,
+                     OpName(op_) + " arguments are a " + args->TypeName() + ", not a tuple");
       }
       TIFFIN_ASSIGN_OR_RETURN(PickleRef obj, Call(callable, args->items, {}, op_));
       return Push(std::move(obj));
@@ -1158,8 +1414,8 @@ Status Parser::Step() {
       TIFFIN_ASSIGN_OR_RETURN(PickleRef args, Pop());
       TIFFIN_ASSIGN_OR_RETURN(PickleRef cls, Pop());
       if (args->kind != Kind::kTuple || kwargs->kind != Kind::kDict) {
-        return Error(StatusCode::kDataLoss, "NEWOBJ_EX needs a tuple and a dict, got " + args->TypeName() + " and " +
-                                                kwargs->TypeName());
+        return Error(StatusCode::kDataLoss, "NEWOBJ_EX needs a tuple and a dict, got " +
+                                                args->TypeName() + " and " + kwargs->TypeName());
       }
       TIFFIN_ASSIGN_OR_RETURN(PickleRef obj, Call(cls, args->items, kwargs->entries, op_));
       return Push(std::move(obj));
@@ -1169,7 +1425,8 @@ Status Parser::Step() {
       TIFFIN_ASSIGN_OR_RETURN(PickleRef * top, Top());
       PickleValue* obj = top->get();
       if (obj->kind != Kind::kObject) {
-        return Error(StatusCode::kDataLoss, "BUILD applied to a " + obj->TypeName() + ", not to a rebuilt object");
+        return Error(StatusCode::kDataLoss,
+                     "BUILD applied to a " + obj->TypeName() + ", not to a rebuilt object");
       }
       if (obj->state == nullptr) {
         obj->state = state;
@@ -1186,16 +1443,17 @@ Status Parser::Step() {
       PickleRef pid;
       if (op_ == kPersId) {
         TIFFIN_ASSIGN_OR_RETURN(std::string_view line, in_.ReadLine("PERSID argument"));
-        if (!IsValidUtf8(line)) return Error(StatusCode::kDataLoss, "PERSID argument is not valid text");
+        if (!IsValidUtf8(line))
+          return Error(StatusCode::kDataLoss, "PERSID argument is not valid text");
         TIFFIN_ASSIGN_OR_RETURN(pid, MakeStr(Kind::kStr, std::string(line)));
       } else {
         TIFFIN_ASSIGN_OR_RETURN(pid, Pop());
       }
       if (!opt_.persistent_load) {
-        return Error(StatusCode::kNotSupported,
-                     "persistent id " + pid->DebugString(80) +
-                         " refers to data outside the pickle; only PyTorch archives use these, and this reader "
-                         "was not given a persistent_load callback");
+        return Error(StatusCode::kNotSupported, "persistent id " + pid->DebugString(80) +
+                                                    " refers to data outside the pickle; only "
+                                                    "PyTorch archives use these, and this reader "
+                                                    "was not given a persistent_load callback");
       }
       auto loaded = opt_.persistent_load(*pid);
       if (!loaded.ok()) return Fail(loaded.status().WithContext("pickle: persistent_load"));
@@ -1205,9 +1463,10 @@ Status Parser::Step() {
     case kExt1:
     case kExt2:
     case kExt4:
-      return Error(StatusCode::kNotSupported,
-                   "EXT1/EXT2/EXT4 refer to Python's process-wide copyreg extension registry, which a file "
-                   "reader cannot know; re-pickle without copyreg.add_extension");
+      return Error(
+          StatusCode::kNotSupported,
+          "EXT1/EXT2/EXT4 refer to Python's process-wide copyreg extension registry, which a file "
+          "reader cannot know; re-pickle without copyreg.add_extension");
     default:
       return Error(StatusCode::kDataLoss, "unknown opcode (not a pickle, or corrupt)");
   }
@@ -1231,7 +1490,8 @@ Status Parser::Validate(const PickleRef& root, std::unordered_set<const PickleVa
     size_t n = v->items.size();
     if (i < n) return v->items[i].get();
     i -= n;
-    if (i < 2 * v->entries.size()) return (i % 2 ? v->entries[i / 2].second : v->entries[i / 2].first).get();
+    if (i < 2 * v->entries.size())
+      return (i % 2 ? v->entries[i / 2].second : v->entries[i / 2].first).get();
     i -= 2 * v->entries.size();
     if (i == 0 && v->state) return v->state.get();
     *end = true;
@@ -1262,8 +1522,8 @@ Status Parser::Validate(const PickleRef& root, std::unordered_set<const PickleVa
     if (!inserted) {
       if (it->second == kOnPath) {
         return Status(StatusCode::kNotSupported,
-                      "pickle: the value graph contains a reference cycle (through a " + c->TypeName() +
-                          "); cyclic data is not supported");
+                      "pickle: the value graph contains a reference cycle (through a " +
+                          c->TypeName() + "); cyclic data is not supported");
       }
       f.max_child = std::max(f.max_child, it->second);
       continue;
@@ -1307,21 +1567,24 @@ Result<PickleValue> Parser::Run() {
 
 std::string CanonicalModule(std::string_view module) {
   for (const Alias& a : kAliases) {
-    if (HasModulePrefix(module, a.from)) return std::string(a.to) + std::string(module.substr(a.from.size()));
+    if (HasModulePrefix(module, a.from))
+      return std::string(a.to) + std::string(module.substr(a.from.size()));
   }
   return std::string(module);
 }
 
 std::string DangerousGlobalReason(const Global& global) {
   for (std::string_view m : kDangerousModules) {
-    if (HasModulePrefix(global.module, m)) return "module '" + std::string(m) + "' can run code or touch the system";
+    if (HasModulePrefix(global.module, m))
+      return "module '" + std::string(m) + "' can run code or touch the system";
     if (m.find('.') != std::string_view::npos && HasModulePrefix(global.FullName(), m)) {
       return "'" + std::string(m) + "' can run code";
     }
   }
   if (global.module == "builtins" || global.module == "__builtin__") {
     for (std::string_view n : kDangerousBuiltins) {
-      if (global.name == n) return "builtins." + std::string(n) + " can run code or reach arbitrary attributes";
+      if (global.name == n)
+        return "builtins." + std::string(n) + " can run code or reach arbitrary attributes";
     }
   }
   // Special names (__import__, __reduce__, __globals__, ...) and attribute
@@ -1349,26 +1612,40 @@ const PickleValue* PickleValue::Find(std::string_view key) const {
   if (kind != Kind::kDict) return nullptr;
   const PickleValue* found = nullptr;
   for (const auto& [k, v] : entries) {
-    if (k->kind == Kind::kStr && k->str_value == key) found = v.get();  // last one wins, as in Python
+    if (k->kind == Kind::kStr && k->str_value == key)
+      found = v.get();  // last one wins, as in Python
   }
   return found;
 }
 
 std::string PickleValue::TypeName() const {
   switch (kind) {
-    case Kind::kNone: return "None";
-    case Kind::kBool: return "bool";
-    case Kind::kInt: return "int";
-    case Kind::kFloat: return "float";
-    case Kind::kBytes: return "bytes";
-    case Kind::kStr: return "str";
-    case Kind::kTuple: return "tuple";
-    case Kind::kList: return "list";
-    case Kind::kDict: return "dict";
-    case Kind::kSet: return "set";
-    case Kind::kFrozenSet: return "frozenset";
-    case Kind::kGlobal: return "global " + global.FullName();
-    case Kind::kObject: return "object " + global.FullName();
+    case Kind::kNone:
+      return "None";
+    case Kind::kBool:
+      return "bool";
+    case Kind::kInt:
+      return "int";
+    case Kind::kFloat:
+      return "float";
+    case Kind::kBytes:
+      return "bytes";
+    case Kind::kStr:
+      return "str";
+    case Kind::kTuple:
+      return "tuple";
+    case Kind::kList:
+      return "list";
+    case Kind::kDict:
+      return "dict";
+    case Kind::kSet:
+      return "set";
+    case Kind::kFrozenSet:
+      return "frozenset";
+    case Kind::kGlobal:
+      return "global " + global.FullName();
+    case Kind::kObject:
+      return "object " + global.FullName();
   }
   return "?";
 }
@@ -1389,18 +1666,37 @@ void Render(const PickleValue& v, size_t max_chars, std::string* out, int depth)
     *out += close;
   };
   switch (v.kind) {
-    case Kind::kNone: *out += "None"; break;
-    case Kind::kBool: *out += v.bool_value ? "True" : "False"; break;
-    case Kind::kInt:
-      *out += v.is_big_int ? "<" + std::to_string(v.big_int.size()) + "-byte int>" : std::to_string(v.int_value);
+    case Kind::kNone:
+      *out += "None";
       break;
-    case Kind::kFloat: *out += std::to_string(v.float_value); break;
-    case Kind::kBytes: *out += "b" + QuoteForMessage(v.str_value); break;
-    case Kind::kStr: *out += QuoteForMessage(v.str_value); break;
-    case Kind::kTuple: seq(v.items, "(", ")"); break;
-    case Kind::kList: seq(v.items, "[", "]"); break;
-    case Kind::kSet: seq(v.items, "{", "}"); break;
-    case Kind::kFrozenSet: seq(v.items, "frozenset({", "})"); break;
+    case Kind::kBool:
+      *out += v.bool_value ? "True" : "False";
+      break;
+    case Kind::kInt:
+      *out += v.is_big_int ? "<" + std::to_string(v.big_int.size()) + "-byte int>"
+                           : std::to_string(v.int_value);
+      break;
+    case Kind::kFloat:
+      *out += std::to_string(v.float_value);
+      break;
+    case Kind::kBytes:
+      *out += "b" + QuoteForMessage(v.str_value);
+      break;
+    case Kind::kStr:
+      *out += QuoteForMessage(v.str_value);
+      break;
+    case Kind::kTuple:
+      seq(v.items, "(", ")");
+      break;
+    case Kind::kList:
+      seq(v.items, "[", "]");
+      break;
+    case Kind::kSet:
+      seq(v.items, "{", "}");
+      break;
+    case Kind::kFrozenSet:
+      seq(v.items, "frozenset({", "})");
+      break;
     case Kind::kDict:
       *out += "{";
       for (size_t i = 0; i < v.entries.size() && out->size() <= max_chars; ++i) {
@@ -1411,7 +1707,9 @@ void Render(const PickleValue& v, size_t max_chars, std::string* out, int depth)
       }
       *out += "}";
       break;
-    case Kind::kGlobal: *out += v.global.FullName(); break;
+    case Kind::kGlobal:
+      *out += v.global.FullName();
+      break;
     case Kind::kObject:
       *out += v.global.FullName();
       seq(v.items, "(", ")");
@@ -1453,7 +1751,8 @@ Result<std::vector<Global>> ListGlobals(std::string_view bytes) {
   bool last_was_str = false;
   uint64_t memo_count = 0;
   auto fail = [&](size_t at, const std::string& what) {
-    return DataLoss("pickle: " + what + " at offset " + std::to_string(at) + " (not a pickle, or corrupt)");
+    return DataLoss("pickle: " + what + " at offset " + std::to_string(at) +
+                    " (not a pickle, or corrupt)");
   };
   auto push_str = [&](std::string s) {
     recent.push_back(std::move(s));
@@ -1461,7 +1760,8 @@ Result<std::vector<Global>> ListGlobals(std::string_view bytes) {
     last_was_str = true;
   };
   auto memo_put = [&](uint64_t idx) {
-    if (last_was_str && !recent.empty() && memo_strs.size() < (size_t{1} << 16)) memo_strs[idx] = recent.back();
+    if (last_was_str && !recent.empty() && memo_strs.size() < (size_t{1} << 16))
+      memo_strs[idx] = recent.back();
   };
   while (true) {
     size_t at = in.pos();
@@ -1470,20 +1770,65 @@ Result<std::vector<Global>> ListGlobals(std::string_view bytes) {
     bool was_str = last_was_str;
     last_was_str = false;
     switch (op) {
-      case kStop: return out;
-      case kMark: case kPop: case kPopMark: case kNone: case kNewTrue: case kNewFalse: case kReduce:
-      case kBuild: case kDict: case kEmptyDict: case kAppends: case kAppend: case kList: case kEmptyList:
-      case kObj: case kSetItem: case kSetItems: case kTuple: case kEmptyTuple: case kTuple1: case kTuple2:
-      case kTuple3: case kNewObj: case kNewObjEx: case kEmptySet: case kAddItems: case kFrozenSet:
-      case kBinPersId: case kNextBuffer: case kReadonlyBuffer:
+      case kStop:
+        return out;
+      case kMark:
+      case kPop:
+      case kPopMark:
+      case kNone:
+      case kNewTrue:
+      case kNewFalse:
+      case kReduce:
+      case kBuild:
+      case kDict:
+      case kEmptyDict:
+      case kAppends:
+      case kAppend:
+      case kList:
+      case kEmptyList:
+      case kObj:
+      case kSetItem:
+      case kSetItems:
+      case kTuple:
+      case kEmptyTuple:
+      case kTuple1:
+      case kTuple2:
+      case kTuple3:
+      case kNewObj:
+      case kNewObjEx:
+      case kEmptySet:
+      case kAddItems:
+      case kFrozenSet:
+      case kBinPersId:
+      case kNextBuffer:
+      case kReadonlyBuffer:
         break;
-      case kDup: last_was_str = was_str; break;
-      case kProto: case kBinInt1: case kExt1: TIFFIN_RETURN_IF_ERROR(in.ReadLE(1, "argument").status()); break;
-      case kBinInt2: case kExt2: TIFFIN_RETURN_IF_ERROR(in.ReadLE(2, "argument").status()); break;
-      case kBinInt: case kExt4: TIFFIN_RETURN_IF_ERROR(in.ReadLE(4, "argument").status()); break;
-      case kBinFloat: TIFFIN_RETURN_IF_ERROR(in.ReadBytes(8, "BINFLOAT").status()); break;
-      case kFrame: TIFFIN_RETURN_IF_ERROR(in.ReadLE(8, "FRAME length").status()); break;
-      case kInt: case kLong: case kFloat: case kPersId:
+      case kDup:
+        last_was_str = was_str;
+        break;
+      case kProto:
+      case kBinInt1:
+      case kExt1:
+        TIFFIN_RETURN_IF_ERROR(in.ReadLE(1, "argument").status());
+        break;
+      case kBinInt2:
+      case kExt2:
+        TIFFIN_RETURN_IF_ERROR(in.ReadLE(2, "argument").status());
+        break;
+      case kBinInt:
+      case kExt4:
+        TIFFIN_RETURN_IF_ERROR(in.ReadLE(4, "argument").status());
+        break;
+      case kBinFloat:
+        TIFFIN_RETURN_IF_ERROR(in.ReadBytes(8, "BINFLOAT").status());
+        break;
+      case kFrame:
+        TIFFIN_RETURN_IF_ERROR(in.ReadLE(8, "FRAME length").status());
+        break;
+      case kInt:
+      case kLong:
+      case kFloat:
+      case kPersId:
         TIFFIN_RETURN_IF_ERROR(in.ReadLine("text argument").status());
         break;
       case kString: {
@@ -1497,21 +1842,34 @@ Result<std::vector<Global>> ListGlobals(std::string_view bytes) {
         push_str(std::string(line));
         break;
       }
-      case kLong1: case kLong4: case kBinString: case kShortBinString: case kBinBytes: case kShortBinBytes:
-      case kBinBytes8: case kByteArray8: case kShortBinUnicode: case kBinUnicode: case kBinUnicode8: {
-        size_t width = (op == kLong1 || op == kShortBinString || op == kShortBinBytes || op == kShortBinUnicode) ? 1
-                       : (op == kBinBytes8 || op == kByteArray8 || op == kBinUnicode8)                         ? 8
-                                                                                                               : 4;
+      case kLong1:
+      case kLong4:
+      case kBinString:
+      case kShortBinString:
+      case kBinBytes:
+      case kShortBinBytes:
+      case kBinBytes8:
+      case kByteArray8:
+      case kShortBinUnicode:
+      case kBinUnicode:
+      case kBinUnicode8: {
+        size_t width = (op == kLong1 || op == kShortBinString || op == kShortBinBytes ||
+                        op == kShortBinUnicode)
+                           ? 1
+                       : (op == kBinBytes8 || op == kByteArray8 || op == kBinUnicode8) ? 8
+                                                                                       : 4;
         TIFFIN_ASSIGN_OR_RETURN(uint64_t n, in.ReadLE(width, "length"));
-        if (width == 4 && (op == kLong4 || op == kBinString) && (n & 0x80000000u)) return fail(at, "negative length");
+        if (width == 4 && (op == kLong4 || op == kBinString) && (n & 0x80000000u))
+          return fail(at, "negative length");
         TIFFIN_ASSIGN_OR_RETURN(std::string_view b, in.ReadBytes(n, "data"));
-        if (op == kShortBinUnicode || op == kBinUnicode || op == kBinUnicode8 || op == kShortBinString ||
-            op == kBinString) {
+        if (op == kShortBinUnicode || op == kBinUnicode || op == kBinUnicode8 ||
+            op == kShortBinString || op == kBinString) {
           push_str(std::string(b.substr(0, 300)));
         }
         break;
       }
-      case kGlobal: case kInst: {
+      case kGlobal:
+      case kInst: {
         TIFFIN_ASSIGN_OR_RETURN(std::string_view module, in.ReadLine("global module"));
         TIFFIN_ASSIGN_OR_RETURN(std::string_view name, in.ReadLine("global name"));
         out.push_back(Global{CanonicalModule(module), std::string(name)});
@@ -1534,7 +1892,8 @@ Result<std::vector<Global>> ListGlobals(std::string_view bytes) {
         ++memo_count;
         break;
       }
-      case kBinPut: case kLongBinPut: {
+      case kBinPut:
+      case kLongBinPut: {
         TIFFIN_ASSIGN_OR_RETURN(uint64_t idx, in.ReadLE(op == kBinPut ? 1 : 4, "memo index"));
         last_was_str = was_str;
         memo_put(idx);
@@ -1546,7 +1905,9 @@ Result<std::vector<Global>> ListGlobals(std::string_view bytes) {
         memo_put(memo_count);
         ++memo_count;
         break;
-      case kGet: case kBinGet: case kLongBinGet: {
+      case kGet:
+      case kBinGet:
+      case kLongBinGet: {
         uint64_t idx = 0;
         if (op == kGet) {
           TIFFIN_ASSIGN_OR_RETURN(std::string_view line, in.ReadLine("GET argument"));

@@ -59,7 +59,7 @@ class PickleValue {
   enum class Kind {
     kNone,
     kBool,
-    kInt,        // int_value, or big_int when is_big_int
+    kInt,  // int_value, or big_int when is_big_int
     kFloat,
     kBytes,      // bytes and bytearray: str_value holds the raw bytes
     kStr,        // str_value holds UTF-8 (Python 2 str is decoded as latin-1)

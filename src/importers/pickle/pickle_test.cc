@@ -34,7 +34,9 @@ std::string ReadFile(const fs::path& p) {
   return ss.str();
 }
 
-std::string Fixture(const std::string& name) { return ReadFile(SourceDir() / "tests/golden/pickle" / name); }
+std::string Fixture(const std::string& name) {
+  return ReadFile(SourceDir() / "tests/golden/pickle" / name);
+}
 
 PickleOptions NumpyOptions() {
   PickleOptions o;
@@ -58,8 +60,9 @@ void CheckNested(const PickleValue& v, int proto) {
   const PickleValue& ints = Get(v, "ints");
   ASSERT_EQ(ints.kind, Kind::kList);
   ASSERT_EQ(ints.items.size(), 14u);
-  const int64_t want[] = {0, 1, -1, 255, 256, 65535, 65536, -2147483648LL, 2147483647, 2147483648LL,
-                          INT64_MAX, INT64_MIN};
+  const int64_t want[] = {
+      0,         1,        -1, 255, 256, 65535, 65536, -2147483648LL, 2147483647, 2147483648LL,
+      INT64_MAX, INT64_MIN};
   for (size_t i = 0; i < 12; ++i) {
     EXPECT_TRUE(ints.items[i]->is_int()) << i;
     EXPECT_EQ(ints.items[i]->int_value, want[i]) << i;
@@ -84,7 +87,9 @@ void CheckNested(const PickleValue& v, int proto) {
   EXPECT_EQ(Get(v, "str").kind, Kind::kStr);
   EXPECT_EQ(Get(v, "str").str_value, "h\xC3\xA9llo \xE2\x98\x83 \xF0\x9D\x84\x9E");
   EXPECT_EQ(Get(v, "bytes").kind, Kind::kBytes);
-  EXPECT_EQ(Get(v, "bytes").str_value, std::string("\0\xff" "ab", 4));
+  EXPECT_EQ(Get(v, "bytes").str_value, std::string("\0\xff"
+                                                   "ab",
+                                                   4));
 
   const PickleValue& tup = Get(v, "tuple");
   ASSERT_EQ(tup.kind, Kind::kTuple);
@@ -157,7 +162,7 @@ TEST(Pickle, RandomMutationsNeverCrash) {
   // Deterministic pseudo-random edits (overwrite, insert, delete, splice)
   // of several fixtures; every result that parses is also pushed through the
   // numpy helpers. Run under ASan/UBSan to make this meaningful.
-  const char* files[] = {"nested_p0.pkl", "nested_p5.pkl", "np_struct.pkl", "np_f32_p5.pkl",
+  const char* files[] = {"nested_p0.pkl",     "nested_p5.pkl",  "np_struct.pkl", "np_f32_p5.pkl",
                          "np_fortran_p2.pkl", "np_scalars.pkl", "np_object.pkl", "np_str_u_p4.pkl"};
   uint64_t state = 0x9E3779B97F4A7C15ull;
   auto next = [&]() {
@@ -175,9 +180,15 @@ TEST(Pickle, RandomMutationsNeverCrash) {
       for (int e = 0; e < edits && !b.empty(); ++e) {
         size_t at = next() % b.size();
         switch (next() % 4) {
-          case 0: b[at] = static_cast<char>(next()); break;
-          case 1: b.insert(b.begin() + static_cast<ptrdiff_t>(at), static_cast<char>(next())); break;
-          case 2: b.erase(at, 1 + next() % 8); break;
+          case 0:
+            b[at] = static_cast<char>(next());
+            break;
+          case 1:
+            b.insert(b.begin() + static_cast<ptrdiff_t>(at), static_cast<char>(next()));
+            break;
+          case 2:
+            b.erase(at, 1 + next() % 8);
+            break;
           default: {
             size_t from = next() % base.size();
             b.insert(at, base.substr(from, 1 + next() % 16));
@@ -273,15 +284,16 @@ TEST(Pickle, DeepChainThroughMemoDoesNotOverflow) {
     // the new list the innermost: the appended list is still reachable only
     // via the innermost, so use DUP before APPEND.
     s += "h\x00"s;  // BINGET 0 -> innermost
-    s += "]";      // new list N
-    s += "2";      // DUP N
-    s += "q";      // BINPUT 0 <- N (the new innermost)
+    s += "]";       // new list N
+    s += "2";       // DUP N
+    s += "q";       // BINPUT 0 <- N (the new innermost)
     s.push_back('\x00');
     s += "0";  // POP the DUP
     s += "a";  // APPEND N to old innermost
     s += "0";  // POP the old innermost
   }
-  s += "]h\x00" "a."s;  // the result holds only the innermost list
+  s += "]h\x00"
+       "a."s;  // the result holds only the innermost list
   auto v = ParsePickle(s, PickleOptions());
   ASSERT_TRUE(v.ok()) << v.status().ToString();
   EXPECT_EQ(v->items.size(), 1u);
@@ -292,8 +304,13 @@ TEST(Pickle, DeepChainThroughMemoDoesNotOverflow) {
   // Also a STOP on the outermost list with no depth error along the way is
   // caught by the final check:
   std::string t = "\x80\x02]q\x01]q\x00"s;  // memo1 = root, memo0 = innermost
-  t += "h\x01h\x00" "a0"s;                       // root.append(inner)
-  for (int i = 0; i < 5000; ++i) t += std::string("h\x00]2q\x00" "0a0", 9);
+  t += "h\x01h\x00"
+       "a0"s;  // root.append(inner)
+  for (int i = 0; i < 5000; ++i)
+    t += std::string(
+        "h\x00]2q\x00"
+        "0a0",
+        9);
   t += "h\x01.";
   auto w = ParsePickle(t, PickleOptions());
   ASSERT_FALSE(w.ok());
@@ -307,7 +324,9 @@ TEST(Pickle, RefusesAmplification) {
   for (int i = 0; i < 1000; ++i) s += "N";
   s += "tq\x00"s;
   s += "]"s;
-  for (int i = 0; i < 100000; ++i) s += "c__builtin__\nlist\nh\x00\x85R" "a"s;
+  for (int i = 0; i < 100000; ++i)
+    s += "c__builtin__\nlist\nh\x00\x85R"
+         "a"s;
   s += ".";
   PickleOptions o;
   o.max_references = 1000000;
@@ -322,7 +341,9 @@ TEST(Pickle, RefusesAmplification) {
   for (int k = 0; k < 4; ++k) t.push_back(static_cast<char>((n >> (8 * k)) & 0xFF));
   t += std::string(n, 'a');
   t += "q\x00]"s;
-  for (int i = 0; i < 1000; ++i) t += "c_codecs\nencode\nh\x00X\x06\x00\x00\x00latin1\x86R" "a"s;
+  for (int i = 0; i < 1000; ++i)
+    t += "c_codecs\nencode\nh\x00X\x06\x00\x00\x00latin1\x86R"
+         "a"s;
   t += ".";
   auto w = ParsePickle(t, PickleOptions());
   ASSERT_FALSE(w.ok());
@@ -332,7 +353,10 @@ TEST(Pickle, RefusesAmplification) {
 
 TEST(Pickle, RefusesCycles) {
   // l = []; l.append(l)
-  auto v = ParsePickle("\x80\x02]q\x00h\x00" "a."s, PickleOptions());
+  auto v = ParsePickle(
+      "\x80\x02]q\x00h\x00"
+      "a."s,
+      PickleOptions());
   ASSERT_FALSE(v.ok());
   EXPECT_THAT(v.status().message(), HasSubstr("cycle"));
 }
@@ -377,9 +401,10 @@ TEST(Pickle, PersistentIdsNeedACallback) {
 TEST(Pickle, TextOpcodes) {
   // Protocol 0 details: I01 bools, L suffix, quoted STRING escapes, UNICODE
   // escapes, POP_MARK, DUP, dict and POP.
-  auto v = ParsePickle("(I01\nI00\nL-12345678901234567890L\nS'a\\'b\\x41\\n'\nVx\\u00e9\\U0001d11e\np0\n"
-                       "g0\n(I1\n1(dI7\n0tp1\n.",
-                       PickleOptions());
+  auto v = ParsePickle(
+      "(I01\nI00\nL-12345678901234567890L\nS'a\\'b\\x41\\n'\nVx\\u00e9\\U0001d11e\np0\n"
+      "g0\n(I1\n1(dI7\n0tp1\n.",
+      PickleOptions());
   ASSERT_TRUE(v.ok()) << v.status().ToString();
   ASSERT_EQ(v->kind, Kind::kTuple);
   ASSERT_EQ(v->items.size(), 7u);
@@ -411,19 +436,27 @@ TEST(Pickle, ObjectOpcodes) {
   ASSERT_EQ(obj->items.size(), 1u);
 
   // Protocol 0/1 instances: copy_reg._reconstructor(cls, object, None).
-  auto rec = ParsePickle("ccopy_reg\n_reconstructor\n(cmymod\nC\nc__builtin__\nobject\nNtR(dS'a'\nI1\nsb.", o);
+  auto rec = ParsePickle(
+      "ccopy_reg\n_reconstructor\n(cmymod\nC\nc__builtin__\nobject\nNtR(dS'a'\nI1\nsb.", o);
   ASSERT_TRUE(rec.ok()) << rec.status().ToString();
   EXPECT_TRUE(rec->IsObjectOf("mymod.C"));
   EXPECT_TRUE(rec->items.empty());
 
-  auto ex2 = ParsePickle("\x80\x04" "cmymod\nC\n(K\x07t}X\x01\x00\x00\x00kK\x03s\x92."s, o);
+  auto ex2 = ParsePickle(
+      "\x80\x04"
+      "cmymod\nC\n(K\x07t}X\x01\x00\x00\x00kK\x03s\x92."s,
+      o);
   ASSERT_TRUE(ex2.ok()) << ex2.status().ToString();
   EXPECT_EQ(ex2->built_by, "NEWOBJ_EX");
   ASSERT_EQ(ex2->entries.size(), 1u);
   EXPECT_EQ(ex2->entries[0].second->int_value, 3);
 
   // Reducers that only rebuild data are evaluated without an allow-list.
-  auto od = ParsePickle("\x80\x02" "ccollections\nOrderedDict\n)R(X\x01\x00\x00\x00" "aK\x01u."s, PickleOptions());
+  auto od = ParsePickle(
+      "\x80\x02"
+      "ccollections\nOrderedDict\n)R(X\x01\x00\x00\x00"
+      "aK\x01u."s,
+      PickleOptions());
   ASSERT_TRUE(od.ok()) << od.status().ToString();
   EXPECT_TRUE(od->is_dict());
   ASSERT_NE(od->Find("a"), nullptr);
@@ -450,10 +483,16 @@ TEST(Pickle, AliasesCanonicaliseNames) {
   // The allow-list accepts either spelling.
   PickleOptions o;
   o.allowed_globals = {"sklearn.tree.tree.DecisionTreeClassifier"};
-  auto v = ParsePickle("\x80\x02" "csklearn.tree._classes\nDecisionTreeClassifier\n)\x81}b.", o);
+  auto v = ParsePickle(
+      "\x80\x02"
+      "csklearn.tree._classes\nDecisionTreeClassifier\n)\x81}b.",
+      o);
   ASSERT_TRUE(v.ok()) << v.status().ToString();
   EXPECT_TRUE(v->IsObjectOf("sklearn.tree._classes.DecisionTreeClassifier"));
-  auto w = ParsePickle("\x80\x02" "csklearn.tree.tree\nDecisionTreeClassifier\n)\x81}b.", o);
+  auto w = ParsePickle(
+      "\x80\x02"
+      "csklearn.tree.tree\nDecisionTreeClassifier\n)\x81}b.",
+      o);
   ASSERT_TRUE(w.ok()) << w.status().ToString();
   EXPECT_EQ(w->global.module, "sklearn.tree._classes");
 }
@@ -513,7 +552,8 @@ TEST(Pickle, ListGlobalsOfExternalSklearnPickles) {
       const PickleValue* x = todo.back();
       todo.pop_back();
       if (!seen.insert(x).second) continue;
-      if (x->IsObjectOf("numpy._core.multiarray._reconstruct") || x->IsObjectOf("numpy._core.numeric._frombuffer") ||
+      if (x->IsObjectOf("numpy._core.multiarray._reconstruct") ||
+          x->IsObjectOf("numpy._core.numeric._frombuffer") ||
           x->IsObjectOf("numpy._core.multiarray.scalar")) {
         auto t = NumpyArrayToTensor(*x);
         if (t.ok()) {
@@ -533,8 +573,8 @@ TEST(Pickle, ListGlobalsOfExternalSklearnPickles) {
       }
       if (x->state) todo.push_back(x->state.get());
     }
-    std::cout << "  numpy values: " << arrays << " tensors, " << structured << " structured, " << objects
-              << " object arrays\n";
+    std::cout << "  numpy values: " << arrays << " tensors, " << structured << " structured, "
+              << objects << " object arrays\n";
   }
   EXPECT_GT(files, 0);
 }

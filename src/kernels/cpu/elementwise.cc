@@ -104,7 +104,8 @@ void BinaryLoop(const Tensor& a, const Tensor& b, Tensor* out, Op op) {
           for (int64_t k = 0; k < block; ++k) po[o + k] = op(pa[o + k], y);
         }
         return;
-      case Repeat::kNone: break;
+      case Repeat::kNone:
+        break;
     }
   }
   if (b.size() == n) {
@@ -119,7 +120,8 @@ void BinaryLoop(const Tensor& a, const Tensor& b, Tensor* out, Op op) {
           for (int64_t k = 0; k < block; ++k) po[o + k] = op(x, pb[o + k]);
         }
         return;
-      case Repeat::kNone: break;
+      case Repeat::kNone:
+        break;
     }
   }
   auto sa = BroadcastStrides(a.shape(), out->shape());
@@ -212,7 +214,8 @@ Status ArithCompute(KernelContext& ctx) {
   TIFFIN_ASSIGN_OR_RETURN(Tensor * out, ctx.Output(0, a->dtype(), shape));
   if (a->dtype() == DType::kFloat16) {
     Tensor fa = HalfToFloatTensor(*a), fb = HalfToFloatTensor(*b), fo(DType::kFloat32, shape);
-    BinaryLoop<float, float, float>(fa, fb, &fo, [](float x, float y) { return ApplyArith<A, float>(x, y); });
+    BinaryLoop<float, float, float>(fa, fb, &fo,
+                                    [](float x, float y) { return ApplyArith<A, float>(x, y); });
     FloatToHalfInto(fo, out);
     return Status::Ok();
   }

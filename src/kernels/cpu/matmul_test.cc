@@ -204,7 +204,8 @@ namespace {
 
 TEST(Gemm, Opset6NeedsExactCUnlessBroadcastIsSet) {
   testing::OpSpec spec{.op_type = "Gemm", .opset = 6};
-  spec.inputs = {Tensor::FromVector<float>({1, 2}, {1, 2}), Tensor::FromVector<float>({1, 0, 0, 1}, {2, 2}),
+  spec.inputs = {Tensor::FromVector<float>({1, 2}, {1, 2}),
+                 Tensor::FromVector<float>({1, 0, 0, 1}, {2, 2}),
                  Tensor::FromVector<float>({10, 20}, {2})};
   auto refused = testing::RunOp(spec);
   ASSERT_FALSE(refused.ok());

@@ -30,7 +30,8 @@ struct PerAxis {
   int64_t Index(int64_t flat) const { return per_axis ? (flat / inner) % len : 0; }
 };
 
-Result<PerAxis> MakePerAxis(const ir::Node& node, const Tensor& x, const Tensor& scale, int64_t axis) {
+Result<PerAxis> MakePerAxis(const ir::Node& node, const Tensor& x, const Tensor& scale,
+                            int64_t axis) {
   PerAxis p;
   if (scale.size() == 1 && scale.rank() <= 1) return p;
   if (scale.rank() != 1) {
@@ -73,10 +74,14 @@ struct AxisAttrs {
 
 Result<float> FloatAt(const ir::Node& node, const Tensor& t, int64_t i, const char* what) {
   switch (t.dtype()) {
-    case DType::kFloat32: return t.data<float>()[i];
-    case DType::kFloat16: return static_cast<float>(t.data<Float16>()[i]);
-    case DType::kFloat64: return static_cast<float>(t.data<double>()[i]);
-    default: return BadDType(node, what, t.dtype());
+    case DType::kFloat32:
+      return t.data<float>()[i];
+    case DType::kFloat16:
+      return static_cast<float>(t.data<Float16>()[i]);
+    case DType::kFloat64:
+      return static_cast<float>(t.data<double>()[i]);
+    default:
+      return BadDType(node, what, t.dtype());
   }
 }
 
@@ -90,7 +95,8 @@ Status QuantizeCompute(KernelContext& ctx, const AxisAttrs& a) {
     return InvalidArgument(node.Describe() + ": y_zero_point and y_scale differ in size");
   }
   DType out_dt = zp ? zp->dtype() : DType::kUInt8;
-  if (out_dt != DType::kUInt8 && out_dt != DType::kInt8) return BadDType(node, "y_zero_point", out_dt);
+  if (out_dt != DType::kUInt8 && out_dt != DType::kInt8)
+    return BadDType(node, "y_zero_point", out_dt);
   TIFFIN_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0, out_dt, x->shape()));
   auto run = [&](auto tag) -> Status {
     using Q = decltype(tag);
@@ -114,7 +120,8 @@ Status DequantizeCompute(KernelContext& ctx, const AxisAttrs& a) {
   const Tensor* zp = ctx.input(2);
   TIFFIN_ASSIGN_OR_RETURN(PerAxis pa, MakePerAxis(node, *x, *scale, a.axis));
   if (zp && (zp->size() != scale->size() || zp->dtype() != x->dtype())) {
-    return InvalidArgument(node.Describe() + ": x_zero_point must match x's dtype and x_scale's size");
+    return InvalidArgument(node.Describe() +
+                           ": x_zero_point must match x's dtype and x_scale's size");
   }
   const DType out_dt = scale->dtype();
   if (out_dt != DType::kFloat32) return BadDType(node, "x_scale", out_dt);
@@ -132,10 +139,14 @@ Status DequantizeCompute(KernelContext& ctx, const AxisAttrs& a) {
     return Status::Ok();
   };
   switch (x->dtype()) {
-    case DType::kUInt8: return run(uint8_t{});
-    case DType::kInt8: return run(int8_t{});
-    case DType::kInt32: return run(int32_t{});
-    default: return BadDType(node, "x", x->dtype());
+    case DType::kUInt8:
+      return run(uint8_t{});
+    case DType::kInt8:
+      return run(int8_t{});
+    case DType::kInt32:
+      return run(int32_t{});
+    default:
+      return BadDType(node, "x", x->dtype());
   }
 }
 
@@ -235,13 +246,17 @@ void IntMatMul(const Tensor& a, const Tensor& b, const Shape& out_shape, int64_t
 Result<int32_t> ZeroPoint(const ir::Node& node, const Tensor* zp, const char* what) {
   if (zp == nullptr) return 0;
   if (zp->size() != 1) {
-    return NotSupported(node.Describe() + ": " + what + " must be a scalar (per-axis zero points "
+    return NotSupported(node.Describe() + ": " + what +
+                        " must be a scalar (per-axis zero points "
                         "are not supported here)");
   }
   switch (zp->dtype()) {
-    case DType::kUInt8: return static_cast<int32_t>(zp->data<uint8_t>()[0]);
-    case DType::kInt8: return static_cast<int32_t>(zp->data<int8_t>()[0]);
-    default: return BadDType(node, what, zp->dtype());
+    case DType::kUInt8:
+      return static_cast<int32_t>(zp->data<uint8_t>()[0]);
+    case DType::kInt8:
+      return static_cast<int32_t>(zp->data<int8_t>()[0]);
+    default:
+      return BadDType(node, what, zp->dtype());
   }
 }
 
@@ -289,7 +304,8 @@ Status QLinearMatMulCompute(KernelContext& ctx) {
   TIFFIN_ASSIGN_OR_RETURN(const Tensor* y_zp_t, RequiredInput(ctx, 7, "y_zero_point"));
   for (const Tensor* s : {a_scale, b_scale, y_scale}) {
     if (s->size() != 1) {
-      return NotSupported(node.Describe() + ": per-axis scales are not supported (scalar scales are)");
+      return NotSupported(node.Describe() +
+                          ": per-axis scales are not supported (scalar scales are)");
     }
   }
   TIFFIN_ASSIGN_OR_RETURN(int32_t a_zp, ZeroPoint(node, a_zp_t, "a_zero_point"));
