@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Differential test: tiffin against ONNX Runtime 1.30 (onnxruntime-node).
 
-For every model under tests/golden/torch and examples/, runs the model's
+For every model under tests/golden/torch, tests/golden/ml (ai.onnx.ml
+operators, from tests/golden/gen/gen_ml.py) and examples/, runs the model's
 fixture input and a random batch of 17 rows through both ONNX Runtime
 (tools/ort/run_model.js) and `tiffin predict`, and compares every output
 to rtol 1e-4, atol 1e-5.
@@ -26,6 +27,10 @@ def models(source):
     for name in sorted(os.listdir(root)):
         d = os.path.join(root, name)
         yield name, os.path.join(d, "model.onnx"), np.load(os.path.join(d, "input_0.npy"))
+    ml = os.path.join(source, "tests", "golden", "ml")
+    for name in sorted(os.listdir(ml)):
+        d = os.path.join(ml, name)
+        yield "ml/" + name, os.path.join(d, "model.onnx"), np.load(os.path.join(d, "input_0.npy"))
     ex = os.path.join(source, "examples", "iris_mlp")
     with open(os.path.join(ex, "input.json")) as f:
         x = np.array(json.load(f)["features"], dtype=np.float32)
@@ -92,8 +97,11 @@ def main():
                         failures += 1
                         continue
                     err = float(np.max(np.abs(a - b))) if a.size else 0.0
-                    ok = np.allclose(a, b, rtol=RTOL, atol=ATOL)
-                    print(f"{'ok  ' if ok else 'FAIL'} {name:12s} {label:8s} output {i}: "
+                    if np.issubdtype(b.dtype, np.integer):  # labels: exact
+                        ok = np.array_equal(a, b)
+                    else:
+                        ok = np.allclose(a, b, rtol=RTOL, atol=ATOL)
+                    print(f"{'ok  ' if ok else 'FAIL'} {name:36s} {label:8s} output {i}: "
                           f"max abs diff {err:.3g}")
                     failures += 0 if ok else 1
     print(f"ort_differential: {'all outputs match' if not failures else str(failures) + ' mismatches'}")

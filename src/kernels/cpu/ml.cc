@@ -386,13 +386,14 @@ Status LinClsCompute(KernelContext& ctx, const LinClsAttrs& a) {
       y->data<int64_t>()[i] = a.ilabels[label];
     float* zr = zo + i * nz;
     if (a.binary) {
-      // ONNX Runtime's binary expansion: the one score p becomes [1 - p, p]
-      // (p after the post transform, when there is one).
+      // ONNX Runtime's binary expansion (the spec is silent): the one score p
+      // becomes [1 - p, p], with p = sigmoid(s) under LOGISTIC and the raw
+      // score otherwise; ORT 1.30 applies no softmax here, and
+      // tests/ort/compare_with_ort.py checks each post_transform against it.
       float p = s[0];
       if (a.post == Post::kLogistic) p = Logistic(p);
       zr[0] = 1.0f - p;
       zr[1] = p;
-      if (a.post == Post::kSoftmax || a.post == Post::kSoftmaxZero) ApplyPost(a.post, zr, 2);
     } else {
       std::copy(s.begin(), s.end(), zr);
       ApplyPost(a.post, zr, k);
