@@ -1,5 +1,6 @@
 // ai.onnx.ml kernels: Scaler, Normalizer, Binarizer, Imputer,
-// LinearRegressor, LinearClassifier, ArrayFeatureExtractor, and a ZipMap row
+// LinearRegressor, LinearClassifier, ArrayFeatureExtractor,
+// TreeEnsembleRegressor, TreeEnsembleClassifier, and a ZipMap row
 // that refuses (ZipMap outputs a sequence of maps; tiffin values are tensors).
 // Numeric inputs (float, double, int32, int64) are read as float, as ONNX
 // Runtime does; the parameters are float attributes anyway.
