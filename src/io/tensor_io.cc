@@ -1,5 +1,7 @@
 #include "io/tensor_io.h"
 
+#include "core/utf8.h"
+
 #include <simdjson.h>
 
 #include <charconv>
@@ -593,21 +595,7 @@ Result<Tensor> ParseNpy(std::string_view b, const ParseLimits& limits) {
           cp |= static_cast<uint32_t>(byte) << (8 * k);
         }
         if (cp == 0) break;
-        if (cp < 0x80) {
-          s += static_cast<char>(cp);
-        } else if (cp < 0x800) {
-          s += static_cast<char>(0xc0 | (cp >> 6));
-          s += static_cast<char>(0x80 | (cp & 0x3f));
-        } else if (cp < 0x10000) {
-          s += static_cast<char>(0xe0 | (cp >> 12));
-          s += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-          s += static_cast<char>(0x80 | (cp & 0x3f));
-        } else {
-          s += static_cast<char>(0xf0 | (cp >> 18));
-          s += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
-          s += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-          s += static_cast<char>(0x80 | (cp & 0x3f));
-        }
+        AppendUtf8(cp, &s);
       }
       t.data<std::string>()[i] = std::move(s);
     }

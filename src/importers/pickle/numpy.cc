@@ -5,6 +5,8 @@
 #include <limits>
 #include <optional>
 
+#include "core/utf8.h"
+
 namespace tiffin::pickle {
 
 const std::vector<std::string> kNumpyAllowedGlobals = {
@@ -26,24 +28,6 @@ using Kind = PickleValue::Kind;
 constexpr const char* kReconstruct = "numpy._core.multiarray._reconstruct";
 constexpr const char* kFromBuffer = "numpy._core.numeric._frombuffer";
 constexpr const char* kScalar = "numpy._core.multiarray.scalar";
-
-void AppendUtf8(uint32_t cp, std::string* out) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
 
 // Python 2 str values arrive decoded as latin-1; numpy re-encodes them.
 Result<std::string> Utf8ToLatin1(const std::string& s, const std::string& what) {
