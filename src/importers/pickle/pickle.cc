@@ -76,6 +76,10 @@ constexpr Alias kAliases[] = {
     {"sklearn.feature_selection.variance_threshold",
      "sklearn.feature_selection._variance_threshold"},
     {"sklearn.compose.column_transformer", "sklearn.compose._column_transformer"},
+    // scikit-learn < 0.23 vendored joblib; numpy.matrix is re-exported from
+    // its defining module, which is what numpy < 1.16 pickled.
+    {"sklearn.externals.joblib", "joblib"},
+    {"numpy.matrixlib.defmatrix", "numpy"},
 };
 
 bool HasModulePrefix(std::string_view path, std::string_view prefix) {
@@ -139,6 +143,15 @@ constexpr std::string_view kDangerousModules[] = {
     "telnetlib",
     "xmlrpc",
     "joblib.load",
+    // Library helpers that run code or load other files.
+    "types",
+    "numpy.testing",
+    "numpy.distutils",
+    "sklearn.utils._testing",
+    "sklearn.utils.testing",
+    "torch.serialization",
+    "torch.hub",
+    "torch.package",
 };
 
 // Names in builtins that run code, reach attributes or touch the system.
@@ -402,7 +415,10 @@ void SetIntFromBytes(std::string_view le, PickleValue* v) {
 class Reader {
  public:
   explicit Reader(std::string_view data) : data_(data) {}
+  std::string_view data() const { return data_; }
   size_t pos() const { return pos_; }
+  // REQUIRES: pos <= data().size().
+  void Seek(size_t pos) { pos_ = pos; }
   size_t left() const { return data_.size() - pos_; }
   bool done() const { return pos_ >= data_.size(); }
 
@@ -721,6 +737,37 @@ std::string OpName(uint8_t op) {
   return s;
 }
 
+// True for the opcodes of protocol 0 (the text protocol).
+bool IsProtocol0Op(uint8_t op) {
+  switch (op) {
+    case kMark:
+    case kStop:
+    case kPop:
+    case kDup:
+    case kFloat:
+    case kInt:
+    case kLong:
+    case kNone:
+    case kPersId:
+    case kReduce:
+    case kString:
+    case kUnicode:
+    case kAppend:
+    case kBuild:
+    case kGlobal:
+    case kDict:
+    case kGet:
+    case kInst:
+    case kList:
+    case kPut:
+    case kSetItem:
+    case kTuple:
+      return true;
+    default:
+      return false;
+  }
+}
+
 // --------------------------------------------------------------- parser ----
 
 using Kind = PickleValue::Kind;
@@ -740,7 +787,7 @@ class Parser {
   }
   ~Parser() { Teardown(); }
 
-  Result<PickleValue> Run();
+  Result<ParsedPickle> Run();
 
  private:
   Status Fail(Status s) const {
@@ -895,6 +942,10 @@ class Parser {
   bool Allowed(const Global& g) const {
     std::string full = g.FullName();
     if (allowed_.count(full)) return true;
+    // A wildcard admits plain names only: a dotted name ('os.system' in
+    // module 'sklearn') walks attributes, which can reach any module the
+    // allowed one imports.
+    if (g.name.find('.') != std::string::npos) return false;
     for (const auto& p : allowed_prefixes_) {
       if (HasModulePrefix(g.module, p)) return true;
     }
@@ -1003,6 +1054,7 @@ class Parser {
   }
 
   Status Step();
+  Status RunAfterBuild(PickleValue* obj);
   Status Validate(const PickleRef& root, std::unordered_set<const PickleValue*>* reachable);
   void Teardown() {
     // Break every parent->child link first so that destruction never
@@ -1030,6 +1082,8 @@ class Parser {
   uint8_t op_ = 0;
   bool stopped_ = false;
   bool latin1_error_ = false;
+  int protocol_ = -1;  // PROTO argument; -1 until one is seen
+  bool binary_ops_ = false;
   PickleRef result_;
 };
 
@@ -1037,6 +1091,7 @@ Status Parser::Step() {
   op_pos_ = in_.pos();
   TIFFIN_ASSIGN_OR_RETURN(uint64_t op64, in_.ReadLE(1, "opcode"));
   op_ = static_cast<uint8_t>(op64);
+  if (!IsProtocol0Op(op_)) binary_ops_ = true;
   switch (op_) {
     case kProto: {
       TIFFIN_ASSIGN_OR_RETURN(uint64_t v, in_.ReadLE(1, "PROTO argument"));
@@ -1044,6 +1099,7 @@ Status Parser::Step() {
         return Error(StatusCode::kNotSupported,
                      "protocol " + std::to_string(v) + " is newer than the highest known (5)");
       }
+      if (protocol_ < 0) protocol_ = static_cast<int>(v);
       return Status::Ok();
     }
     case kFrame: {
@@ -1305,7 +1361,10 @@ Status Parser::Step() {
       }
       TIFFIN_ASSIGN_OR_RETURN(PickleRef * top, Top());
       PickleValue* target = top->get();
-      if (target->kind != Kind::kDict) {
+      // Instances of dict subclasses (sklearn's Bunch, OrderedDict
+      // subclasses) receive their items the same way; they are kept in the
+      // object's entries.
+      if (target->kind != Kind::kDict && target->kind != Kind::kObject) {
         return Error(StatusCode::kDataLoss,
                      "cannot set items on a " + target->TypeName() + " (expected a dict)");
       }
@@ -1420,7 +1479,8 @@ Status Parser::Step() {
         return Error(StatusCode::kNotSupported,
                      "second BUILD on object " + obj->global.FullName() + " with non-dict state");
       }
-      return Adopt(obj, *state);
+      TIFFIN_RETURN_IF_ERROR(Adopt(obj, *state));
+      return opt_.after_build ? RunAfterBuild(obj) : Status::Ok();
     }
     case kPersId:
     case kBinPersId: {
@@ -1454,6 +1514,32 @@ Status Parser::Step() {
     default:
       return Error(StatusCode::kDataLoss, "unknown opcode (not a pickle, or corrupt)");
   }
+}
+
+Status Parser::RunAfterBuild(PickleValue* obj) {
+  PickleInput input(in_.data(), in_.pos());
+  auto replacement = opt_.after_build(*obj, &input);
+  if (!replacement.ok()) return Fail(replacement.status());
+  if (input.offset() < in_.pos() || input.offset() > in_.data().size()) {
+    return Error(StatusCode::kInternal, "after_build moved the stream position backwards");
+  }
+  in_.Seek(input.offset());
+  if (*replacement == nullptr) return Status::Ok();
+  if (replacement->get() == obj) return Status::Ok();
+  // Overwrite in place so that every holder of the object (stack, memo,
+  // containers) sees the replacement. `replacement` keeps its value alive
+  // while the object's old children go; a replacement referenced elsewhere
+  // is copied rather than emptied.
+  if (replacement->use_count() == 1) {
+    *obj = std::move(**replacement);
+  } else {
+    *obj = PickleValue(**replacement);
+  }
+  if (obj->depth > opt_.max_depth) {
+    return Error(StatusCode::kResourceExhausted,
+                 "values nest deeper than " + std::to_string(opt_.max_depth) + " levels");
+  }
+  return Status::Ok();
 }
 
 // Refuses cycles and nesting beyond max_depth (iterative, so a hostile
@@ -1518,7 +1604,7 @@ Status Parser::Validate(const PickleRef& root, std::unordered_set<const PickleVa
   return Status::Ok();
 }
 
-Result<PickleValue> Parser::Run() {
+Result<ParsedPickle> Parser::Run() {
   while (!stopped_) {
     if (in_.done()) {
       return DataLoss("pickle: the stream ends at offset " + std::to_string(in_.pos()) +
@@ -1531,7 +1617,10 @@ Result<PickleValue> Parser::Run() {
   }
   std::unordered_set<const PickleValue*> reachable;
   TIFFIN_RETURN_IF_ERROR(Validate(result_, &reachable));
-  PickleValue out = *result_;
+  ParsedPickle out;
+  out.value = *result_;
+  out.protocol = protocol_ >= 0 ? protocol_ : binary_ops_ ? 1 : 0;
+  out.end_offset = in_.pos();
   // What the result reaches is acyclic and bounded in depth, so plain
   // destruction is safe for it; unlink everything else first.
   for (auto& c : containers_) {
@@ -1563,6 +1652,15 @@ std::string DangerousGlobalReason(const Global& global) {
       return "module '" + std::string(m) + "' can run code or touch the system";
     if (m.find('.') != std::string_view::npos && HasModulePrefix(global.FullName(), m)) {
       return "'" + std::string(m) + "' can run code";
+    }
+  }
+  // A dotted name walks attributes from its module: 'sklearn' + 'os.system'
+  // reaches os.system through sklearn's own import of os.
+  if (global.name.find('.') != std::string::npos) {
+    for (std::string_view m : kDangerousModules) {
+      if (HasModulePrefix(global.name, m)) {
+        return "attribute path '" + global.name + "' reaches module '" + std::string(m) + "'";
+      }
     }
   }
   if (global.module == "builtins" || global.module == "__builtin__") {
@@ -1660,9 +1758,14 @@ void Render(const PickleValue& v, size_t max_chars, std::string* out, int depth)
       *out += v.is_big_int ? "<" + std::to_string(v.big_int.size()) + "-byte int>"
                            : std::to_string(v.int_value);
       break;
-    case Kind::kFloat:
-      *out += std::to_string(v.float_value);
-      break;
+    case Kind::kFloat: {
+      // Shortest round-trip text, like Python's repr (1.0, 0.001, 1e-05).
+      char buf[32];
+      auto r = std::to_chars(buf, buf + sizeof buf, v.float_value);
+      std::string text(buf, r.ptr);
+      if (text.find_first_of(".eEn") == std::string::npos) text += ".0";
+      *out += text;
+    } break;
     case Kind::kBytes:
       *out += "b" + QuoteForMessage(v.str_value);
       break;
@@ -1717,7 +1820,25 @@ std::string PickleValue::DebugString(size_t max_chars) const {
   return out;
 }
 
+Result<std::string_view> PickleInput::Read(uint64_t n, std::string_view what) {
+  if (n > left()) {
+    return DataLoss(std::string(what) + " at offset " + std::to_string(pos_) + " needs " +
+                    std::to_string(n) + " bytes, but only " + std::to_string(left()) +
+                    " are left (the file is truncated or corrupt)");
+  }
+  std::string_view s = data_.substr(pos_, static_cast<size_t>(n));
+  pos_ += static_cast<size_t>(n);
+  return s;
+}
+
+Status PickleInput::Skip(uint64_t n, std::string_view what) { return Read(n, what).status(); }
+
 Result<PickleValue> ParsePickle(std::string_view bytes, const PickleOptions& options) {
+  TIFFIN_ASSIGN_OR_RETURN(ParsedPickle parsed, ParsePickleStream(bytes, options));
+  return std::move(parsed.value);
+}
+
+Result<ParsedPickle> ParsePickleStream(std::string_view bytes, const PickleOptions& options) {
   if (bytes.size() > options.max_bytes) {
     return ResourceExhausted("pickle: the stream is " + std::to_string(bytes.size()) +
                              " bytes, over the limit of " + std::to_string(options.max_bytes) +

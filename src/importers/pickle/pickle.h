@@ -9,9 +9,13 @@
 // of standard-library reducers that only rebuild data (set, frozenset,
 // bytearray, _codecs.encode, collections.OrderedDict and the protocol 0/1
 // copyreg._reconstructor(cls, object, None) pattern) are evaluated natively.
+// Two hooks serve container formats: persistent_load (PyTorch archives) and
+// after_build, which may consume raw bytes that follow a BUILD in the stream
+// and replace the object just built (joblib's inline numpy arrays).
 //
 // Names are canonicalised through an alias table before any check
 // (numpy.core -> numpy._core, copy_reg -> copyreg, __builtin__ -> builtins,
+// numpy.matrixlib.defmatrix -> numpy, sklearn.externals.joblib -> joblib,
 // pre-0.22 scikit-learn public modules -> their private modules), so the
 // allow-list and the values a caller sees always use the canonical name.
 // Dangerous globals (os, posix, nt, subprocess, sys, importlib, dill, eval,
@@ -69,7 +73,8 @@ class PickleValue {
     kSet,        // items
     kFrozenSet,  // items
     kGlobal,     // global
-    kObject,     // global = class, items = args, entries = kwargs, state
+    kObject,     // global = class, items = args, entries = kwargs (NEWOBJ_EX) or the
+                 // items a dict subclass received through SETITEM(S), state
   };
 
   Kind kind = Kind::kNone;
@@ -117,12 +122,49 @@ class PickleValue {
 // returned value is pushed in its place. Used by PyTorch archives.
 using PersistentLoader = std::function<Result<PickleRef>(const PickleValue& pid)>;
 
+// The unread rest of the stream, as seen by PickleOptions::after_build: the
+// position is just past the BUILD opcode. Formats that write raw data between
+// pickle opcodes (joblib's NumpyArrayWrapper) consume it here; the machine
+// resumes at whatever position the callback leaves.
+class PickleInput {
+ public:
+  // REQUIRES: pos <= data.size().
+  PickleInput(std::string_view data, size_t pos) : data_(data), pos_(pos) {}
+
+  size_t offset() const { return pos_; }  // from the start of the stream
+  size_t left() const { return data_.size() - pos_; }
+  std::string_view rest() const { return data_.substr(pos_); }
+
+  // Consumes `n` bytes and returns them (a view into the stream). Fails with
+  // kDataLoss naming `what` and the offset when fewer than `n` are left.
+  Result<std::string_view> Read(uint64_t n, std::string_view what);
+  // Consumes `n` bytes, with the same check.
+  Status Skip(uint64_t n, std::string_view what);
+
+ private:
+  std::string_view data_;
+  size_t pos_;
+};
+
+// Called after every BUILD, with the object the state was just attached to
+// (`built` is always a kObject) and the rest of the stream. Returns null to
+// leave the object as it is, or a replacement value: the object is then
+// overwritten in place by that value (moved out of it when the callback holds
+// the only reference), so the replacement takes its place on the stack, in the
+// memo and in any container that already holds it (joblib swaps each array
+// wrapper for the array). The replacement must not refer to `built` itself
+// (that would be a cycle, refused at the end of the parse). Values the
+// callback makes do not count towards max_objects: it bounds them itself. An
+// error stops the parse and is returned with the offset added.
+using AfterBuild = std::function<Result<PickleRef>(const PickleValue& built, PickleInput* input)>;
+
 struct PickleOptions {
   // Classes and functions that REDUCE/NEWOBJ/NEWOBJ_EX/INST/OBJ may turn into
   // Objects: "module.name" (either alias spelling), or "module.*" for every
   // name in a module and its submodules. Dangerous names are refused anyway.
   std::vector<std::string> allowed_globals;
   PersistentLoader persistent_load;  // empty: PERSID/BINPERSID are refused
+  AfterBuild after_build;            // empty: BUILD only attaches the state
 
   size_t max_bytes = size_t{1} << 32;       // input size
   size_t max_stack = size_t{1} << 20;       // values on the stack, all marks together
@@ -136,6 +178,17 @@ struct PickleOptions {
 // Runs the pickle machine over `bytes` up to the first STOP and returns the
 // value on top of the stack. Bytes after STOP are ignored.
 Result<PickleValue> ParsePickle(std::string_view bytes, const PickleOptions& options);
+
+// ParsePickle, plus what a reader of containers needs to know.
+struct ParsedPickle {
+  PickleValue value;
+  // The PROTO argument (2-5); for streams without PROTO, 1 if a binary
+  // (protocol 1) opcode occurs and 0 otherwise.
+  int protocol = 0;
+  // Offset just past the STOP opcode: where a following stream starts.
+  size_t end_offset = 0;
+};
+Result<ParsedPickle> ParsePickleStream(std::string_view bytes, const PickleOptions& options);
 
 // Walks the opcodes of `bytes` (up to STOP) without building anything and
 // returns every global named by GLOBAL, INST and STACK_GLOBAL, canonicalised,

@@ -235,6 +235,136 @@ TEST(Pickle, RefusesDangerousEvenIfAllowListed) {
   }
 }
 
+// The hostile corpus (tests/golden/pickle/evil_manifest.tsv, written by
+// gen_pickles.py): each file, if Python unpickled it, would create its marker
+// file /tmp/tiffin_pwned_<name> (gen_pickles.py --verify-payloads proves it).
+struct HostileFile {
+  std::string file;
+  std::vector<std::string> names;  // globals the refusal may name; [0] = the subject
+  std::string marker;
+};
+
+std::vector<HostileFile> HostileManifest() {
+  std::vector<HostileFile> rows;
+  std::istringstream in(Fixture("evil_manifest.tsv"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    HostileFile row;
+    std::string names;
+    std::getline(fields, row.file, '\t');
+    std::getline(fields, names, '\t');
+    std::getline(fields, row.marker, '\t');
+    std::istringstream alternatives(names);
+    for (std::string n; std::getline(alternatives, n, '|');) row.names.push_back(n);
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+bool NamesOneOf(std::string_view message, const std::vector<std::string>& names) {
+  for (const auto& n : names)
+    if (message.find(n) != std::string_view::npos) return true;
+  return false;
+}
+
+void RemoveMarkers(const std::vector<HostileFile>& rows) {
+  for (const auto& row : rows) fs::remove(row.marker);
+}
+
+void ExpectNoMarkers(const std::vector<HostileFile>& rows) {
+  for (const auto& row : rows) EXPECT_FALSE(fs::exists(row.marker)) << row.marker << " exists";
+}
+
+// What the scikit-learn importer allows (src/importers/sklearn/sklearn.cc).
+PickleOptions SklearnLikeOptions() {
+  PickleOptions o;
+  o.allowed_globals = kNumpyAllowedGlobals;
+  for (const char* g : {"sklearn.*", "numpy.random.*", "builtins.slice", "builtins.object"})
+    o.allowed_globals.push_back(g);
+  return o;
+}
+
+// Files that parse under the scikit-learn allow-list because their subject is
+// under sklearn.* (a function that runs Python, or a dotted name through the
+// os module that sklearn/__init__.py imports): the importer refuses the first
+// three for their shape (tests/cli/hostile_files_test.py), and loads the
+// others. Each entry is checked to still parse.
+const std::set<std::string> kSklearnAllowListGaps = {};
+
+TEST(Pickle, HostileCorpusIsRefusedAndNamed) {
+  const auto rows = HostileManifest();
+  ASSERT_GE(rows.size(), 35u);
+  RemoveMarkers(rows);
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.file);
+    ASSERT_FALSE(row.names.empty());
+    const std::string bytes = Fixture(row.file);
+    // With an empty allow-list every file is refused, naming some global.
+    auto bare = ParsePickle(bytes, PickleOptions());
+    ASSERT_FALSE(bare.ok());
+    EXPECT_EQ(bare.status().code(), StatusCode::kInvalidArgument) << bare.status().ToString();
+    EXPECT_THAT(bare.status().message(), HasSubstr("refusing"));
+    // The file really contains what it is about.
+    auto globals = ListGlobals(bytes);
+    if (globals.ok()) {
+      std::vector<std::string> full;
+      for (const auto& g : *globals) full.push_back(g.FullName());
+      EXPECT_THAT(full, ::testing::Contains(CanonicalModule(row.names[0])));
+    } else {
+      EXPECT_EQ(row.file, "evil_payload_then_garbage.pkl") << globals.status().ToString();
+    }
+    // With the scikit-learn allow-list the refusal names the file's global.
+    auto v = ParsePickle(bytes, SklearnLikeOptions());
+    if (kSklearnAllowListGaps.count(row.file)) {
+      EXPECT_TRUE(v.ok()) << "refused now (" << v.status().ToString()
+                          << "): remove it from kSklearnAllowListGaps";
+      continue;
+    }
+    ASSERT_FALSE(v.ok());
+    EXPECT_EQ(v.status().code(), StatusCode::kInvalidArgument) << v.status().ToString();
+    EXPECT_TRUE(NamesOneOf(v.status().message(), row.names))
+        << v.status().ToString() << "\nwant one of: " << ::testing::PrintToString(row.names);
+  }
+  ExpectNoMarkers(rows);
+}
+
+// Files that a caller who allow-lists every module they name still gets
+// parsed: their subject is not on the deny list. Each entry is checked to
+// still parse, so that a stricter deny list shows up here.
+const std::set<std::string> kDenyListGaps = {};
+
+TEST(Pickle, HostileCorpusIsRefusedEvenIfEveryModuleIsAllowListed) {
+  const auto rows = HostileManifest();
+  RemoveMarkers(rows);
+  PickleOptions o;
+  for (const char* m :
+       {"builtins",  "__builtin__", "os",      "posix",     "subprocess", "operator",
+        "functools", "pickle",      "_pickle", "marshal",   "types",      "dill",
+        "torch",     "_io",         "shutil",  "importlib", "webbrowser", "pty",
+        "runpy",     "code",        "sklearn", "numpy",     "tarfile"}) {
+    o.allowed_globals.push_back(std::string(m) + ".*");
+  }
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.file);
+    auto v = ParsePickle(Fixture(row.file), o);
+    if (kDenyListGaps.count(row.file)) {
+      EXPECT_TRUE(v.ok()) << "refused now (" << v.status().ToString()
+                          << "): remove it from kDenyListGaps";
+      continue;
+    }
+    ASSERT_FALSE(v.ok());
+    EXPECT_EQ(v.status().code(), StatusCode::kInvalidArgument) << v.status().ToString();
+    // Dangerous names are refused where they appear, so the first dangerous
+    // one in the stream is named (the subject, or a helper it builds on,
+    // like types.FunctionType before marshal.loads).
+    EXPECT_THAT(v.status().message(), HasSubstr("refusing global '"));
+    EXPECT_TRUE(NamesOneOf(v.status().message(), row.names)) << v.status().ToString();
+  }
+  ExpectNoMarkers(rows);
+}
+
 TEST(Pickle, RefusesUnlistedClassNamingIt) {
   auto v = ParsePickle(Fixture("evil_unknown_class.pkl"), PickleOptions());
   ASSERT_FALSE(v.ok());
@@ -495,6 +625,77 @@ TEST(Pickle, AliasesCanonicaliseNames) {
       o);
   ASSERT_TRUE(w.ok()) << w.status().ToString();
   EXPECT_EQ(w->global.module, "sklearn.tree._classes");
+  // Vendored joblib in scikit-learn < 0.23; numpy.matrix as numpy < 1.16 wrote it.
+  EXPECT_EQ(CanonicalModule("sklearn.externals.joblib.numpy_pickle"), "joblib.numpy_pickle");
+  EXPECT_EQ(CanonicalModule("numpy.matrixlib.defmatrix.matrix"), "numpy.matrix");
+  EXPECT_EQ(CanonicalModule("numpy.matrixlib"), "numpy.matrixlib");
+  // joblib.load stays refused through the alias.
+  auto jl = ParsePickle(
+      "\x80\x02"
+      "csklearn.externals.joblib\nload\n."s,
+      PickleOptions());
+  ASSERT_FALSE(jl.ok());
+  EXPECT_EQ(jl.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(Pickle, StreamReportsProtocolAndEnd) {
+  for (int proto = 0; proto <= 5; ++proto) {
+    std::string bytes = Fixture("nested_p" + std::to_string(proto) + ".pkl");
+    auto p = ParsePickleStream(bytes + "tail", PickleOptions());
+    ASSERT_TRUE(p.ok()) << proto << ": " << p.status().ToString();
+    EXPECT_EQ(p->protocol, proto);
+    EXPECT_EQ(p->end_offset, bytes.size()) << proto;
+  }
+}
+
+// A stream that rebuilds mymod.C, then three raw bytes outside the pickle
+// grammar, then memo GET of the object: ( C(), GET 0 ).
+const std::string kRawAfterBuild = "\x80\x02(cmymod\nC\n)\x81q\x00}b"s + "XYZ" + "h\x00t."s;
+
+TEST(Pickle, AfterBuildConsumesRawBytesAndReplacesTheObject) {
+  PickleOptions o;
+  o.allowed_globals = {"mymod.C"};
+  // Without the hook the raw bytes are opcodes ('X' = BINUNICODE) and the
+  // stream is corrupt.
+  ASSERT_FALSE(ParsePickle(kRawAfterBuild, o).ok());
+
+  int calls = 0;
+  o.after_build = [&](const PickleValue& built, PickleInput* in) -> Result<PickleRef> {
+    ++calls;
+    EXPECT_TRUE(built.IsObjectOf("mymod.C"));
+    EXPECT_EQ(in->offset(), 18u);
+    TIFFIN_ASSIGN_OR_RETURN(std::string_view raw, in->Read(3, "raw data"));
+    auto v = std::make_shared<PickleValue>();
+    v->kind = Kind::kStr;
+    v->str_value = std::string(raw);
+    return v;
+  };
+  auto v = ParsePickle(kRawAfterBuild, o);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(calls, 1);
+  ASSERT_TRUE(v->is_tuple());
+  ASSERT_EQ(v->items.size(), 2u);
+  EXPECT_EQ(v->items[0]->str_value, "XYZ");
+  // The memo held the object; it sees the replacement too.
+  EXPECT_EQ(v->items[1]->str_value, "XYZ");
+
+  // Returning null keeps the object (and the bytes are then opcodes).
+  o.after_build = [](const PickleValue&, PickleInput*) -> Result<PickleRef> { return PickleRef(); };
+  ASSERT_FALSE(ParsePickle(kRawAfterBuild, o).ok());
+}
+
+TEST(Pickle, AfterBuildErrorsCarryTheOffset) {
+  PickleOptions o;
+  o.allowed_globals = {"mymod.C"};
+  o.after_build = [](const PickleValue&, PickleInput* in) -> Result<PickleRef> {
+    TIFFIN_RETURN_IF_ERROR(in->Skip(1000, "array data"));
+    return PickleRef();
+  };
+  auto v = ParsePickle(kRawAfterBuild, o);
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().code(), StatusCode::kDataLoss);
+  EXPECT_THAT(v.status().message(), HasSubstr("array data at offset 18 needs 1000 bytes"));
+  EXPECT_THAT(v.status().message(), HasSubstr("pickle offset 17"));
 }
 
 TEST(Pickle, ListGlobals) {
