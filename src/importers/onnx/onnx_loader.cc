@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "exec/executor.h"
+#include "importers/onnx/onnx_loader.h"
 #include "importers/onnx/tensor_proto.h"
 #include "kernels/kernel.h"
 #include "tiffin/model.h"
@@ -334,9 +335,8 @@ void CountOps(const ir::Graph& g, std::map<std::string, int64_t>* counts) {
 namespace onnx_import {
 namespace {
 
-Result<std::shared_ptr<const Model>> LoadOnnxBytesImpl(const std::string& bytes,
-                                                       const std::string& base_dir,
-                                                       const LoadOptions& options) {
+Result<ParsedOnnx> ParseOnnxGraphImpl(const std::string& bytes, const std::string& base_dir,
+                                      const LoadOptions& options) {
   if (bytes.size() > options.max_file_bytes) {
     return ResourceExhausted("model has " + std::to_string(bytes.size()) +
                              " bytes, over the limit of " + std::to_string(options.max_file_bytes));
@@ -372,9 +372,11 @@ Result<std::shared_ptr<const Model>> LoadOnnxBytesImpl(const std::string& bytes,
   }
   if (!ctx.opsets.count("")) ctx.opsets[""] = 1;  // IR < 3 semantics; rows refuse what differs
 
-  TIFFIN_ASSIGN_OR_RETURN(auto graph, ConvertGraph(mp.graph(), nullptr, ctx, 0));
+  ParsedOnnx parsed;
+  TIFFIN_ASSIGN_OR_RETURN(parsed.graph, ConvertGraph(mp.graph(), nullptr, ctx, 0));
+  parsed.opsets = ctx.opsets;
 
-  ModelInfo info;
+  ModelInfo& info = parsed.info;
   info.format = "onnx";
   info.producer_name = mp.producer_name();
   info.producer_version = mp.producer_version();
@@ -383,26 +385,46 @@ Result<std::shared_ptr<const Model>> LoadOnnxBytesImpl(const std::string& bytes,
   info.ir_version = mp.ir_version();
   info.doc_string = mp.doc_string();
   for (const auto& [d, v] : ctx.opsets) info.opsets[d.empty() ? "ai.onnx" : d] = v;
-  CountOps(*graph, &info.op_counts);
-  for (const auto& [id, t] : graph->constants) {
+  CountOps(*parsed.graph, &info.op_counts);
+  for (const auto& [id, t] : parsed.graph->constants) {
     info.parameter_count += t.size();
     info.parameter_bytes += static_cast<int64_t>(t.nbytes());
   }
   for (const auto& kv : mp.metadata_props()) info.metadata[kv.key()] = kv.value();
+  return parsed;
+}
 
+Result<std::shared_ptr<const Model>> LoadOnnxBytesImpl(const std::string& bytes,
+                                                       const std::string& base_dir,
+                                                       const LoadOptions& options) {
+  TIFFIN_ASSIGN_OR_RETURN(ParsedOnnx parsed, ParseOnnxGraphImpl(bytes, base_dir, options));
+  const ir::Graph& graph = *parsed.graph;
   std::vector<TensorInfo> inputs, outputs;
-  for (int id : graph->inputs) inputs.push_back(graph->values[static_cast<size_t>(id)].info);
-  for (int id : graph->outputs) {
-    TensorInfo ti = graph->values[static_cast<size_t>(id)].info;
-    ti.name = graph->values[static_cast<size_t>(id)].name;
+  for (int id : graph.inputs) inputs.push_back(graph.values[static_cast<size_t>(id)].info);
+  for (int id : graph.outputs) {
+    TensorInfo ti = graph.values[static_cast<size_t>(id)].info;
+    ti.name = graph.values[static_cast<size_t>(id)].name;
     outputs.push_back(ti);
   }
-  TIFFIN_ASSIGN_OR_RETURN(auto compiled, exec::CompiledGraph::Compile(graph, options));
+  TIFFIN_ASSIGN_OR_RETURN(auto compiled, exec::CompiledGraph::Compile(parsed.graph, options));
   return exec::MakeModel(std::move(compiled), std::move(inputs), std::move(outputs),
-                         std::move(info));
+                         std::move(parsed.info));
 }
 
 }  // namespace
+
+Result<ParsedOnnx> ParseOnnxGraph(const std::string& bytes, const std::string& base_dir,
+                                  const LoadOptions& options) {
+  // As in LoadOnnxBytes: only an allocation failure can throw.
+  try {
+    return ParseOnnxGraphImpl(bytes, base_dir, options);
+  } catch (const std::bad_alloc&) {
+    return ResourceExhausted("out of memory while parsing the model");
+  } catch (const std::exception& e) {
+    return Internal(std::string("unexpected exception while parsing the model: ") + e.what());
+  }
+}
+
 }  // namespace onnx_import
 
 Result<std::shared_ptr<const Model>> LoadOnnxBytes(const std::string& bytes,

@@ -273,16 +273,27 @@ Result<Tensor> ReadTensorProtoFile(const std::string& path, const LoadOptions& o
   return t;
 }
 
+Status TensorToProto(const Tensor& t, const std::string& name, onnx::TensorProto* p) {
+  p->Clear();
+  if (!t.defined()) return InvalidArgument("tensor '" + name + "': has no dtype");
+  p->set_name(name);
+  p->set_data_type(static_cast<int32_t>(t.dtype()));
+  for (int64_t d : t.shape()) p->add_dims(d);
+  if (t.dtype() == DType::kString) {
+    for (int64_t i = 0; i < t.size(); ++i) p->add_string_data(t.data<std::string>()[i]);
+  } else if (t.nbytes() == 0) {
+    p->set_raw_data(std::string());  // raw_data present, so readers take the raw path
+  } else {
+    // raw_data is little-endian; like TensorFromProto's memcpy, this takes
+    // the host to be little-endian.
+    p->set_raw_data(t.raw_data(), t.nbytes());
+  }
+  return Status::Ok();
+}
+
 Result<std::string> SerializeTensorProto(const Tensor& t, const std::string& name) {
   onnx::TensorProto p;
-  p.set_name(name);
-  p.set_data_type(static_cast<int32_t>(t.dtype()));
-  for (int64_t d : t.shape()) p.add_dims(d);
-  if (t.dtype() == DType::kString) {
-    for (int64_t i = 0; i < t.size(); ++i) p.add_string_data(t.data<std::string>()[i]);
-  } else {
-    p.set_raw_data(t.raw_data(), t.nbytes());
-  }
+  TIFFIN_RETURN_IF_ERROR(TensorToProto(t, name, &p));
   std::string out;
   if (!p.SerializeToString(&out)) return Internal("could not serialize tensor '" + name + "'");
   return out;

@@ -30,7 +30,12 @@ Result<Tensor> TensorFromProto(const onnx::TensorProto& proto, ExternalData* ext
 // Reads a file holding one serialized TensorProto (ONNX test data .pb).
 Result<Tensor> ReadTensorProtoFile(const std::string& path, const LoadOptions& options = {});
 
-// Writes `tensor` as a serialized TensorProto (raw_data; strings typed).
+// Fills `proto` (cleared first) with `tensor` named `name`: numeric, bool and
+// float16 data as little-endian raw_data, strings as string_data. Errors:
+// kInvalidArgument for a tensor without a dtype.
+Status TensorToProto(const Tensor& tensor, const std::string& name, onnx::TensorProto* proto);
+
+// Writes `tensor` as a serialized TensorProto (as TensorToProto fills it).
 Result<std::string> SerializeTensorProto(const Tensor& tensor, const std::string& name);
 
 // Reads a whole file, refusing more than `max_bytes`.
