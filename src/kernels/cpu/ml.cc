@@ -1,33 +1,29 @@
-// ai.onnx.ml kernels: Scaler, Normalizer, Binarizer, Imputer,
-// LinearRegressor, LinearClassifier, ArrayFeatureExtractor,
-// TreeEnsembleRegressor, TreeEnsembleClassifier, and a ZipMap row
-// that refuses (ZipMap outputs a sequence of maps; tiffin values are tensors).
+// ai.onnx.ml kernels, part 1: Scaler, Normalizer, Binarizer, Imputer,
+// LinearRegressor, LinearClassifier and ArrayFeatureExtractor, the shared
+// helpers of ml_internal.h, refusals for the operators whose values are maps
+// or sequences (ZipMap, CastMap, DictVectorizer), and MlKernels(), which
+// joins this file's rows with those of ml_tree.cc (tree ensembles),
+// ml_svm.cc (SVMs) and ml_encoders.cc (LabelEncoder, OneHotEncoder,
+// FeatureVectorizer).
 // Numeric inputs (float, double, int32, int64) are read as float, as ONNX
 // Runtime does; the parameters are float attributes anyway.
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "kernels/cpu/ml_internal.h"
 #include "kernels/registry.h"
 #include "kernels/util.h"
 
 namespace tiffin::kernels {
-namespace {
+namespace ml {
 
 Status Bad(const ir::Node& node, const std::string& what) {
   return InvalidArgument(node.Describe() + ": " + what);
 }
-
-// X viewed as rows of its last dimension, converted to float.
-struct FloatRows {
-  std::vector<float> v;
-  int64_t n = 1;  // rows
-  int64_t c = 1;  // last dim
-};
 
 Result<FloatRows> ReadRows(const ir::Node& node, const Tensor& x) {
   FloatRows r;
@@ -35,24 +31,23 @@ Result<FloatRows> ReadRows(const ir::Node& node, const Tensor& x) {
   r.c = x.shape().empty() ? 1 : x.shape().back();
   r.n = r.c == 0 ? 0 : size / r.c;
   r.v.resize(static_cast<size_t>(size));
-  auto conv = [&](auto tag) -> Status {
+  auto conv = [&](auto tag) {
     using T = decltype(tag);
     const T* p = x.data<T>();
     for (int64_t i = 0; i < size; ++i) r.v[static_cast<size_t>(i)] = static_cast<float>(p[i]);
-    return Status::Ok();
   };
   switch (x.dtype()) {
     case DType::kFloat32:
-      TIFFIN_RETURN_IF_ERROR(conv(float{}));
+      conv(float{});
       break;
     case DType::kFloat64:
-      TIFFIN_RETURN_IF_ERROR(conv(double{}));
+      conv(double{});
       break;
     case DType::kInt32:
-      TIFFIN_RETURN_IF_ERROR(conv(int32_t{}));
+      conv(int32_t{});
       break;
     case DType::kInt64:
-      TIFFIN_RETURN_IF_ERROR(conv(int64_t{}));
+      conv(int64_t{});
       break;
     default:
       return BadDType(node, "X", x.dtype());
@@ -60,54 +55,64 @@ Result<FloatRows> ReadRows(const ir::Node& node, const Tensor& x) {
   return r;
 }
 
-// Per-column parameter of length 1 (broadcast) or C.
-Status CheckPerColumn(const ir::Node& node, size_t len, int64_t c, const char* what) {
-  if (len == 1 || static_cast<int64_t>(len) == c) return Status::Ok();
-  return Bad(node, std::string(what) + " has " + std::to_string(len) +
-                       " values; it needs 1 or one per input column (" + std::to_string(c) + ")");
-}
-
-// ---- post transforms ----
-enum class Post { kNone, kLogistic, kSoftmax, kSoftmaxZero };
-
-Result<Post> ParsePost(const ir::Node& node) {
+Result<Post> ParsePost(const ir::Node& node, bool allow_probit) {
   TIFFIN_ASSIGN_OR_RETURN(std::string p, node.GetString("post_transform", "NONE"));
   if (p == "NONE") return Post::kNone;
   if (p == "LOGISTIC") return Post::kLogistic;
   if (p == "SOFTMAX") return Post::kSoftmax;
   if (p == "SOFTMAX_ZERO") return Post::kSoftmaxZero;
+  if (p == "PROBIT" && allow_probit) return Post::kProbit;
   return Status(NotSupported(node.Describe() + ": post_transform '" + p +
-                             "' is not supported (NONE, LOGISTIC, SOFTMAX, SOFTMAX_ZERO are)"));
+                             "' is not supported here (NONE, LOGISTIC, SOFTMAX, SOFTMAX_ZERO" +
+                             (allow_probit ? ", PROBIT" : "") + " are)"));
 }
 
-float Logistic(float s) {
-  const float v = 1.0f / (1.0f + std::exp(-std::fabs(s)));
-  return s >= 0 ? v : 1.0f - v;
-}
-
-void ApplyPost(Post p, float* row, int64_t k) {
-  switch (p) {
-    case Post::kNone:
-      return;
-    case Post::kLogistic:
-      for (int64_t j = 0; j < k; ++j) row[j] = Logistic(row[j]);
-      return;
-    case Post::kSoftmax:
-    case Post::kSoftmaxZero: {
-      if (k == 0) return;
-      float m = row[0];
-      for (int64_t j = 1; j < k; ++j) m = std::max(m, row[j]);
-      float sum = 0;
-      for (int64_t j = 0; j < k; ++j) {
-        const bool zero = p == Post::kSoftmaxZero && row[j] == 0.0f;
-        row[j] = zero ? 0.0f : std::exp(row[j] - m);
-        sum += row[j];
-      }
-      if (sum > 0)
-        for (int64_t j = 0; j < k; ++j) row[j] /= sum;
-      return;
-    }
+Result<Post> PostFromInt(const ir::Node& node, int64_t v) {
+  switch (v) {
+    case 0:
+      return Post::kNone;
+    case 1:
+      return Post::kSoftmax;
+    case 2:
+      return Post::kLogistic;
+    case 3:
+      return Post::kSoftmaxZero;
+    case 4:
+      return Post::kProbit;
+    default:
+      return Status(Bad(node, "post_transform " + std::to_string(v) +
+                                  " is not one of 0 (NONE), 1 (SOFTMAX), 2 (LOGISTIC), "
+                                  "3 (SOFTMAX_ZERO), 4 (PROBIT)"));
   }
+}
+
+double Probit(double p) {
+  // erfinv(y) ~ sign(y) sqrt(sqrt(t^2 - ln(1 - y^2) / a) - t),
+  // t = 2 / (pi a) + ln(1 - y^2) / 2 (Winitzki's approximation), evaluated
+  // in float with pi = 3.14159 as ONNX Runtime does, so that the scores agree
+  // with its (near p = 0.5 the formula cancels badly, in both).
+  const float y = 2 * static_cast<float>(p) - 1;
+  const float a = 0.147f;
+  const float ln = std::log((1 - y) * (1 + y));
+  const float t = 2 / (3.14159f * a) + 0.5f * ln;
+  const float e = std::sqrt(-t + std::sqrt(t * t - 1 / a * ln));
+  return 1.41421356f * (y < 0 ? -e : e);
+}
+
+}  // namespace ml
+
+namespace {
+
+using ml::Bad;
+using ml::FloatRows;
+using ml::Post;
+using ml::ReadRows;
+
+// Per-column parameter of length 1 (broadcast) or C.
+Status CheckPerColumn(const ir::Node& node, size_t len, int64_t c, const char* what) {
+  if (len == 1 || static_cast<int64_t>(len) == c) return Status::Ok();
+  return Bad(node, std::string(what) + " has " + std::to_string(len) +
+                       " values; it needs 1 or one per input column (" + std::to_string(c) + ")");
 }
 
 // ---- Scaler ----
@@ -280,7 +285,7 @@ struct LinRegAttrs {
     TIFFIN_ASSIGN_OR_RETURN(a.coef, init.node.GetFloats("coefficients"));
     TIFFIN_ASSIGN_OR_RETURN(a.intercepts, init.node.GetFloats("intercepts"));
     TIFFIN_ASSIGN_OR_RETURN(a.targets, init.node.GetInt("targets", 1));
-    TIFFIN_ASSIGN_OR_RETURN(Post p, ParsePost(init.node));
+    TIFFIN_ASSIGN_OR_RETURN(Post p, ml::ParsePost(init.node));
     if (p != Post::kNone)
       return Status(NotSupported(init.node.Describe() +
                                  ": LinearRegressor supports only post_transform NONE"));
@@ -333,7 +338,7 @@ struct LinClsAttrs {
     TIFFIN_ASSIGN_OR_RETURN(a.slabels, node.GetStrings("classlabels_strings"));
     TIFFIN_ASSIGN_OR_RETURN(int64_t mc, node.GetInt("multi_class", 0));
     (void)mc;  // OvR and multinomial score the same way; only post_transform differs
-    TIFFIN_ASSIGN_OR_RETURN(a.post, ParsePost(node));
+    TIFFIN_ASSIGN_OR_RETURN(a.post, ml::ParsePost(node));
     if (a.ilabels.empty() == a.slabels.empty())
       return Status(
           Bad(node, "exactly one of classlabels_ints and classlabels_strings must be set"));
@@ -392,12 +397,12 @@ Status LinClsCompute(KernelContext& ctx, const LinClsAttrs& a) {
       // score otherwise; ORT 1.30 applies no softmax here, and
       // tests/ort/compare_with_ort.py checks each post_transform against it.
       float p = s[0];
-      if (a.post == Post::kLogistic) p = Logistic(p);
+      if (a.post == Post::kLogistic) p = static_cast<float>(ml::Logistic(p));
       zr[0] = 1.0f - p;
       zr[1] = p;
     } else {
       std::copy(s.begin(), s.end(), zr);
-      ApplyPost(a.post, zr, k);
+      ml::ApplyPost(a.post, zr, k);
     }
   }
   return Status::Ok();
@@ -432,350 +437,15 @@ Status ArrayFeatureExtractorCompute(KernelContext& ctx) {
   });
 }
 
-// ---- TreeEnsembleRegressor / TreeEnsembleClassifier (opset 1-3 attributes) ----
-enum class Mode { kLeq, kLt, kGte, kGt, kEq, kNeq, kLeaf };
-enum class Agg { kSum, kAverage, kMin, kMax };
-
-struct TreeNode {
-  Mode mode = Mode::kLeaf;
-  int64_t feature = 0;
-  float value = 0;
-  int32_t t = -1, f = -1;  // indices of the true/false children
-  bool missing_true = false;
-  int32_t wbegin = 0, wend = 0;  // this node's range in `weights`
-};
-
-struct TreeWeight {
-  int64_t id;  // target or class
-  float w;
-};
-
-struct Trees {
-  std::vector<TreeNode> nodes;
-  std::vector<int32_t> roots;
-  std::vector<TreeWeight> weights;
-  int64_t max_feature = -1;
-};
-
-Status RefuseAsTensor(const ir::Node& node, const char* attr) {
-  if (!node.HasAttribute(attr)) return Status::Ok();
-  return NotSupported(node.Describe() + ": attribute " + attr +
-                      " (double parameters) is not supported; use the float attributes");
-}
-
-// Parses the node arrays and the leaf weights (prefix "target" or "class"),
-// checking every length and index. `n_out` bounds the weight ids.
-Result<Trees> ParseTrees(const ir::Node& node, const std::string& prefix, int64_t n_out) {
-  for (const char* a :
-       {"nodes_values_as_tensor", "nodes_hitrates_as_tensor", "base_values_as_tensor",
-        "target_weights_as_tensor", "class_weights_as_tensor"})
-    TIFFIN_RETURN_IF_ERROR(RefuseAsTensor(node, a));
-  TIFFIN_ASSIGN_OR_RETURN(auto tids, node.GetInts("nodes_treeids"));
-  TIFFIN_ASSIGN_OR_RETURN(auto nids, node.GetInts("nodes_nodeids"));
-  TIFFIN_ASSIGN_OR_RETURN(auto feats, node.GetInts("nodes_featureids"));
-  TIFFIN_ASSIGN_OR_RETURN(auto modes, node.GetStrings("nodes_modes"));
-  TIFFIN_ASSIGN_OR_RETURN(auto vals, node.GetFloats("nodes_values"));
-  TIFFIN_ASSIGN_OR_RETURN(auto tn, node.GetInts("nodes_truenodeids"));
-  TIFFIN_ASSIGN_OR_RETURN(auto fn, node.GetInts("nodes_falsenodeids"));
-  TIFFIN_ASSIGN_OR_RETURN(auto miss, node.GetInts("nodes_missing_value_tracks_true"));
-  const size_t n = nids.size();
-  if (n == 0) return Status(Bad(node, "nodes_nodeids is empty"));
-  if (n > (size_t{1} << 30)) return Status(Bad(node, "too many nodes"));
-  auto need = [&](size_t len, const char* what) -> Status {
-    if (len == n) return Status::Ok();
-    return Bad(node, std::string(what) + " has " + std::to_string(len) +
-                         " values; nodes_nodeids has " + std::to_string(n));
-  };
-  TIFFIN_RETURN_IF_ERROR(need(tids.size(), "nodes_treeids"));
-  TIFFIN_RETURN_IF_ERROR(need(feats.size(), "nodes_featureids"));
-  TIFFIN_RETURN_IF_ERROR(need(modes.size(), "nodes_modes"));
-  TIFFIN_RETURN_IF_ERROR(need(vals.size(), "nodes_values"));
-  TIFFIN_RETURN_IF_ERROR(need(tn.size(), "nodes_truenodeids"));
-  TIFFIN_RETURN_IF_ERROR(need(fn.size(), "nodes_falsenodeids"));
-  if (!miss.empty()) TIFFIN_RETURN_IF_ERROR(need(miss.size(), "nodes_missing_value_tracks_true"));
-  std::map<std::pair<int64_t, int64_t>, int32_t> index;
-  for (size_t i = 0; i < n; ++i)
-    if (!index.emplace(std::make_pair(tids[i], nids[i]), static_cast<int32_t>(i)).second)
-      return Status(Bad(node, "node (tree " + std::to_string(tids[i]) + ", id " +
-                                  std::to_string(nids[i]) + ") is listed twice"));
-  Trees t;
-  t.nodes.resize(n);
-  std::vector<bool> is_child(n, false);
-  for (size_t i = 0; i < n; ++i) {
-    TreeNode& nd = t.nodes[i];
-    const std::string& m = modes[i];
-    if (m == "BRANCH_LEQ")
-      nd.mode = Mode::kLeq;
-    else if (m == "BRANCH_LT")
-      nd.mode = Mode::kLt;
-    else if (m == "BRANCH_GTE")
-      nd.mode = Mode::kGte;
-    else if (m == "BRANCH_GT")
-      nd.mode = Mode::kGt;
-    else if (m == "BRANCH_EQ")
-      nd.mode = Mode::kEq;
-    else if (m == "BRANCH_NEQ")
-      nd.mode = Mode::kNeq;
-    else if (m == "LEAF")
-      nd.mode = Mode::kLeaf;
-    else
-      return Status(Bad(node, "unknown node mode '" + m + "'"));
-    nd.value = vals[i];
-    nd.missing_true = !miss.empty() && miss[i] != 0;
-    if (nd.mode == Mode::kLeaf) continue;
-    if (feats[i] < 0) return Status(Bad(node, "negative feature id"));
-    nd.feature = feats[i];
-    t.max_feature = std::max(t.max_feature, feats[i]);
-    auto ti = index.find({tids[i], tn[i]});
-    auto fi = index.find({tids[i], fn[i]});
-    if (ti == index.end() || fi == index.end())
-      return Status(Bad(node, "node (tree " + std::to_string(tids[i]) + ", id " +
-                                  std::to_string(nids[i]) + ") has a child id that is not a node"));
-    nd.t = ti->second;
-    nd.f = fi->second;
-    is_child[static_cast<size_t>(nd.t)] = true;
-    is_child[static_cast<size_t>(nd.f)] = true;
-  }
-  std::map<int64_t, int32_t> root_of;
-  for (size_t i = 0; i < n; ++i) {
-    if (is_child[i]) continue;
-    if (!root_of.emplace(tids[i], static_cast<int32_t>(i)).second)
-      return Status(Bad(node, "tree " + std::to_string(tids[i]) + " has more than one root"));
-  }
-  for (size_t i = 0; i < n; ++i)
-    if (!root_of.count(tids[i]))
-      return Status(Bad(node, "tree " + std::to_string(tids[i]) + " has no root (a cycle)"));
-  for (auto& [tree, r] : root_of) t.roots.push_back(r);
-  // leaf weights
-  TIFFIN_ASSIGN_OR_RETURN(auto wt, node.GetInts(prefix + "_treeids"));
-  TIFFIN_ASSIGN_OR_RETURN(auto wn, node.GetInts(prefix + "_nodeids"));
-  TIFFIN_ASSIGN_OR_RETURN(auto wi, node.GetInts(prefix + "_ids"));
-  TIFFIN_ASSIGN_OR_RETURN(auto ww, node.GetFloats(prefix + "_weights"));
-  const size_t nw = wt.size();
-  if (wn.size() != nw || wi.size() != nw || ww.size() != nw)
-    return Status(Bad(node, prefix + "_treeids/_nodeids/_ids/_weights must have equal lengths"));
-  std::vector<std::vector<TreeWeight>> per(n);
-  for (size_t k = 0; k < nw; ++k) {
-    auto it = index.find({wt[k], wn[k]});
-    if (it == index.end())
-      return Status(Bad(node, prefix + " weight " + std::to_string(k) + " names no node"));
-    if (wi[k] < 0 || wi[k] >= n_out)
-      return Status(Bad(node, prefix + "_ids value " + std::to_string(wi[k]) +
-                                  " is out of range [0, " + std::to_string(n_out) + ")"));
-    per[static_cast<size_t>(it->second)].push_back({wi[k], ww[k]});
-  }
-  for (size_t i = 0; i < n; ++i) {
-    t.nodes[i].wbegin = static_cast<int32_t>(t.weights.size());
-    t.weights.insert(t.weights.end(), per[i].begin(), per[i].end());
-    t.nodes[i].wend = static_cast<int32_t>(t.weights.size());
-  }
-  return t;
-}
-
-// Walks every tree for one row, aggregating leaf weights into `acc`
-// (`seen` marks ids that got a value, for MIN/MAX).
-Status WalkTrees(const ir::Node& node, const Trees& t, Agg agg, const float* x,
-                 std::vector<float>& acc, std::vector<char>& seen) {
-  const size_t bound = t.nodes.size();
-  for (int32_t r : t.roots) {
-    int32_t cur = r;
-    size_t steps = 0;
-    while (t.nodes[static_cast<size_t>(cur)].mode != Mode::kLeaf) {
-      if (++steps > bound) return Bad(node, "a tree does not end in a leaf (cycle)");
-      const TreeNode& nd = t.nodes[static_cast<size_t>(cur)];
-      const float v = x[nd.feature];
-      bool go;
-      if (std::isnan(v) && nd.missing_true) {
-        go = true;
-      } else {
-        switch (nd.mode) {
-          case Mode::kLeq:
-            go = v <= nd.value;
-            break;
-          case Mode::kLt:
-            go = v < nd.value;
-            break;
-          case Mode::kGte:
-            go = v >= nd.value;
-            break;
-          case Mode::kGt:
-            go = v > nd.value;
-            break;
-          case Mode::kEq:
-            go = v == nd.value;
-            break;
-          default:
-            go = v != nd.value;
-            break;
-        }
-      }
-      cur = go ? nd.t : nd.f;
-    }
-    const TreeNode& leaf = t.nodes[static_cast<size_t>(cur)];
-    for (int32_t k = leaf.wbegin; k < leaf.wend; ++k) {
-      const TreeWeight& w = t.weights[static_cast<size_t>(k)];
-      const size_t id = static_cast<size_t>(w.id);
-      if (agg == Agg::kMin)
-        acc[id] = seen[id] ? std::min(acc[id], w.w) : w.w;
-      else if (agg == Agg::kMax)
-        acc[id] = seen[id] ? std::max(acc[id], w.w) : w.w;
-      else
-        acc[id] += w.w;
-      seen[id] = 1;
-    }
-  }
-  if (agg == Agg::kAverage && !t.roots.empty())
-    for (float& a : acc) a /= static_cast<float>(t.roots.size());
-  return Status::Ok();
-}
-
-Result<FloatRows> TreeInput(KernelContext& ctx, const Trees& t) {
-  const ir::Node& node = ctx.node();
-  TIFFIN_ASSIGN_OR_RETURN(const Tensor* x, RequiredInput(ctx, 0, "X"));
-  if (x->shape().size() > 2) return Status(Bad(node, "X must be [C] or [N, C]"));
-  TIFFIN_ASSIGN_OR_RETURN(FloatRows r, ReadRows(node, *x));
-  if (x->shape().size() < 2) r.n = r.c == 0 ? 0 : 1;
-  if (t.max_feature >= r.c)
-    return Status(Bad(node, "feature id " + std::to_string(t.max_feature) +
-                                " is out of range for an input with " + std::to_string(r.c) +
-                                " columns"));
-  return r;
-}
-
-struct TreeRegAttrs {
-  Trees trees;
-  int64_t n_targets = 1;
-  Agg agg = Agg::kSum;
-  Post post = Post::kNone;
-  std::vector<float> base;
-  static Result<TreeRegAttrs> Parse(const KernelInit& init) {
-    const ir::Node& node = init.node;
-    TreeRegAttrs a;
-    TIFFIN_ASSIGN_OR_RETURN(a.n_targets, node.GetInt("n_targets", 1));
-    if (a.n_targets < 1 || a.n_targets > (int64_t{1} << 24))
-      return Status(Bad(node, "n_targets must be in [1, 2^24]"));
-    TIFFIN_ASSIGN_OR_RETURN(std::string ag, node.GetString("aggregate_function", "SUM"));
-    if (ag == "SUM")
-      a.agg = Agg::kSum;
-    else if (ag == "AVERAGE")
-      a.agg = Agg::kAverage;
-    else if (ag == "MIN")
-      a.agg = Agg::kMin;
-    else if (ag == "MAX")
-      a.agg = Agg::kMax;
-    else
-      return Status(Bad(node, "unknown aggregate_function '" + ag + "'"));
-    TIFFIN_ASSIGN_OR_RETURN(a.post, ParsePost(node));
-    TIFFIN_ASSIGN_OR_RETURN(a.base, node.GetFloats("base_values"));
-    if (!a.base.empty() && a.base.size() != static_cast<size_t>(a.n_targets))
-      return Status(Bad(node, "base_values must have n_targets values"));
-    TIFFIN_ASSIGN_OR_RETURN(a.trees, ParseTrees(node, "target", a.n_targets));
-    return a;
-  }
-};
-
-Status TreeRegCompute(KernelContext& ctx, const TreeRegAttrs& a) {
-  TIFFIN_ASSIGN_OR_RETURN(FloatRows r, TreeInput(ctx, a.trees));
-  const int64_t k = a.n_targets;
-  TIFFIN_ASSIGN_OR_RETURN(Tensor * out, ctx.Output(0, DType::kFloat32, Shape{r.n, k}));
-  std::vector<float> acc(static_cast<size_t>(k));
-  std::vector<char> seen(static_cast<size_t>(k));
-  for (int64_t i = 0; i < r.n; ++i) {
-    std::fill(acc.begin(), acc.end(), 0.0f);
-    std::fill(seen.begin(), seen.end(), 0);
-    TIFFIN_RETURN_IF_ERROR(WalkTrees(ctx.node(), a.trees, a.agg, r.v.data() + i * r.c, acc, seen));
-    float* o = out->data<float>() + i * k;
-    for (int64_t j = 0; j < k; ++j)
-      o[j] = acc[static_cast<size_t>(j)] + (a.base.empty() ? 0.0f : a.base[static_cast<size_t>(j)]);
-    ApplyPost(a.post, o, k);
-  }
-  return Status::Ok();
-}
-
-struct TreeClsAttrs {
-  Trees trees;
-  std::vector<int64_t> ilabels;
-  std::vector<std::string> slabels;
-  bool strings = false;
-  int64_t n_classes = 0;
-  bool binary = false;  // two labels, weights only on class 0: scores [1 - p, p]
-  Post post = Post::kNone;
-  std::vector<float> base;
-  static Result<TreeClsAttrs> Parse(const KernelInit& init) {
-    const ir::Node& node = init.node;
-    TreeClsAttrs a;
-    TIFFIN_ASSIGN_OR_RETURN(a.ilabels, node.GetInts("classlabels_int64s"));
-    TIFFIN_ASSIGN_OR_RETURN(a.slabels, node.GetStrings("classlabels_strings"));
-    if (a.ilabels.empty() == a.slabels.empty())
-      return Status(
-          Bad(node, "exactly one of classlabels_int64s and classlabels_strings must be set"));
-    a.strings = !a.slabels.empty();
-    a.n_classes = static_cast<int64_t>(a.strings ? a.slabels.size() : a.ilabels.size());
-    TIFFIN_ASSIGN_OR_RETURN(a.post, ParsePost(node));
-    TIFFIN_ASSIGN_OR_RETURN(a.base, node.GetFloats("base_values"));
-    if (!a.base.empty() && a.base.size() != static_cast<size_t>(a.n_classes))
-      return Status(Bad(node, "base_values must have one value per class"));
-    TIFFIN_ASSIGN_OR_RETURN(a.trees, ParseTrees(node, "class", a.n_classes));
-    if (a.n_classes == 2) {
-      bool only0 = true, positive = true;
-      for (const TreeWeight& w : a.trees.weights) {
-        only0 &= w.id == 0;
-        positive &= w.w >= 0;
-      }
-      a.binary = only0 && !a.trees.weights.empty();
-      if (a.binary && (!positive || a.post != Post::kNone))
-        return Status(NotSupported(node.Describe() +
-                                   ": a binary tree classifier with one score column is "
-                                   "supported only with non-negative weights and "
-                                   "post_transform NONE"));
-    }
-    return a;
-  }
-};
-
-Status TreeClsCompute(KernelContext& ctx, const TreeClsAttrs& a) {
-  TIFFIN_ASSIGN_OR_RETURN(FloatRows r, TreeInput(ctx, a.trees));
-  const int64_t k = a.n_classes;
-  TIFFIN_ASSIGN_OR_RETURN(Tensor * y,
-                          ctx.Output(0, a.strings ? DType::kString : DType::kInt64, Shape{r.n}));
-  TIFFIN_ASSIGN_OR_RETURN(Tensor * z, ctx.Output(1, DType::kFloat32, Shape{r.n, k}));
-  std::vector<float> acc(static_cast<size_t>(k));
-  std::vector<char> seen(static_cast<size_t>(k));
-  for (int64_t i = 0; i < r.n; ++i) {
-    std::fill(acc.begin(), acc.end(), 0.0f);
-    std::fill(seen.begin(), seen.end(), 0);
-    TIFFIN_RETURN_IF_ERROR(
-        WalkTrees(ctx.node(), a.trees, Agg::kSum, r.v.data() + i * r.c, acc, seen));
-    for (int64_t j = 0; j < k; ++j)
-      if (!a.base.empty()) acc[static_cast<size_t>(j)] += a.base[static_cast<size_t>(j)];
-    float* o = z->data<float>() + i * k;
-    size_t label = 0;
-    if (a.binary) {
-      const float p = acc[0];
-      label = p > 0.5f ? 1 : 0;
-      o[0] = 1.0f - p;
-      o[1] = p;
-    } else {
-      for (size_t j = 1; j < acc.size(); ++j)
-        if (acc[j] > acc[label]) label = j;
-      std::copy(acc.begin(), acc.end(), o);
-      ApplyPost(a.post, o, k);
-    }
-    if (a.strings)
-      y->data<std::string>()[i] = a.slabels[label];
-    else
-      y->data<int64_t>()[i] = a.ilabels[label];
-  }
-  return Status::Ok();
-}
-
-// ---- ZipMap ----
-Result<std::unique_ptr<Kernel>> ZipMapRefuse(const KernelInit& init) {
-  return Status(NotSupported(
-      init.node.Describe() +
-      ": ZipMap outputs a sequence of maps, and tiffin values are tensors only; use the "
-      "probability tensor that feeds the ZipMap instead (e.g. convert with zipmap=False)"));
-}
+// ---- ZipMap, CastMap, DictVectorizer ----
+constexpr char kZipMapAdvice[] =
+    "use the probability tensor that feeds the ZipMap instead (e.g. convert with "
+    "zipmap=False)";
+constexpr char kCastMapAdvice[] =
+    "CastMap reads a map; feed the model a tensor of the map's values ordered by key instead";
+constexpr char kDictVectorizerAdvice[] =
+    "DictVectorizer reads a map; vectorize the dictionary before the model and feed the "
+    "resulting tensor instead";
 
 const KernelDef kRows[] = {
     {"Scaler", "ai.onnx.ml", 1, 5, MakeAttrKernel<ScalerAttrs, ScalerCompute>},
@@ -785,13 +455,23 @@ const KernelDef kRows[] = {
     {"LinearRegressor", "ai.onnx.ml", 1, 5, MakeAttrKernel<LinRegAttrs, LinRegCompute>},
     {"LinearClassifier", "ai.onnx.ml", 1, 5, MakeAttrKernel<LinClsAttrs, LinClsCompute>},
     {"ArrayFeatureExtractor", "ai.onnx.ml", 1, 5, MakeFnKernel<ArrayFeatureExtractorCompute>},
-    {"TreeEnsembleRegressor", "ai.onnx.ml", 1, 3, MakeAttrKernel<TreeRegAttrs, TreeRegCompute>},
-    {"TreeEnsembleClassifier", "ai.onnx.ml", 1, 3, MakeAttrKernel<TreeClsAttrs, TreeClsCompute>},
-    {"ZipMap", "ai.onnx.ml", 1, 5, ZipMapRefuse},
+    {"ZipMap", "ai.onnx.ml", 1, 5, ml::RefuseNonTensor<kZipMapAdvice>},
+    {"CastMap", "ai.onnx.ml", 1, 5, ml::RefuseNonTensor<kCastMapAdvice>},
+    {"DictVectorizer", "ai.onnx.ml", 1, 5, ml::RefuseNonTensor<kDictVectorizerAdvice>},
 };
 
 }  // namespace
 
-std::span<const KernelDef> MlKernels() { return kRows; }
+std::span<const KernelDef> MlKernels() {
+  static const std::vector<KernelDef> all = [] {
+    std::vector<KernelDef> v(std::begin(kRows), std::end(kRows));
+    for (auto part : {ml::TreeKernels, ml::SvmKernels, ml::EncoderKernels}) {
+      auto rows = part();
+      v.insert(v.end(), rows.begin(), rows.end());
+    }
+    return v;
+  }();
+  return all;
+}
 
 }  // namespace tiffin::kernels
