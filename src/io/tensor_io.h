@@ -55,6 +55,61 @@ Result<Tensor> ParseCsv(std::string_view text, DType dtype, std::vector<std::str
 // True when `bytes` starts with the .npy magic.
 bool LooksLikeNpy(std::string_view bytes);
 
+// Parses a table as users keep it and binds it to the model's inputs. Forms
+// (a leading UTF-8 byte order mark is skipped):
+//   CSV with a header row (RFC 4180: "quoted, fields", "" for a quote, quoted
+//     newlines, \n or \r\n line ends; blank lines are skipped);
+//   JSON records  [{"col": v, ...}, ...]  (the first record names the columns;
+//     every record must hold each of them, null being the missing value);
+//   JSON columns  {"col": [v, ...], ...}  (lists of equal length);
+//   JSON split    {"columns": [...], "data": [[...], ...], "index": [...]}
+//     (pandas orient="split"; "index" is ignored);
+//   and MLflow's {"dataframe_split": {...}} and {"dataframe_records": [...]}.
+//
+// Two model layouts are understood, as scikit-learn models are converted:
+//   (a) one input [N, F] (float, integer, bool or string): every column goes
+//       into it; the column names the model expects are `feature_names`
+//       (empty when unknown).
+//   (b) several inputs, each [N, 1], one per column: the column names are the
+//       input names, unless those are x0, x1, ... (names unknown);
+//       `feature_names` is not used.
+// Columns given under exactly the expected names bind by name, in any order.
+// Other names are an error listing the missing and unexpected columns when
+// the names are known; when they are not, columns bind by position and their
+// count must match. A CSV whose first row is all numbers is read as data
+// without a header when the names are unknown.
+//
+// Values: numbers, text, and missing values (an empty CSV field, NaN in any
+// case, NA, null; JSON null). In numeric inputs a missing value is NaN (an
+// error for integer inputs) and text must parse as a number ("true"/"false"
+// read as 1/0), else the error names the column, the row (1-based, counting
+// data rows) and the value. In string inputs a missing value is "" (how the
+// converted model spells a missing category), a JSON number becomes its
+// shortest text (3 -> "3", 2.5 -> "2.5"), a JSON bool "True"/"False", and a CSV
+// field is kept exactly as written; a quoted CSV field is never a missing
+// marker ("NA" in quotes stays "NA").
+//
+// Returns one tensor per model input, in the order of `inputs`: [N, F] for
+// layout (a), [N, 1] for each input of layout (b), of the input's dtype
+// (float32 when undefined). Rows, columns and bytes are checked against
+// `limits` before anything is allocated (kResourceExhausted). Errors:
+// kInvalidArgument for malformed text, mismatched columns or bad values;
+// kInvalidArgument when the model's inputs fit neither layout.
+Result<std::vector<NamedTensor>> ParseTabular(std::string_view text,
+                                              const std::vector<TensorInfo>& inputs,
+                                              const std::vector<std::string>& feature_names,
+                                              const ParseLimits& limits = {});
+
+// True when `text` looks like one of ParseTabular's forms rather than a
+// KServe v2 or {"<input>": nested list} body (or .npy): any text that does not
+// start with '{' or '[' (CSV); a JSON array of objects; an object with
+// "dataframe_split", "dataframe_records", or "columns" and "data"; an object
+// of flat lists (the columns form) when `inputs` fit one of ParseTabular's
+// layouts, except {"<input>": [...]} naming a model's only input when that
+// input is not known to be one column wide (the shorthand with a flat list).
+// Cheap for CSV and records; parses an object body once.
+bool LooksTabular(std::string_view text, const std::vector<TensorInfo>& inputs);
+
 }  // namespace tiffin::io
 
 #endif  // TIFFIN_IO_TENSOR_IO_H_
