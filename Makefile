@@ -6,15 +6,19 @@ JOBS ?= $(shell nproc)
 CONFORMANCE_TOOL ?= $(firstword $(wildcard ../shared/tools/onnx-conformance-data) $(wildcard shared/tools/onnx-conformance-data))
 CONFORMANCE_DATA = $(BUILD)/onnx-conformance
 
-.PHONY: run test setup build test-asan test-tsan bench fuzz conformance-doc format clean
+.PHONY: run test setup build test-asan test-tsan bench fuzz conformance-doc compat-doc format clean
 
 run: setup build
 	@echo "== tiffin inspect examples/iris_mlp/model.onnx"
 	@$(BUILD)/bin/tiffin inspect examples/iris_mlp/model.onnx
 	@echo "== tiffin predict examples/iris_mlp/model.onnx --input examples/iris_mlp/input.json"
 	@$(BUILD)/bin/tiffin predict examples/iris_mlp/model.onnx --input examples/iris_mlp/input.json
+	@echo "== tiffin inspect examples/sklearn_iris/model.pkl   (a scikit-learn (model, scaler) pickle)"
+	@$(BUILD)/bin/tiffin inspect examples/sklearn_iris/model.pkl
+	@echo "== tiffin predict examples/sklearn_iris/model.pkl --input examples/sklearn_iris/input.csv --steps scaler,model"
+	@$(BUILD)/bin/tiffin predict examples/sklearn_iris/model.pkl --input examples/sklearn_iris/input.csv --steps scaler,model
 
-test: setup build conformance-data
+test: setup build conformance-data sklearn-fixtures
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
 setup:
@@ -30,6 +34,23 @@ conformance-data:
 	  if [ -z "$(CONFORMANCE_TOOL)" ]; then echo "conformance: shared/tools/onnx-conformance-data not found" >&2; exit 1; fi; \
 	  $(CONFORMANCE_TOOL) $(CONFORMANCE_DATA) >/dev/null; \
 	fi
+
+# scikit-learn differential fixtures (Debian's python3-sklearn), regenerated
+# only when the generator changed: .stamp holds the sha256 of the script.
+SKLEARN_PYTHON ?= /usr/bin/python3
+SKLEARN_GEN = tests/golden/gen/gen_sklearn.py
+SKLEARN_FIXTURES = $(BUILD)/sklearn-fixtures
+.PHONY: sklearn-fixtures
+sklearn-fixtures:
+	@want=$$(sha256sum $(SKLEARN_GEN) | cut -d' ' -f1); \
+	if [ "$$(cat $(SKLEARN_FIXTURES)/.stamp 2>/dev/null)" != "$$want" ]; then \
+	  echo "sklearn-fixtures: generating $(SKLEARN_FIXTURES)"; \
+	  $(SKLEARN_PYTHON) $(SKLEARN_GEN) $(SKLEARN_FIXTURES) >/dev/null; \
+	fi
+
+# docs/compatibility.md: every external scikit-learn file and its outcome.
+compat-doc: build
+	TIFFIN_COMPAT_DOC=$(CURDIR)/docs/compatibility.md $(BUILD)/bin/external_sklearn_test
 
 conformance-doc: build conformance-data
 	$(BUILD)/bin/tiffin_conformance --data $(CONFORMANCE_DATA)/node --data $(CONFORMANCE_DATA)/simple --doc docs/conformance.md
@@ -54,10 +75,12 @@ bench:
 	bench/run.sh $(BUILD)
 
 # libFuzzer targets, built with clang: `make fuzz FUZZ_SECONDS=300`
-# (FUZZ_TARGET=fuzz_onnx_loader | fuzz_pickle | fuzz_tensor_io).
+# (FUZZ_TARGET=fuzz_onnx_loader | fuzz_pickle | fuzz_joblib | fuzz_sklearn | fuzz_tensor_io).
 FUZZ_SECONDS ?= 60
 FUZZ_TARGET ?= fuzz_onnx_loader
 FUZZ_CORPUS_fuzz_onnx_loader = fuzz/corpus/onnx
+FUZZ_CORPUS_fuzz_joblib = fuzz/corpus/joblib
+FUZZ_CORPUS_fuzz_sklearn = fuzz/corpus/sklearn
 FUZZ_CORPUS_fuzz_pickle = tests/golden/pickle
 FUZZ_CORPUS_fuzz_tensor_io = fuzz/corpus/io
 fuzz:

@@ -10,7 +10,8 @@ packages=(
   libprotobuf-dev protobuf-compiler libonnx-dev
   libeigen3-dev libopenblas-dev libsimdjson-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-onnx python3-numpy
+  zlib1g-dev libbz2-dev liblzma-dev liblz4-dev libzstd-dev
+  python3 python3-onnx python3-numpy python3-sklearn python3-lz4
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch)

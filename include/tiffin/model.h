@@ -57,6 +57,10 @@ struct ModelInfo {
   int64_t parameter_count = 0;               // elements in initializers
   int64_t parameter_bytes = 0;
   std::map<std::string, std::string> metadata;  // metadata_props
+  // The column names the model was fitted with (scikit-learn's
+  // feature_names_in_), in order; empty when unknown. Tabular input is
+  // matched to them by name.
+  std::vector<std::string> feature_names;
 };
 
 class Model {
@@ -91,6 +95,17 @@ Result<std::shared_ptr<const Model>> LoadOnnxBytes(const std::string& bytes,
 // (not its extension). Errors name the format detected when it cannot be read.
 Result<std::shared_ptr<const Model>> LoadModel(const std::string& path,
                                                const LoadOptions& options = {});
+
+// Writes the model at `path` (any format LoadModel reads) as a standard ONNX
+// file at `out_path`: ai.onnx opset 17 and ai.onnx.ml 3 (5 when the graph
+// holds a TreeEnsemble), IR version 8 (10 with ai.onnx.ml 5). The file runs
+// unchanged in ONNX Runtime. `options.steps` composes objects as in LoadModel.
+Status ConvertToOnnx(const std::string& path, const std::string& out_path,
+                     const LoadOptions& options = {});
+
+// True for the formats read by the scikit-learn importer (pickles and
+// compressed joblib files), as named by DetectFormat.
+bool IsPickleFormat(const std::string& format);
 
 // Names the format of a file from its first bytes: "onnx", "pickle", "zip",
 // "hdf5", "json", "npy", "gzip", ... or "unknown".

@@ -4,6 +4,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace tiffin {
 
@@ -23,6 +25,11 @@ struct LoadOptions {
   int max_subgraph_depth = 16;
   // Largest number of nodes in one graph. Default: 1,000,000.
   int64_t max_nodes = 1000000;
+  // For files that hold several objects (a scikit-learn `(model, scaler)`
+  // tuple): the objects to compose into one pipeline, in order, each by name
+  // (as `tiffin inspect` lists them), index or class name. Empty: the file's
+  // single estimator, or its predictor when it holds one predictor.
+  std::vector<std::string> steps;
 };
 
 }  // namespace tiffin

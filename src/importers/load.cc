@@ -1,9 +1,14 @@
 // Picks an importer from a file's content, not its extension.
+#include <cctype>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 
+#include "exec/executor.h"
+#include "importers/onnx/onnx_loader.h"
+#include "importers/onnx/onnx_writer.h"
 #include "importers/onnx/tensor_proto.h"
+#include "importers/sklearn/sklearn.h"
 #include "tiffin/model.h"
 
 namespace tiffin {
@@ -18,11 +23,32 @@ std::string DetectFormat(std::string_view head) {
     return "pickle";
   }
   if (starts("\x1f\x8b")) return "gzip";
+  // Protocol 0/1 pickles (Python 2's default) have no PROTO opcode: they
+  // open with MARK, an empty container or a text GLOBAL ("cmodule\nname\n").
+  if (!head.empty() && (head[0] == '(' || head[0] == '}' || head[0] == ']' || head[0] == ')')) {
+    return "pickle";
+  }
+  if (head.size() > 2 && head[0] == 'c') {
+    size_t i = 1;
+    while (i < head.size() &&
+           (std::isalnum(static_cast<unsigned char>(head[i])) || head[i] == '_' || head[i] == '.'))
+      ++i;
+    if (i > 1 && i < head.size() && head[i] == '\n') return "pickle";
+  }
   if (starts("BZh")) return "bzip2";
   if (starts("\xfd"
              "7zXZ"))
     return "xz";
   if (starts("\x28\xb5\x2f\xfd")) return "zstd";
+  if (starts("\x04\x22\x4d\x18")) return "lz4";
+  if (starts("\x5d\x00\x00")) return "lzma";
+  if (starts("ZF")) return "joblib-zfile";
+  // zlib: CMF 0x78 and a header checksum divisible by 31 (RFC 1950).
+  if (head.size() >= 2 && static_cast<unsigned char>(head[0]) == 0x78 &&
+      ((static_cast<unsigned char>(head[0]) << 8) | static_cast<unsigned char>(head[1])) % 31 ==
+          0) {
+    return "zlib";
+  }
   size_t i = 0;
   while (i < head.size() &&
          (head[i] == ' ' || head[i] == '\n' || head[i] == '\r' || head[i] == '\t'))
@@ -35,6 +61,63 @@ std::string DetectFormat(std::string_view head) {
     return "onnx";
   }
   return "unknown";
+}
+
+bool IsPickleFormat(const std::string& format) {
+  return format == "pickle" || format == "gzip" || format == "bzip2" || format == "xz" ||
+         format == "zstd" || format == "lz4" || format == "lzma" || format == "zlib" ||
+         format == "joblib-zfile";
+}
+
+namespace {
+
+Result<std::string> HeadOf(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return NotFound("model file '" + path + "' not found");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFound("cannot open '" + path + "'");
+  std::string head(64, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(in.gcount()));
+  return head;
+}
+
+}  // namespace
+
+Status ConvertToOnnx(const std::string& path, const std::string& out_path,
+                     const LoadOptions& options) {
+  TIFFIN_ASSIGN_OR_RETURN(std::string head, HeadOf(path));
+  const std::string format = DetectFormat(head);
+  onnx_import::OnnxWriteOptions w;
+  w.producer_name = "tiffin";
+  w.producer_version = Version();
+  std::shared_ptr<ir::Graph> graph;
+  if (IsPickleFormat(format)) {
+    TIFFIN_ASSIGN_OR_RETURN(sklearn::ImportedGraph g, sklearn::ImportSklearnFile(path, options));
+    graph = g.graph;
+    w.doc_string = "Converted by tiffin from " + g.info.format + " (" + g.info.producer_name + " " +
+                   g.info.producer_version + ")";
+    w.metadata = g.info.metadata;
+    w.metadata["source_library"] = g.info.producer_name;
+    w.metadata["source_library_version"] = g.info.producer_version;
+    // Let the compiler check the graph before it leaves tiffin.
+    auto compiled = exec::CompiledGraph::Compile(graph, options);
+    if (!compiled.ok()) return compiled.status().WithContext(path);
+  } else if (format == "onnx" || format == "unknown") {
+    TIFFIN_ASSIGN_OR_RETURN(std::string bytes,
+                            onnx_import::ReadFileBytes(path, options.max_file_bytes));
+    const std::string dir = std::filesystem::path(path).parent_path().string();
+    TIFFIN_ASSIGN_OR_RETURN(onnx_import::ParsedOnnx parsed,
+                            onnx_import::ParseOnnxGraph(bytes, dir.empty() ? "." : dir, options));
+    graph = parsed.graph;
+    w.opsets = parsed.opsets;
+    w.metadata = parsed.info.metadata;
+    w.producer_name = parsed.info.producer_name;
+    w.producer_version = parsed.info.producer_version;
+  } else {
+    return NotSupported(path + ": converting " + format + " files is not supported yet");
+  }
+  return onnx_import::WriteOnnxFile(*graph, w, out_path);
 }
 
 Result<std::shared_ptr<const Model>> LoadModel(const std::string& path,
@@ -53,10 +136,16 @@ Result<std::shared_ptr<const Model>> LoadModel(const std::string& path,
   const std::string format = DetectFormat(head);
   auto refuse = [&](const char* what) -> Status {
     return NotSupported(path + ": this file looks like " + std::string(what) +
-                        "; this build of tiffin reads ONNX models only (export the model to ONNX, "
-                        "or use a tiffin version with that importer)");
+                        "; tiffin does not read this format yet (export the model to ONNX, or "
+                        "use a tiffin version with that importer)");
   };
-  if (format == "pickle") return refuse("a Python pickle (scikit-learn, joblib or PyTorch)");
+  if (IsPickleFormat(format)) {
+    // Pickles and (compressed) joblib files: scikit-learn.
+    TIFFIN_ASSIGN_OR_RETURN(sklearn::ImportedGraph g, sklearn::ImportSklearnFile(path, options));
+    auto compiled = exec::CompiledGraph::Compile(g.graph, options);
+    if (!compiled.ok()) return compiled.status().WithContext(path);
+    return exec::MakeModel(*compiled, g.inputs, g.outputs, g.info);
+  }
   if (format == "hdf5") return refuse("an HDF5 file (Keras .h5)");
   if (format == "zip") return refuse("a zip archive (Keras .keras or PyTorch .pt)");
   if (format == "npy") {
@@ -64,9 +153,6 @@ Result<std::shared_ptr<const Model>> LoadModel(const std::string& path,
   }
   if (format == "json") return refuse("a JSON document (XGBoost JSON or a Keras config)");
   if (format == "lightgbm-text") return refuse("a LightGBM text model");
-  if (format == "gzip" || format == "bzip2" || format == "xz" || format == "zstd") {
-    return refuse("a compressed file (a compressed joblib pickle?)");
-  }
   return LoadOnnxFile(path, options);
 }
 

@@ -15,6 +15,8 @@ import numpy as np
 TIFFIN, SOURCE = sys.argv[1], sys.argv[2]
 IRIS = os.path.join(SOURCE, "examples", "iris_mlp", "model.onnx")
 MLP = os.path.join(SOURCE, "tests", "golden", "torch", "mlp")
+SK = os.path.join(SOURCE, "examples", "sklearn_iris")
+SK_MODEL, SK_CSV = os.path.join(SK, "model.pkl"), os.path.join(SK, "input.csv")
 results = []
 
 
@@ -145,6 +147,9 @@ def non_onnx_files_are_named_by_content():
         open(p, "wb").write(b"\x80\x04\x95" + b"\x00" * 20)
         r = run("inspect", p)
         assert r.returncode == 1 and "pickle" in r.stderr, r.stderr
+        open(p, "wb").write(b"\x89HDF\r\n\x1a\n" + b"\x00" * 20)
+        r = run("inspect", p)
+        assert r.returncode == 1 and "HDF5" in r.stderr, r.stderr
 
 
 @case
@@ -160,6 +165,68 @@ def ops_lists_registered_operators():
     ops = {o["op"] for o in json.loads(r.stdout)}
     for op in ("Gemm", "Conv", "LSTM", "Resize", "Softmax", "TopK"):
         assert op in ops, op
+
+
+@case
+def sklearn_inspect_lists_objects_versions_and_the_missing_scaler():
+    r = run("inspect", SK_MODEL)
+    assert r.returncode == 0, r.stderr
+    for text in ("scikit-learn file", "protocol 4", "scikit-learn 1.2.1", "LogisticRegression",
+                 "MinMaxScaler", "--steps scaler,model"):
+        assert text in r.stdout, (text, r.stdout)
+    doc = json.loads(run("inspect", SK_MODEL, "--json").stdout)
+    objs = {o["name"]: o for o in doc["sklearn"]["objects"]}
+    assert objs["model"]["role"] == "classifier" and objs["scaler"]["role"] == "transformer", objs
+    assert doc["sklearn"]["pickle_protocol"] == 4 and doc["sklearn"]["numpy2"] is False
+
+
+@case
+def sklearn_steps_compose_the_scaler_and_the_model():
+    # examples/sklearn_iris/gen.py prints scikit-learn's labels: [0, 1, 2]
+    # with the scaler, [2, 2, 2] for the model alone on raw input.
+    r = run("predict", SK_MODEL, "--input", SK_CSV, "--steps", "scaler,model")
+    assert r.returncode == 0, r.stderr
+    out = {o["name"]: o for o in json.loads(r.stdout)["outputs"]}
+    assert out["label"]["data"] == [0, 1, 2], out["label"]
+    alone = {o["name"]: o for o in json.loads(run("predict", SK_MODEL, "--input", SK_CSV).stdout)["outputs"]}
+    assert alone["label"]["data"] == [2, 2, 2], alone["label"]
+
+
+@case
+def sklearn_unknown_step_lists_the_objects():
+    r = run("predict", SK_MODEL, "--input", SK_CSV, "--steps", "imputer,model")
+    assert r.returncode == 1 and "imputer" in r.stderr and "scaler (MinMaxScaler)" in r.stderr, r.stderr
+
+
+@case
+def sklearn_wrong_columns_list_expected_and_given():
+    with tempfile.TemporaryDirectory() as tmp:
+        p = os.path.join(tmp, "x.csv")
+        open(p, "w").write("a,b,c\n1,2,3\n")
+        r = run("predict", SK_MODEL, "--input", p, "--steps", "scaler,model")
+        assert r.returncode == 1 and "expected 4 columns, got 3" in r.stderr, r.stderr
+
+
+@case
+def sklearn_convert_writes_onnx_that_predicts_the_same():
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "iris.onnx")
+        r = run("convert", SK_MODEL, "--steps", "scaler,model", "-o", out)
+        assert r.returncode == 0 and os.path.exists(out), r.stderr
+        doc = json.loads(run("inspect", out, "--json").stdout)
+        assert doc["format"] == "onnx" and doc["opsets"]["ai.onnx"] == 17, doc
+        a = json.loads(run("predict", out, "--input", SK_CSV).stdout)
+        b = json.loads(run("predict", SK_MODEL, "--input", SK_CSV, "--steps", "scaler,model").stdout)
+        assert a == b, (a, b)
+
+
+@case
+def sklearn_ops_lists_classes():
+    r = run("ops", "--sklearn", "--json")
+    assert r.returncode == 0
+    classes = set(json.loads(r.stdout))
+    for c in ("Pipeline", "ColumnTransformer", "RandomForestClassifier", "HistGradientBoostingClassifier", "SVC"):
+        assert c in classes, c
 
 
 failed = [(n, e) for n, e in results if e]

@@ -10,6 +10,7 @@
 #include "io/tensor_io.h"
 #include "kernels/registry.h"
 #include "tiffin/model.h"
+#include "tiffin/sklearn.h"
 
 namespace tiffin::cli {
 
@@ -113,21 +114,117 @@ std::string HumanBytes(int64_t b) {
   return buf;
 }
 
+std::vector<std::string> SplitSteps(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size() && !s.empty()) {
+    size_t comma = s.find(',', start);
+    if (comma == std::string::npos) comma = s.size();
+    if (comma > start) out.push_back(s.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::string FormatOf(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string head(64, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(in.gcount()));
+  return DetectFormat(head);
+}
+
+std::string JsonStrings(const std::vector<std::string>& v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + JsonString(v[i]);
+  return s + "]";
+}
+
+std::string SklearnJson(const SklearnFileInfo& f) {
+  std::string s = "{\"container\":" + JsonString(f.container) +
+                  ",\"compression\":" + JsonString(f.compression) +
+                  ",\"pickle_protocol\":" + std::to_string(f.pickle_protocol) +
+                  ",\"numpy2\":" + (f.numpy2 ? "true" : "false") + ",\"objects\":[";
+  for (size_t i = 0; i < f.objects.size(); ++i) {
+    const SklearnObject& o = f.objects[i];
+    s += std::string(i ? "," : "") + "{\"name\":" + JsonString(o.name) +
+         ",\"path\":" + JsonString(o.path) + ",\"class\":" + JsonString(o.class_name) +
+         ",\"role\":" + JsonString(o.role) +
+         ",\"sklearn_version\":" + JsonString(o.sklearn_version) +
+         ",\"supported\":" + (o.supported ? "true" : "false") + ",\"tree\":" + JsonStrings(o.tree) +
+         "}";
+  }
+  return s + "]}";
+}
+
+// The scikit-learn part of `inspect`: what the file holds and who wrote it.
+void PrintSklearn(const SklearnFileInfo& f, const std::vector<std::string>& steps) {
+  std::string version = f.objects.empty() ? "?" : f.objects[0].sklearn_version;
+  std::printf("scikit-learn file\n");
+  std::printf("  container   %s (compression: %s)\n", f.container.c_str(), f.compression.c_str());
+  std::printf("  pickle      protocol %d%s\n", f.pickle_protocol,
+              f.numpy2 ? ", arrays written by numpy 2 (numpy._core)" : "");
+  std::printf("  written by  scikit-learn %s\n", version.c_str());
+  std::printf("objects (%zu)\n", f.objects.size());
+  for (const auto& o : f.objects) {
+    std::printf("  %-14s %-18s %s%s\n", o.name.c_str(), o.role.c_str(), o.class_name.c_str(),
+                o.path.empty() ? "" : ("   at " + o.path).c_str());
+    for (const auto& line : o.tree) std::printf("      %s\n", line.c_str());
+  }
+  // Several objects and no --steps: the predictor runs alone. Say what that
+  // leaves out, because this is how preprocessing gets left behind.
+  if (steps.empty() && f.objects.size() > 1) {
+    std::string model, transformers;
+    for (const auto& o : f.objects) {
+      if (o.role == "classifier" || o.role == "regressor" || o.role == "outlier detector")
+        model = o.name;
+      if (o.role == "transformer") transformers += (transformers.empty() ? "" : ",") + o.name;
+    }
+    if (!model.empty() && !transformers.empty()) {
+      std::printf(
+          "note        '%s' runs alone below; this file also holds %s, which the model was\n"
+          "            probably trained after: to apply it, use --steps %s,%s\n",
+          model.c_str(), transformers.c_str(), transformers.c_str(), model.c_str());
+    }
+  }
+}
+
 }  // namespace
 
 int Inspect(const std::vector<std::string>& argv) {
   Args a;
-  if (!ParseArgs(argv, {}, {"--json", "--help", "-h"}, "inspect", &a)) return 2;
+  if (!ParseArgs(argv, {"--steps"}, {"--json", "--help", "-h"}, "inspect", &a)) return 2;
   if (a.Has("--help") || a.Has("-h") || a.positional.size() != 1) {
-    std::fprintf(stderr, "usage: tiffin inspect MODEL [--json]\n");
+    std::fprintf(stderr,
+                 "usage: tiffin inspect MODEL [--json] [--steps A,B]\n"
+                 "  --steps  for files holding several objects: compose them (by name) into one\n"
+                 "           pipeline, in order, e.g. --steps scaler,model\n");
     return a.Has("--help") || a.Has("-h") ? 0 : 2;
   }
   const std::string& path = a.positional[0];
-  auto model = LoadModel(path);
-  if (!model.ok()) return Fail("inspect", model.status());
+  LoadOptions options;
+  options.steps = SplitSteps(a.values["--steps"]);
+  std::string sklearn_json;
+  if (IsPickleFormat(FormatOf(path))) {
+    auto f = InspectSklearnFile(path);
+    if (!f.ok()) return Fail("inspect", f.status());
+    if (a.Has("--json")) {
+      sklearn_json = SklearnJson(*f);
+    } else {
+      PrintSklearn(*f, options.steps);
+    }
+  }
+  auto model = LoadModel(path, options);
+  if (!model.ok()) {
+    if (!sklearn_json.empty())
+      std::printf("{\"path\":%s,\"sklearn\":%s}\n", JsonString(path).c_str(), sklearn_json.c_str());
+    return Fail("inspect", model.status());
+  }
   const ModelInfo& info = (*model)->info();
   if (a.Has("--json")) {
-    std::string s = "{\"path\":" + JsonString(path) + ",\"format\":" + JsonString(info.format) +
+    std::string s = "{\"path\":" + JsonString(path) +
+                    (sklearn_json.empty() ? "" : ",\"sklearn\":" + sklearn_json) +
+                    ",\"format\":" + JsonString(info.format) +
                     ",\"producer_name\":" + JsonString(info.producer_name) +
                     ",\"producer_version\":" + JsonString(info.producer_version) +
                     ",\"ir_version\":" + std::to_string(info.ir_version) +
@@ -156,19 +253,24 @@ int Inspect(const std::vector<std::string>& argv) {
       s += (first ? "" : ",") + JsonString(k) + ":" + JsonString(v);
       first = false;
     }
-    s += "}}";
+    s += "},\"feature_names\":" + JsonStrings(info.feature_names) + "}";
     std::printf("%s\n", s.c_str());
     return 0;
   }
   std::printf("model       %s\n", path.c_str());
-  std::printf("format      %s (IR version %lld)\n", info.format.c_str(),
-              static_cast<long long>(info.ir_version));
+  if (info.ir_version > 0) {
+    std::printf("format      %s (IR version %lld)\n", info.format.c_str(),
+                static_cast<long long>(info.ir_version));
+  } else {
+    std::printf("format      %s, converted to an ONNX graph\n", info.format.c_str());
+  }
   std::printf("producer    %s %s\n",
               info.producer_name.empty() ? "(unknown)" : info.producer_name.c_str(),
               info.producer_version.c_str());
   std::string opsets;
   for (const auto& [d, v] : info.opsets)
-    opsets += (opsets.empty() ? "" : ", ") + d + " " + std::to_string(v);
+    opsets += (opsets.empty() ? "" : ", ") + (d.empty() ? std::string("ai.onnx") : d) + " " +
+              std::to_string(v);
   std::printf("opsets      %s\n", opsets.c_str());
   auto print_infos = [](const char* title, const std::vector<TensorInfo>& infos) {
     std::printf("%s\n", title);
@@ -188,27 +290,40 @@ int Inspect(const std::vector<std::string>& argv) {
   std::printf("nodes       %lld\n", static_cast<long long>(nodes));
   std::printf("parameters  %lld (%s)\n", static_cast<long long>(info.parameter_count),
               HumanBytes(info.parameter_bytes).c_str());
+  if (!info.feature_names.empty()) {
+    std::string names;
+    for (const auto& n : info.feature_names) names += (names.empty() ? "" : ", ") + n;
+    std::printf("columns     %s\n", names.c_str());
+  }
+  if (auto it = info.metadata.find("notes"); it != info.metadata.end()) {
+    std::printf("notes       %s\n", it->second.c_str());
+  }
   return 0;
 }
 
 int Predict(const std::vector<std::string>& argv) {
   Args a;
-  if (!ParseArgs(argv, {"--input", "-i", "--output", "-o"}, {"--help", "-h"}, "predict", &a))
+  if (!ParseArgs(argv, {"--input", "-i", "--output", "-o", "--steps"}, {"--help", "-h"}, "predict",
+                 &a))
     return 2;
   std::string input = a.values.count("--input") ? a.values["--input"] : a.values["-i"];
   std::string output = a.values.count("--output") ? a.values["--output"] : a.values["-o"];
   if (a.Has("--help") || a.Has("-h") || a.positional.size() != 1 || input.empty()) {
     std::fprintf(stderr,
-                 "usage: tiffin predict MODEL --input FILE [--output FILE]\n"
+                 "usage: tiffin predict MODEL --input FILE [--output FILE] [--steps A,B]\n"
                  "  FILE: a KServe v2 JSON request "
                  "{\"inputs\":[{\"name\",\"shape\",\"datatype\",\"data\"}]},\n"
                  "        a JSON object {\"<input name>\": nested list}, a .npy array (models\n"
-                 "        with one input), or a CSV file (one 2-D numeric input; header optional)\n"
+                 "        with one input), a CSV file with a header, or JSON records\n"
+                 "        [{\"col\": v}, ...] / columns {\"col\": [...]} for tabular models\n"
+                 "  --steps  compose objects of a multi-object pickle, e.g. scaler,model\n"
                  "  prints {\"outputs\":[{\"name\",\"datatype\",\"shape\",\"data\"}]} (or writes "
                  "--output)\n");
     return a.Has("--help") || a.Has("-h") ? 0 : 2;
   }
-  auto model = LoadModel(a.positional[0]);
+  LoadOptions options;
+  options.steps = SplitSteps(a.values["--steps"]);
+  auto model = LoadModel(a.positional[0], options);
   if (!model.ok()) return Fail("predict", model.status());
   const auto& infos = (*model)->inputs();
   auto bytes = onnx_import::ReadFileBytes(input, size_t{2} << 30);
@@ -225,20 +340,17 @@ int Predict(const std::vector<std::string>& argv) {
     auto t = io::ParseNpy(b);
     if (!t.ok()) return Fail("predict", t.status().WithContext(input));
     feeds.push_back({infos[0].name, std::move(t).value()});
-  } else if (first != std::string::npos && b[first] == '{') {
+  } else if (first != std::string::npos && (b[first] == '{' || b[first] == '[') &&
+             !io::LooksTabular(b, infos)) {
     auto parsed = io::ParseJsonInputs(b, infos);
     if (!parsed.ok()) return Fail("predict", parsed.status().WithContext(input));
     feeds = std::move(parsed).value();
   } else {
-    if (infos.size() != 1 || (infos[0].has_shape && infos[0].shape.size() != 2)) {
-      return Fail("predict",
-                  InvalidArgument("CSV input needs a model with one 2-D input; use JSON or .npy"));
-    }
-    DType dt = infos[0].dtype == DType::kUndefined ? DType::kFloat32 : infos[0].dtype;
-    std::vector<std::string> header;
-    auto t = io::ParseCsv(b, dt, &header);
-    if (!t.ok()) return Fail("predict", t.status().WithContext(input));
-    feeds.push_back({infos[0].name, std::move(t).value()});
+    // CSV or JSON records/columns: columns matched to the model's inputs by
+    // name when it knows them, by position otherwise.
+    auto parsed = io::ParseTabular(b, infos, (*model)->info().feature_names);
+    if (!parsed.ok()) return Fail("predict", parsed.status().WithContext(input));
+    feeds = std::move(parsed).value();
   }
   auto outputs = (*model)->Run(feeds);
   if (!outputs.ok()) return Fail("predict", outputs.status());
@@ -256,12 +368,46 @@ int Predict(const std::vector<std::string>& argv) {
   return 0;
 }
 
+int Convert(const std::vector<std::string>& argv) {
+  Args a;
+  if (!ParseArgs(argv, {"--output", "-o", "--steps"}, {"--help", "-h"}, "convert", &a)) return 2;
+  std::string output = a.values.count("--output") ? a.values["--output"] : a.values["-o"];
+  if (a.Has("--help") || a.Has("-h") || a.positional.size() != 1 || output.empty()) {
+    std::fprintf(stderr,
+                 "usage: tiffin convert MODEL -o OUT.onnx [--steps A,B]\n"
+                 "  writes MODEL (a scikit-learn pickle or joblib file, or ONNX) as a standard\n"
+                 "  ONNX file: ai.onnx opset 17, ai.onnx.ml opset 3 (5 with tree ensembles),\n"
+                 "  IR version 8 (10 with ai.onnx.ml 5); ONNX Runtime runs it unchanged\n"
+                 "  --steps  compose objects of a multi-object pickle, e.g. scaler,model\n");
+    return a.Has("--help") || a.Has("-h") ? 0 : 2;
+  }
+  LoadOptions options;
+  options.steps = SplitSteps(a.values["--steps"]);
+  Status s = ConvertToOnnx(a.positional[0], output, options);
+  if (!s.ok()) return Fail("convert", s);
+  std::fprintf(stderr, "tiffin convert: wrote %s\n", output.c_str());
+  return 0;
+}
+
 int Ops(const std::vector<std::string>& argv) {
   Args a;
-  if (!ParseArgs(argv, {}, {"--json", "--help", "-h"}, "ops", &a)) return 2;
+  if (!ParseArgs(argv, {}, {"--json", "--sklearn", "--help", "-h"}, "ops", &a)) return 2;
   if (a.Has("--help") || a.Has("-h") || !a.positional.empty()) {
-    std::fprintf(stderr, "usage: tiffin ops [--json]\n");
+    std::fprintf(stderr,
+                 "usage: tiffin ops [--json] [--sklearn]\n"
+                 "  --sklearn  list the scikit-learn classes tiffin converts instead\n");
     return a.Has("--help") || a.Has("-h") ? 0 : 2;
+  }
+  if (a.Has("--sklearn")) {
+    std::vector<std::string> classes = SklearnSupportedClasses();
+    std::sort(classes.begin(), classes.end());
+    if (a.Has("--json")) {
+      std::printf("%s\n", JsonStrings(classes).c_str());
+    } else {
+      for (const auto& c : classes) std::printf("%s\n", c.c_str());
+      std::printf("%zu scikit-learn classes\n", classes.size());
+    }
+    return 0;
   }
   std::vector<kernels::KernelDef> rows = kernels::AllKernels();
   std::sort(rows.begin(), rows.end(), [](const auto& x, const auto& y) {

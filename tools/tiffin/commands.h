@@ -13,6 +13,7 @@ namespace tiffin::cli {
 int Inspect(const std::vector<std::string>& args);
 int Predict(const std::vector<std::string>& args);
 int Ops(const std::vector<std::string>& args);
+int Convert(const std::vector<std::string>& args);
 
 }  // namespace tiffin::cli
 

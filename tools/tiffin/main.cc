@@ -11,20 +11,23 @@
 namespace {
 
 void Usage() {
-  std::fprintf(stderr,
-               "usage: tiffin <command> [options]\n"
-               "\n"
-               "commands:\n"
-               "  inspect MODEL [--json]                         show a model's format, inputs,\n"
-               "                                                 outputs, operators and size\n"
-               "  predict MODEL --input FILE [--output FILE]     run a model on FILE (KServe v2\n"
-               "                                                 JSON, {\"name\": [...]}, .npy or\n"
-               "                                                 CSV); prints v2 JSON outputs\n"
-               "  ops [--json]                                   list the operators tiffin runs,\n"
-               "                                                 with their opset ranges\n"
-               "  --version                                      print the version\n"
-               "\n"
-               "run 'tiffin <command> --help' for a command's options\n");
+  std::fprintf(
+      stderr,
+      "usage: tiffin <command> [options]\n"
+      "\n"
+      "commands:\n"
+      "  inspect MODEL [--json] [--steps A,B]           show a model's format, inputs,\n"
+      "                                                 outputs, operators and size\n"
+      "  predict MODEL --input FILE [--output FILE]     run a model on FILE (KServe v2\n"
+      "                                                 JSON, {\"name\": [...]}, .npy or\n"
+      "                                                 CSV); prints v2 JSON outputs\n"
+      "  convert MODEL -o OUT.onnx [--steps A,B]        write a scikit-learn pickle/joblib\n"
+      "                                                 file (or ONNX) as standard ONNX\n"
+      "  ops [--json]                                   list the operators tiffin runs,\n"
+      "                                                 with their opset ranges\n"
+      "  --version                                      print the version\n"
+      "\n"
+      "run 'tiffin <command> --help' for a command's options\n");
 }
 
 }  // namespace
@@ -47,6 +50,7 @@ int main(int argc, char** argv) {
   if (cmd == "inspect") return tiffin::cli::Inspect(args);
   if (cmd == "predict") return tiffin::cli::Predict(args);
   if (cmd == "ops") return tiffin::cli::Ops(args);
+  if (cmd == "convert") return tiffin::cli::Convert(args);
   std::fprintf(stderr, "tiffin: unknown command '%s'\n\n", cmd.c_str());
   Usage();
   return 2;

@@ -1,0 +1,207 @@
+#include "importers/sklearn/graph_builder.h"
+
+namespace tiffin::sklearn {
+
+ir::Attribute AttrInt(int64_t v) {
+  ir::Attribute a;
+  a.kind = ir::Attribute::Kind::kInt;
+  a.i = v;
+  return a;
+}
+ir::Attribute AttrFloat(float v) {
+  ir::Attribute a;
+  a.kind = ir::Attribute::Kind::kFloat;
+  a.f = v;
+  return a;
+}
+ir::Attribute AttrString(std::string v) {
+  ir::Attribute a;
+  a.kind = ir::Attribute::Kind::kString;
+  a.s = std::move(v);
+  return a;
+}
+ir::Attribute AttrInts(std::vector<int64_t> v) {
+  ir::Attribute a;
+  a.kind = ir::Attribute::Kind::kInts;
+  a.ints = std::move(v);
+  return a;
+}
+ir::Attribute AttrFloats(std::vector<float> v) {
+  ir::Attribute a;
+  a.kind = ir::Attribute::Kind::kFloats;
+  a.floats = std::move(v);
+  return a;
+}
+ir::Attribute AttrStrings(std::vector<std::string> v) {
+  ir::Attribute a;
+  a.kind = ir::Attribute::Kind::kStrings;
+  a.strings = std::move(v);
+  return a;
+}
+ir::Attribute AttrTensor(Tensor t) {
+  ir::Attribute a;
+  a.kind = ir::Attribute::Kind::kTensor;
+  a.t = std::move(t);
+  return a;
+}
+
+GraphBuilder::GraphBuilder() : g_(std::make_shared<ir::Graph>()) { g_->name = "sklearn"; }
+
+GraphBuilder::GraphBuilder(GraphBuilder* parent) : GraphBuilder() {
+  parent_ = parent;
+  g_->name = parent->Unique("body");
+}
+
+bool GraphBuilder::Taken(const std::string& name) const {
+  return g_->FindValue(name) != ir::kNoValue || (parent_ && parent_->Taken(name));
+}
+
+std::string GraphBuilder::Unique(const std::string& hint) {
+  std::string name = hint;
+  while (Taken(name)) name = hint + "_" + std::to_string(++counter_);
+  // Reserve it in the parent chain too, so later parent values cannot take
+  // a name this subgraph uses (ONNX forbids shadowing).
+  for (GraphBuilder* p = parent_; p; p = p->parent_) p->g_->AddValue(name);
+  return name;
+}
+
+int GraphBuilder::ValueId(const std::string& name) {
+  int id = g_->FindValue(name);
+  return id == ir::kNoValue ? g_->AddValue(name) : id;
+}
+
+std::string GraphBuilder::AddInput(const std::string& name, DType dtype, std::vector<Dim> shape) {
+  const int id = g_->AddValue(name);
+  g_->values[static_cast<size_t>(id)].info = TensorInfo{name, dtype, true, std::move(shape)};
+  g_->inputs.push_back(id);
+  return name;
+}
+
+void GraphBuilder::AddOutput(const std::string& value, const std::string& name, DType dtype,
+                             std::vector<Dim> shape) {
+  std::string v = value;
+  if (v != name) {
+    // The public name must be free: rename a clashing intermediate is not
+    // possible after the fact, so Identity into a fresh, exact name.
+    const int id = g_->AddValue(name);
+    ir::Node n;
+    n.op_type = "Identity";
+    n.opset = kOnnxOpset;
+    n.name = "output_" + name;
+    n.inputs = {ValueId(value)};
+    n.outputs = {id};
+    g_->nodes.push_back(std::move(n));
+    v = name;
+  }
+  const int id = ValueId(v);
+  g_->values[static_cast<size_t>(id)].info = TensorInfo{name, dtype, true, std::move(shape)};
+  g_->outputs.push_back(id);
+}
+
+std::string GraphBuilder::Const(Tensor t, const std::string& hint) {
+  const std::string name = Unique(hint);
+  const int id = g_->AddValue(name);
+  g_->constants[id] = std::move(t);
+  return name;
+}
+
+std::string GraphBuilder::ConstDoubles(std::vector<double> v, Shape shape,
+                                       const std::string& hint) {
+  return Const(Tensor::FromVector(v, std::move(shape)), hint);
+}
+std::string GraphBuilder::ConstInts(std::vector<int64_t> v, Shape shape, const std::string& hint) {
+  return Const(Tensor::FromVector(v, std::move(shape)), hint);
+}
+std::string GraphBuilder::ScalarDouble(double v) { return Const(Tensor::Scalar(v), "k"); }
+
+std::vector<std::string> GraphBuilder::Node(const std::string& op, std::vector<std::string> inputs,
+                                            Attrs attrs, int num_outputs,
+                                            const std::string& domain) {
+  ir::Node n;
+  n.op_type = op;
+  n.domain = domain;
+  n.name = op + "_" + std::to_string(g_->nodes.size());
+  if (domain == kMl && op == "TreeEnsemble") uses_ml_opset5_ = true;
+  for (const auto& in : inputs) n.inputs.push_back(in.empty() ? ir::kNoValue : ValueId(in));
+  std::vector<std::string> outs;
+  for (int i = 0; i < num_outputs; ++i) {
+    outs.push_back(Unique(n.name + "_out" + (i ? std::to_string(i) : "")));
+    n.outputs.push_back(g_->AddValue(outs.back()));
+  }
+  for (auto& [k, v] : attrs) n.attributes[k] = std::move(v);
+  g_->nodes.push_back(std::move(n));
+  return outs;
+}
+
+std::string GraphBuilder::Op(const std::string& op, std::vector<std::string> inputs, Attrs attrs,
+                             const std::string& domain) {
+  return Node(op, std::move(inputs), std::move(attrs), 1, domain)[0];
+}
+
+std::string GraphBuilder::MatMulAdd(const std::string& x, const Tensor& w, const Tensor* b) {
+  std::string y = Op("MatMul", {x, Const(w, "w")});
+  if (b) y = Op("Add", {y, Const(*b, "b")});
+  return y;
+}
+
+std::string GraphBuilder::Cast(const std::string& x, DType to) {
+  return Op("Cast", {x}, {{"to", AttrInt(static_cast<int64_t>(to))}});
+}
+
+std::string GraphBuilder::Columns(const std::string& x, const std::vector<int64_t>& cols) {
+  return Op("Gather", {x, ConstInts(cols, {static_cast<int64_t>(cols.size())}, "cols")},
+            {{"axis", AttrInt(1)}});
+}
+
+std::string GraphBuilder::Concat(const std::vector<std::string>& xs, int64_t axis) {
+  if (xs.size() == 1) return xs[0];
+  return Op("Concat", xs, {{"axis", AttrInt(axis)}});
+}
+
+std::string GraphBuilder::Unsqueeze1(const std::string& x) {
+  return Op("Unsqueeze", {x, ConstInts({1}, {1}, "axes")});
+}
+std::string GraphBuilder::Squeeze1(const std::string& x) {
+  return Op("Squeeze", {x, ConstInts({1}, {1}, "axes")});
+}
+
+std::shared_ptr<ir::Graph> GraphBuilder::FinishSubgraph(const std::vector<std::string>& outputs) {
+  std::vector<bool> defined(g_->values.size(), false);
+  for (int id : g_->inputs) defined[static_cast<size_t>(id)] = true;
+  for (const auto& [id, t] : g_->constants) defined[static_cast<size_t>(id)] = true;
+  for (const auto& n : g_->nodes)
+    for (int o : n.outputs) defined[static_cast<size_t>(o)] = true;
+  for (const auto& n : g_->nodes) {
+    for (int in : n.inputs) {
+      if (in == ir::kNoValue || defined[static_cast<size_t>(in)]) continue;
+      defined[static_cast<size_t>(in)] = true;
+      g_->outer_refs.push_back(in);
+    }
+  }
+  for (const auto& o : outputs) g_->outputs.push_back(ValueId(o));
+  return Finish();
+}
+
+void GraphBuilder::SetGraphAttribute(const std::string& node_output, const std::string& attr,
+                                     std::shared_ptr<const ir::Graph> g) {
+  const int id = g_->FindValue(node_output);
+  for (auto& n : g_->nodes) {
+    for (int o : n.outputs) {
+      if (o != id) continue;
+      ir::Attribute a;
+      a.kind = ir::Attribute::Kind::kGraph;
+      a.g = std::move(g);
+      n.attributes[attr] = std::move(a);
+      return;
+    }
+  }
+}
+
+std::shared_ptr<ir::Graph> GraphBuilder::Finish() {
+  for (auto& n : g_->nodes) {
+    n.opset = n.domain.empty() ? kOnnxOpset : (uses_ml_opset5_ ? kMlOpsetTreeEnsemble : kMlOpset);
+  }
+  return g_;
+}
+
+}  // namespace tiffin::sklearn
