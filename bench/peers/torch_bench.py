@@ -7,7 +7,8 @@ MODEL_NAME is one of the models in tests/golden/gen/gen_torch.py (mlp, cnn,
 cnn1d, lstm, gru, rnn, ...). The module is rebuilt by gen_torch.build_model(), so
 its weights are identical to the exported tests/golden/torch/<name>/model.onnx.
 Runs in eval mode under torch.inference_mode() and prints one JSON line in the
-same format as tools/ort/bench.js.
+same format as tools/ort/bench.js (mean, p50, p99, min in µs; cpu_us = the
+process's CPU time over the timed calls / K).
 """
 
 import argparse
@@ -55,13 +56,17 @@ def main(argv=None):
     with torch.inference_mode():
         for _ in range(warmup):
             model(x)
+        cpu0 = time.process_time_ns()
         for _ in range(args.iters):
             t0 = time.perf_counter_ns()
             model(x)
             times.append((time.perf_counter_ns() - t0) / 1e3)
+        cpu_us = (time.process_time_ns() - cpu0) / 1e3 / args.iters
 
+    times.sort()
     mean = float(np.mean(times))
     p50 = float(np.median(times))
+    p99 = times[max(-(-99 * len(times) // 100), 1) - 1]  # nearest rank
     print(json.dumps({
         "peer": "pytorch " + TORCH_VERSION,
         "model": args.model,
@@ -70,6 +75,9 @@ def main(argv=None):
         "iters": args.iters,
         "mean_us": round(mean, 2),
         "p50_us": round(p50, 2),
+        "p99_us": round(p99, 2),
+        "min_us": round(times[0], 2),
+        "cpu_us": round(cpu_us, 2),
         "rows_per_s": round(args.batch / (mean / 1e6), 2),
     }, separators=(",", ":")))
     return 0

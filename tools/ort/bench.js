@@ -3,24 +3,32 @@
 // ONNX Runtime peer benchmark.
 //
 //   node tools/ort/bench.js MODEL --batch N --iters K [--threads T]
-//        [--shape 1x3x16x16] [--warmup W] [--seed S]
+//        [--shape 1x3x16x16] [--warmup W] [--seed S] [--input X.npy]
 //
 // Times session.run (CPU EP, graphOptimizationLevel 'all', sequential
-// execution, intraOpNumThreads T, default 1) on a random float32 input of shape
-// [N, ...rest of the model's first input shape]. Non-batch dims that are
-// dynamic in the model are taken from --shape (its first dim is ignored; the
-// batch is always N). Prints one JSON line.
+// execution, intraOpNumThreads T, default 1), fetching every model output, on
+// an input of shape [N, ...rest of the model's first input shape] and of the
+// input's dtype (float32 or float64). Without --input the values are random
+// uniform [-1, 1); non-batch dims that are dynamic in the model are taken from
+// --shape (its first dim is ignored; the batch is always N). With --input,
+// rows of the .npy file (converted to the input's dtype): batch b holds rows
+// (b*N + r) mod R, r < N, of the file's R rows (a batch larger than the file
+// tiles it); there are max(1, min(R / N, 1024)) distinct batches and iteration
+// i runs batch i mod that count (the rule of bench/tiffin_bench.cc and
+// bench/peers/sklearn_bench.py). Prints one JSON line: mean, p50, p99 (nearest
+// rank) and min of one run in µs, rows_per_s = N / mean, cpu_us = the
+// process's CPU time (all threads) over the timed runs / K.
 
 const path = require('path');
 
 function usage(msg) {
   if (msg) process.stderr.write(`bench.js: ${msg}\n`);
-  process.stderr.write('usage: node bench.js MODEL --batch N --iters K [--threads T] [--shape AxBxC] [--warmup W] [--seed S]\n');
+  process.stderr.write('usage: node bench.js MODEL --batch N --iters K [--threads T] [--shape AxBxC] [--warmup W] [--seed S] [--input X.npy]\n');
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const opts = { batch: null, iters: null, threads: 1, shape: null, warmup: null, seed: 1, model: null };
+  const opts = { batch: null, iters: null, threads: 1, shape: null, warmup: null, seed: 1, model: null, input: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const eq = a.indexOf('=');
@@ -48,6 +56,7 @@ function parseArgs(argv) {
         opts.shape = dims;
         break;
       }
+      case 'input': opts.input = val; break;
       default: usage(`unknown option --${key}`);
     }
   }
@@ -65,9 +74,9 @@ function modelName(p) {
 }
 
 // deterministic uniform [-1, 1) floats (mulberry32)
-function randomFloats(n, seed) {
+function randomFloats(n, seed, Ctor = Float32Array) {
   let s = seed >>> 0;
-  const out = new Float32Array(n);
+  const out = new Ctor(n);
   for (let i = 0; i < n; i++) {
     s = (s + 0x6d2b79f5) >>> 0;
     let t = s;
@@ -96,7 +105,10 @@ async function main(argv) {
   if (!meta || !meta.isTensor || !Array.isArray(meta.shape)) {
     throw new Error('cannot read the input shape from the model metadata');
   }
-  if (meta.type !== 'float32') throw new Error(`input is ${meta.type}, bench only feeds float32`);
+  const ctors = { float32: Float32Array, float64: Float64Array };
+  const Ctor = ctors[meta.type];
+  if (!Ctor) throw new Error(`input is ${meta.type}, bench only feeds float32 and float64`);
+  if (opts.input) return runFromNpy(ort, session, meta, Ctor, opts);
   if (opts.shape && opts.shape.length !== meta.shape.length) {
     throw new Error(`--shape has rank ${opts.shape.length}, model input '${meta.name}' has rank ${meta.shape.length} [${meta.shape}]`);
   }
@@ -116,21 +128,55 @@ async function main(argv) {
   }
 
   const count = shape.reduce((a, b) => a * b, 1);
-  const input = new ort.Tensor('float32', randomFloats(count, opts.seed), shape);
-  const feeds = { [session.inputNames[0]]: input };
+  const input = new ort.Tensor(meta.type, randomFloats(count, opts.seed, Ctor), shape);
+  return timeRuns(ort, session, [{ [session.inputNames[0]]: input }], opts, 'random');
+}
 
-  for (let i = 0; i < opts.warmup; i++) await session.run(feeds);
+// --input: batches of rows from an .npy file (see the header comment).
+async function runFromNpy(ort, session, meta, Ctor, opts) {
+  const { readNpy } = require('./npy');
+  const src = readNpy(opts.input);
+  if (src.shape.length < 1 || src.shape[0] < 1) throw new Error(`${opts.input} has no rows`);
+  if (src.shape.length !== meta.shape.length) {
+    throw new Error(`${opts.input} has rank ${src.shape.length}, model input '${meta.name}' has rank ${meta.shape.length}`);
+  }
+  meta.shape.forEach((d, k) => {
+    if (k > 0 && typeof d === 'number' && d >= 0 && d !== src.shape[k]) {
+      throw new Error(`${opts.input} dim ${k} is ${src.shape[k]} but the model fixes it to ${d}`);
+    }
+  });
+  const rows = src.shape[0];
+  const width = src.shape.slice(1).reduce((a, b) => a * b, 1);
+  const distinct = Math.max(1, Math.min(Math.floor(rows / opts.batch), 1024));
+  const feeds = [];
+  for (let b = 0; b < distinct; b++) {
+    const data = new Ctor(opts.batch * width);
+    for (let r = 0; r < opts.batch; r++) {
+      const from = ((b * opts.batch + r) % rows) * width;
+      for (let k = 0; k < width; k++) data[r * width + k] = Number(src.data[from + k]);
+    }
+    feeds.push({ [session.inputNames[0]]: new ort.Tensor(meta.type, data, [opts.batch, ...src.shape.slice(1)]) });
+  }
+  return timeRuns(ort, session, feeds, opts, 'npy');
+}
+
+async function timeRuns(ort, session, feeds, opts, inputKind) {
+  for (let i = 0; i < opts.warmup; i++) await session.run(feeds[i % feeds.length]);
 
   const times = new Float64Array(opts.iters);
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < opts.iters; i++) {
+    const feed = feeds[i % feeds.length];
     const t0 = process.hrtime.bigint();
-    await session.run(feeds);
+    await session.run(feed);
     times[i] = Number(process.hrtime.bigint() - t0) / 1e3;
   }
+  const cpu = process.cpuUsage(cpu0);
   const sorted = Array.from(times).sort((a, b) => a - b);
   const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
   const mid = sorted.length >> 1;
   const p50 = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  const p99 = sorted[Math.max(Math.ceil(0.99 * sorted.length), 1) - 1];
   const r = (x) => Math.round(x * 100) / 100;
   process.stdout.write(JSON.stringify({
     peer: `onnxruntime-node ${(ort.env.versions && ort.env.versions.node) || 'unknown'}`,
@@ -140,7 +186,12 @@ async function main(argv) {
     iters: opts.iters,
     mean_us: r(mean),
     p50_us: r(p50),
+    p99_us: r(p99),
+    min_us: r(sorted[0]),
+    cpu_us: r((cpu.user + cpu.system) / opts.iters),
     rows_per_s: r(opts.batch / (mean / 1e6)),
+    input: inputKind,
+    outputs: session.outputNames,
   }) + '\n');
   if (typeof session.release === 'function') await session.release();
 }
