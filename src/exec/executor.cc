@@ -83,8 +83,8 @@ std::string ShapeKey(const std::vector<Tensor>& inputs) {
 class Frame final : public kernels::KernelContext {
  public:
   Frame(const CompiledGraph& g, const kernels::KernelContext* parent, const Plan* plan,
-        std::shared_ptr<std::byte> arena, Recording* rec)
-      : values(g.graph().values.size()),
+        std::shared_ptr<std::byte> arena, Recording* rec, std::vector<Tensor> table)
+      : values(std::move(table)),
         g_(g),
         parent_(parent),
         plan_(plan),
@@ -407,7 +407,16 @@ Result<std::vector<Tensor>> CompiledGraph::Run(const std::vector<Tensor>& inputs
     }
   }
   std::shared_ptr<std::byte> arena = plan && plan->arena_bytes > 0 ? plan->Acquire() : nullptr;
-  Frame frame(*this, parent, plan.get(), arena, recording ? &rec : nullptr);
+  std::vector<Tensor> table;
+  {
+    std::lock_guard<std::mutex> lock(plans_mu_);
+    if (!value_tables_.empty()) {
+      table = std::move(value_tables_.back());
+      value_tables_.pop_back();
+    }
+  }
+  table.resize(g.values.size());  // every entry is empty: tables are returned cleared
+  Frame frame(*this, parent, plan.get(), arena, recording ? &rec : nullptr, std::move(table));
   arena.reset();
 
   for (const auto& [id, t] : g.constants) frame.values[static_cast<size_t>(id)] = t;
@@ -454,6 +463,11 @@ Result<std::vector<Tensor>> CompiledGraph::Run(const std::vector<Tensor>& inputs
     // write to it.
     if (!frame.IsFresh(t)) t = t.Clone();
     outputs.push_back(std::move(t));
+  }
+  for (Tensor& t : frame.values) t = Tensor();
+  {
+    std::lock_guard<std::mutex> lock(plans_mu_);
+    if (value_tables_.size() < 8) value_tables_.push_back(std::move(frame.values));
   }
   frame.values.clear();
   if (plan) plan->Release(frame.TakeArena());

@@ -62,6 +62,9 @@ class CompiledGraph {
   mutable std::mutex plans_mu_;
   mutable std::unordered_map<std::string, std::shared_ptr<const Plan>>
       plans_;  // GUARDED_BY(plans_mu_)
+  // Value tables of finished runs, kept for the next run: allocating one
+  // (a few KB) per call was a measurable share of a one-row prediction.
+  mutable std::vector<std::vector<Tensor>> value_tables_;  // GUARDED_BY(plans_mu_)
 };
 
 // Builds the public Model from a compiled top-level graph.

@@ -48,6 +48,25 @@ void GemmRaw(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alph
     }
     return;
   }
+  if constexpr (std::is_same_v<T, double>) {
+    // Tiny float64 products (a scikit-learn model on one row: [1,30]x[30,1])
+    // cost more in OpenBLAS's dispatch and locking than in arithmetic; a
+    // plain loop summing k in order is several times faster there.
+    if (M * N * K <= 4096) {
+      for (int64_t m = 0; m < M; ++m) {
+        for (int64_t n = 0; n < N; ++n) {
+          double acc = 0;
+          for (int64_t k = 0; k < K; ++k) {
+            acc += (trans_a ? A[k * lda + m] : A[m * lda + k]) *
+                   (trans_b ? B[n * ldb + k] : B[k * ldb + n]);
+          }
+          T& c = C[m * ldc + n];
+          c = beta == T(0) ? alpha * acc : alpha * acc + beta * c;
+        }
+      }
+      return;
+    }
+  }
   if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
     const auto ta = trans_a ? CblasTrans : CblasNoTrans;
     const auto tb = trans_b ? CblasTrans : CblasNoTrans;
