@@ -83,6 +83,14 @@ int Graph::AddValue(std::string value_name) {
   return id;
 }
 
+void Graph::RenameValue(int id, std::string value_name) {
+  Value& v = values[static_cast<size_t>(id)];
+  auto it = by_name_.find(v.name);
+  if (it != by_name_.end() && it->second == id) by_name_.erase(it);
+  if (!value_name.empty()) by_name_[value_name] = id;
+  v.name = std::move(value_name);
+}
+
 int Graph::FindValue(const std::string& value_name) const {
   auto it = by_name_.find(value_name);
   return it == by_name_.end() ? kNoValue : it->second;

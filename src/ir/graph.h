@@ -90,6 +90,8 @@ class Graph {
   int AddValue(std::string value_name);
   // Returns the id of the named value, or kNoValue.
   int FindValue(const std::string& value_name) const;
+  // Gives value `id` the name `value_name`. REQUIRES: no other value has it.
+  void RenameValue(int id, std::string value_name);
 
  private:
   std::map<std::string, int> by_name_;

@@ -87,6 +87,8 @@ Features DenseFeatures(std::string value, int64_t width);
 
 // Shared classifier tail: label = classes_[ArgMax(scores)].
 std::string LabelFromScores(Ctx& ctx, const std::string& scores, const Labels& classes);
+// Two classes: classes_[1] where `positive` (bool [N]) holds, else classes_[0].
+std::string BinaryLabel(Ctx& ctx, const std::string& positive, const Labels& classes);
 Result<Labels> Classes(const Obj& obj);
 // Checks that `in` has the width the estimator was fitted on.
 Status CheckWidth(const Obj& obj, const Features& in);

@@ -72,12 +72,9 @@ Result<Prediction> ConvertLinearClassifier(Ctx& ctx, const Obj& obj, const Featu
   }
   // Label: decision > 0 for binary (ties go to classes_[0]), argmax otherwise.
   if (binary) {
-    std::string pos = ctx.b.Cast(
-        ctx.b.Op("Greater", {ctx.b.Squeeze1(lin.decision), ctx.b.ScalarDouble(0)}), DType::kInt64);
-    p.label =
-        ctx.b.Op("Gather", {ctx.b.Const(p.classes.values, "classes"), pos}, {{"axis", AttrInt(0)}});
     p.decision = ctx.b.Squeeze1(lin.decision);
     p.decision_width = 0;
+    p.label = BinaryLabel(ctx, ctx.b.Op("Greater", {p.decision, ctx.b.ScalarDouble(0)}), p.classes);
   } else {
     p.label = LabelFromScores(ctx, lin.decision, p.classes);
     p.decision = lin.decision;

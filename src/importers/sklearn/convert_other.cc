@@ -172,10 +172,8 @@ Result<Prediction> ConvertMLPClassifier(Ctx& ctx, const Obj& obj, const Features
   if (k == 2 && width == 1) {
     p.probabilities = ctx.b.Concat({ctx.b.Op("Sub", {ctx.b.ScalarDouble(1), y}), y});
     // LabelBinarizer.inverse_transform: p > 0.5 picks classes_[1].
-    std::string pos = ctx.b.Cast(ctx.b.Op("Greater", {ctx.b.Squeeze1(y), ctx.b.ScalarDouble(0.5)}),
-                                 DType::kInt64);
-    p.label =
-        ctx.b.Op("Gather", {ctx.b.Const(p.classes.values, "classes"), pos}, {{"axis", AttrInt(0)}});
+    p.label = BinaryLabel(ctx, ctx.b.Op("Greater", {ctx.b.Squeeze1(y), ctx.b.ScalarDouble(0.5)}),
+                          p.classes);
     return p;
   }
   if (width != k || obj.StrOr("out_activation_", "") != "softmax")
@@ -628,10 +626,7 @@ Result<Prediction> ConvertSVR(Ctx& ctx, const Obj& obj, const Features& in) {
     p.decision = dec;
     p.score_samples = ctx.b.Op("Add", {dec, ctx.b.ScalarDouble(obj.DoubleOr("offset_", 0))});
     p.classes.values = Tensor::FromVector<int64_t>({-1, 1});
-    std::string inlier =
-        ctx.b.Cast(ctx.b.Op("Greater", {dec, ctx.b.ScalarDouble(0)}), DType::kInt64);
-    p.label = ctx.b.Op("Gather", {ctx.b.Const(p.classes.values, "classes"), inlier},
-                       {{"axis", AttrInt(0)}});
+    p.label = BinaryLabel(ctx, ctx.b.Op("Greater", {dec, ctx.b.ScalarDouble(0)}), p.classes);
     return p;
   }
   p.variable = dec;

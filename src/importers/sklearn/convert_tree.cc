@@ -363,10 +363,7 @@ Result<Prediction> ConvertAdaBoostClassifier(Ctx& ctx, const Obj& obj, const Fea
     std::string half = ctx.b.Op("Div", {d, ctx.b.ScalarDouble(2)});
     p.probabilities = ctx.b.Op("Softmax", {ctx.b.Concat({ctx.b.Op("Neg", {half}), half})},
                                {{"axis", AttrInt(1)}});
-    std::string pos =
-        ctx.b.Cast(ctx.b.Op("Greater", {p.decision, ctx.b.ScalarDouble(0)}), DType::kInt64);
-    p.label =
-        ctx.b.Op("Gather", {ctx.b.Const(p.classes.values, "classes"), pos}, {{"axis", AttrInt(0)}});
+    p.label = BinaryLabel(ctx, ctx.b.Op("Greater", {p.decision, ctx.b.ScalarDouble(0)}), p.classes);
   } else {
     p.decision = pred;
     p.decision_width = k;
@@ -453,10 +450,8 @@ Result<Prediction> ConvertIsolationForest(Ctx& ctx, const Obj& obj, const Featur
   p.score_samples = ctx.b.Squeeze1(ctx.b.Op("Neg", {scores}));
   p.decision = ctx.b.Op("Sub", {p.score_samples, ctx.b.ScalarDouble(offset)});
   p.classes.values = Tensor::FromVector<int64_t>({-1, 1});
-  std::string inlier =
-      ctx.b.Cast(ctx.b.Op("GreaterOrEqual", {p.decision, ctx.b.ScalarDouble(0)}), DType::kInt64);
-  p.label = ctx.b.Op("Gather", {ctx.b.Const(p.classes.values, "classes"), inlier},
-                     {{"axis", AttrInt(0)}});
+  p.label =
+      BinaryLabel(ctx, ctx.b.Op("GreaterOrEqual", {p.decision, ctx.b.ScalarDouble(0)}), p.classes);
   return p;
 }
 

@@ -206,6 +206,22 @@ std::string LabelFromScores(Ctx& ctx, const std::string& scores, const Labels& c
   return ctx.b.Op("Gather", {ctx.b.Const(classes.values, "classes"), idx}, {{"axis", AttrInt(0)}});
 }
 
+std::string BinaryLabel(Ctx& ctx, const std::string& positive, const Labels& classes) {
+  // One Where over two scalar labels: cheaper than Cast + Gather.
+  auto at = [&](int64_t i) {
+    const Tensor& v = classes.values;
+    switch (v.dtype()) {
+      case DType::kString:
+        return Tensor::Scalar(v.data<std::string>()[i]);
+      case DType::kFloat64:
+        return Tensor::Scalar(v.data<double>()[i]);
+      default:
+        return Tensor::Scalar(v.data<int64_t>()[i]);
+    }
+  };
+  return ctx.b.Op("Where", {positive, ctx.b.Const(at(1), "class1"), ctx.b.Const(at(0), "class0")});
+}
+
 Status CheckWidth(const Obj& obj, const Features& in) {
   const int64_t fitted = obj.IntOr("n_features_in_", -1);
   const int64_t width = in.Width();

@@ -1,5 +1,7 @@
 #include "importers/sklearn/graph_builder.h"
 
+#include <algorithm>
+
 namespace tiffin::sklearn {
 
 ir::Attribute AttrInt(int64_t v) {
@@ -66,6 +68,7 @@ std::string GraphBuilder::Unique(const std::string& hint) {
 }
 
 int GraphBuilder::ValueId(const std::string& name) {
+  if (auto it = renamed_.find(name); it != renamed_.end()) return g_->FindValue(it->second);
   int id = g_->FindValue(name);
   return id == ir::kNoValue ? g_->AddValue(name) : id;
 }
@@ -79,22 +82,31 @@ std::string GraphBuilder::AddInput(const std::string& name, DType dtype, std::ve
 
 void GraphBuilder::AddOutput(const std::string& value, const std::string& name, DType dtype,
                              std::vector<Dim> shape) {
-  std::string v = value;
-  if (v != name) {
-    // The public name must be free: rename a clashing intermediate is not
-    // possible after the fact, so Identity into a fresh, exact name.
-    const int id = g_->AddValue(name);
-    ir::Node n;
-    n.op_type = "Identity";
-    n.opset = kOnnxOpset;
-    n.name = "output_" + name;
-    n.inputs = {ValueId(value)};
-    n.outputs = {id};
-    g_->nodes.push_back(std::move(n));
-    v = name;
+  int id = ValueId(value);
+  const bool is_input = std::find(g_->inputs.begin(), g_->inputs.end(), id) != g_->inputs.end();
+  const bool is_output = std::find(g_->outputs.begin(), g_->outputs.end(), id) != g_->outputs.end();
+  if (value != name) {
+    if (!is_input && !is_output && !g_->constants.count(id) && !Taken(name)) {
+      // The value takes the public name: no copy node at run time.
+      g_->RenameValue(id, name);
+      renamed_[value] = name;
+      g_->AddValue(value);  // keep the old name reserved (an unused value)
+    } else {
+      // An input, a constant or a value already published under another
+      // name: copy it into a fresh value.
+      const std::string out = Taken(name) ? Unique(name) : name;
+      const int copy = g_->AddValue(out);
+      ir::Node n;
+      n.op_type = "Identity";
+      n.name = "output_" + out;
+      n.inputs = {id};
+      n.outputs = {copy};
+      g_->nodes.push_back(std::move(n));
+      id = copy;
+    }
   }
-  const int id = ValueId(v);
-  g_->values[static_cast<size_t>(id)].info = TensorInfo{name, dtype, true, std::move(shape)};
+  g_->values[static_cast<size_t>(id)].info =
+      TensorInfo{g_->values[static_cast<size_t>(id)].name, dtype, true, std::move(shape)};
   g_->outputs.push_back(id);
 }
 

@@ -8,6 +8,7 @@
 #ifndef TIFFIN_IMPORTERS_SKLEARN_GRAPH_BUILDER_H_
 #define TIFFIN_IMPORTERS_SKLEARN_GRAPH_BUILDER_H_
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -89,6 +90,7 @@ class GraphBuilder {
 
   std::shared_ptr<ir::Graph> g_;
   GraphBuilder* parent_ = nullptr;
+  std::map<std::string, std::string> renamed_;  // value name -> its output name
   int counter_ = 0;
   bool uses_ml_opset5_ = false;
 };

@@ -17,7 +17,8 @@ namespace fs = std::filesystem;
 
 fs::path Hostile(const std::string& name) {
   const char* src = std::getenv("TIFFIN_SOURCE_DIR");
-  return fs::path(src ? src : TIFFIN_SOURCE_DIR_DEFAULT) / "tests" / "golden" / "hostile_sklearn" / name;
+  return fs::path(src ? src : TIFFIN_SOURCE_DIR_DEFAULT) / "tests" / "golden" / "hostile_sklearn" /
+         name;
 }
 
 struct Case {
@@ -41,7 +42,8 @@ TEST(SklearnImport, HostileFittedStateIsRefusedByName) {
     SCOPED_TRACE(c.file);
     auto model = LoadModel(Hostile(c.file).string());
     ASSERT_FALSE(model.ok());
-    EXPECT_NE(model.status().message().find(c.message), std::string::npos) << model.status().ToString();
+    EXPECT_NE(model.status().message().find(c.message), std::string::npos)
+        << model.status().ToString();
     // inspect still lists what the file holds.
     auto info = InspectSklearnFile(Hostile(c.file).string());
     ASSERT_TRUE(info.ok()) << info.status().ToString();

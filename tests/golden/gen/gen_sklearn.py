@@ -54,7 +54,7 @@ from sklearn.impute import SimpleImputer  # noqa: E402
 from sklearn.linear_model import (ElasticNet, Lasso, LinearRegression,  # noqa: E402
                                   LogisticRegression, Perceptron, Ridge, RidgeClassifier,
                                   SGDClassifier, SGDRegressor)
-from sklearn.naive_bayes import BernoulliNB, GaussianNB, MultinomialNB  # noqa: E402
+from sklearn.naive_bayes import BernoulliNB, ComplementNB, GaussianNB, MultinomialNB  # noqa: E402
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor  # noqa: E402
 from sklearn.neural_network import MLPClassifier, MLPRegressor  # noqa: E402
 from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline  # noqa: E402
@@ -454,6 +454,10 @@ case("iris_nan", "hist_gradient_boosting", lambda: HistGradientBoostingClassifie
 case("iris_nan_test", "hist_gradient_boosting", lambda: HistGradientBoostingClassifier(**_HGB),
      N_HGB + "; no NaN at fit time: NaN goes to the child with more training samples")
 case("diabetes", "hist_gradient_boosting", lambda: HistGradientBoostingRegressor(**_HGB), N_HGB)
+case("iris_round", "hist_gradient_boosting_categorical",
+     lambda: HistGradientBoostingClassifier(categorical_features=[0, 1], **_HGB),
+     N_HGB + "; features 0 and 1 categorical (integer codes): splits test membership in a "
+     "256-bit left-category bitset")
 case("diabetes_nan", "hist_gradient_boosting", lambda: HistGradientBoostingRegressor(**_HGB),
      N_HGB + "; NaN seen at fit time")
 for _ds in ("iris", "cancer"):
@@ -518,6 +522,7 @@ case("diabetes", "knn_distance", lambda: KNeighborsRegressor(n_neighbors=5, weig
 case("diabetes2", "knn_uniform", lambda: KNeighborsRegressor(n_neighbors=5), N_KNN)
 case("iris", "gaussian_nb", GaussianNB, "joint log likelihood normalised with logsumexp")
 case("iris", "multinomial_nb", lambda: MultinomialNB(alpha=1.0))
+case("iris", "complement_nb", lambda: ComplementNB(alpha=1.0))
 case("iris", "bernoulli_nb", lambda: BernoulliNB(binarize=2.0))
 case("cancer", "scaler_bernoulli_nb", scaled(lambda: BernoulliNB(binarize=0.0)))
 _MLP = dict(hidden_layer_sizes=(16,), solver="lbfgs", max_iter=2000, random_state=0)
