@@ -25,16 +25,38 @@ constexpr int64_t kMaxMlOpset = 5;
 struct LoadContext {
   const LoadOptions& options;
   ExternalData external;
-  std::map<std::string, int64_t> opsets;  // "" for ai.onnx
+  std::map<std::string, int64_t> opsets;    // "" for ai.onnx
+  std::vector<std::string> zipmap_outputs;  // outputs returned as tensors (see below)
 };
 
 std::string CanonicalDomain(const std::string& d) { return d == "ai.onnx" ? "" : d; }
 
-Result<TensorInfo> InfoFromValueInfo(const onnx::ValueInfoProto& vi, const char* role) {
+// True for seq(map(int64 | string, float)): what ai.onnx.ml ZipMap returns.
+bool IsZipMapType(const onnx::TypeProto& type) {
+  if (!type.has_sequence_type()) return false;
+  const auto& elem = type.sequence_type().elem_type();
+  if (!elem.has_map_type()) return false;
+  const auto& m = elem.map_type();
+  return (m.key_type() == onnx::TensorProto::INT64 || m.key_type() == onnx::TensorProto::STRING) &&
+         m.value_type().has_tensor_type() &&
+         m.value_type().tensor_type().elem_type() == onnx::TensorProto::FLOAT;
+}
+
+Result<TensorInfo> InfoFromValueInfo(const onnx::ValueInfoProto& vi, const char* role,
+                                     bool* zipmap = nullptr) {
   TensorInfo info;
   info.name = vi.name();
   if (!vi.has_type()) return info;  // untyped: accepted, checked at run time only
   const auto& type = vi.type();
+  if (zipmap && IsZipMapType(type)) {
+    // tiffin values are tensors: a ZipMap output is returned as the [N, K]
+    // float tensor of its values, columns in the order of its labels.
+    *zipmap = true;
+    info.dtype = DType::kFloat32;
+    info.has_shape = true;
+    info.shape = {Dim{-1, "N"}, Dim{}};
+    return info;
+  }
   if (!type.has_tensor_type()) {
     const char* kind = type.has_sequence_type()   ? "sequence"
                        : type.has_map_type()      ? "map"
@@ -302,7 +324,21 @@ Result<std::shared_ptr<ir::Graph>> ConvertGraph(const onnx::GraphProto& gp, cons
 
   for (const auto& out : gp.output()) {
     TIFFIN_ASSIGN_OR_RETURN(int id, resolve(out.name(), "graph output"));
-    TIFFIN_ASSIGN_OR_RETURN(TensorInfo info, InfoFromValueInfo(out, "output"));
+    bool zipmap = false;
+    TIFFIN_ASSIGN_OR_RETURN(TensorInfo info,
+                            InfoFromValueInfo(out, "output", depth == 0 ? &zipmap : nullptr));
+    if (zipmap) {
+      const ir::Node* maker = nullptr;
+      for (const auto& n : g->nodes)
+        for (int o : n.outputs)
+          if (o == id) maker = &n;
+      if (!maker || maker->op_type != "ZipMap" || maker->domain != "ai.onnx.ml") {
+        return NotSupported("output '" + out.name() +
+                            "' is a sequence of maps not made by ZipMap; tiffin values are "
+                            "tensors only");
+      }
+      ctx.zipmap_outputs.push_back(out.name());
+    }
     g->values[static_cast<size_t>(id)].info = info;
     g->outputs.push_back(id);
   }
@@ -391,6 +427,12 @@ Result<ParsedOnnx> ParseOnnxGraphImpl(const std::string& bytes, const std::strin
     info.parameter_bytes += static_cast<int64_t>(t.nbytes());
   }
   for (const auto& kv : mp.metadata_props()) info.metadata[kv.key()] = kv.value();
+  for (const auto& name : ctx.zipmap_outputs) {
+    std::string& notes = info.metadata["notes"];
+    notes += (notes.empty() ? "" : "; ") + std::string("output '") + name +
+             "' (ZipMap: a list of {label: probability} maps in ONNX) is returned as the [N, K] "
+             "probability tensor, columns in the order of the ZipMap's class labels";
+  }
   return parsed;
 }
 

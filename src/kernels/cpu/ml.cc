@@ -9,6 +9,7 @@
 // Runtime does; the parameters are float attributes anyway.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <utility>
@@ -438,9 +439,41 @@ Status ArrayFeatureExtractorCompute(KernelContext& ctx) {
 }
 
 // ---- ZipMap, CastMap, DictVectorizer ----
-constexpr char kZipMapAdvice[] =
-    "use the probability tensor that feeds the ZipMap instead (e.g. convert with "
-    "zipmap=False)";
+// ZipMap turns [N, K] scores into N maps {label_k: score}. tiffin values are
+// tensors, so it returns the [N, K] float tensor itself (the loader declares
+// the output that way and says so in the model's notes); the labels give the
+// column order. Checking K against the labels keeps the contract honest.
+struct ZipMapAttrs {
+  int64_t n_labels = 0;
+  static Result<ZipMapAttrs> Parse(const KernelInit& init) {
+    const ir::Node& node = init.node;
+    ZipMapAttrs a;
+    TIFFIN_ASSIGN_OR_RETURN(auto ints, node.GetInts("classlabels_int64s"));
+    TIFFIN_ASSIGN_OR_RETURN(auto strs, node.GetStrings("classlabels_strings"));
+    if (ints.empty() == strs.empty()) {
+      return InvalidArgument(node.Describe() +
+                             ": exactly one of classlabels_int64s and classlabels_strings is "
+                             "required");
+    }
+    a.n_labels = static_cast<int64_t>(ints.empty() ? strs.size() : ints.size());
+    return a;
+  }
+};
+
+Status ZipMapCompute(KernelContext& ctx, const ZipMapAttrs& a) {
+  TIFFIN_ASSIGN_OR_RETURN(const Tensor* x, RequiredInput(ctx, 0, "X"));
+  if (x->dtype() != DType::kFloat32) return BadDType(ctx.node(), "X", x->dtype());
+  const int64_t k = x->rank() == 0 ? 1 : x->dim(x->rank() - 1);
+  if (x->rank() > 2 || k != a.n_labels) {
+    return InvalidArgument(ctx.node().Describe() + ": X has shape " + ShapeToString(x->shape()) +
+                           " for " + std::to_string(a.n_labels) + " class labels");
+  }
+  const Shape shape = x->rank() == 2 ? x->shape() : Shape{1, k};
+  TIFFIN_ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0, DType::kFloat32, shape));
+  std::memcpy(y->raw_data(), x->raw_data(), x->nbytes());
+  return Status::Ok();
+}
+
 constexpr char kCastMapAdvice[] =
     "CastMap reads a map; feed the model a tensor of the map's values ordered by key instead";
 constexpr char kDictVectorizerAdvice[] =
@@ -455,7 +488,7 @@ const KernelDef kRows[] = {
     {"LinearRegressor", "ai.onnx.ml", 1, 5, MakeAttrKernel<LinRegAttrs, LinRegCompute>},
     {"LinearClassifier", "ai.onnx.ml", 1, 5, MakeAttrKernel<LinClsAttrs, LinClsCompute>},
     {"ArrayFeatureExtractor", "ai.onnx.ml", 1, 5, MakeFnKernel<ArrayFeatureExtractorCompute>},
-    {"ZipMap", "ai.onnx.ml", 1, 5, ml::RefuseNonTensor<kZipMapAdvice>},
+    {"ZipMap", "ai.onnx.ml", 1, 5, MakeAttrKernel<ZipMapAttrs, ZipMapCompute>},
     {"CastMap", "ai.onnx.ml", 1, 5, ml::RefuseNonTensor<kCastMapAdvice>},
     {"DictVectorizer", "ai.onnx.ml", 1, 5, ml::RefuseNonTensor<kDictVectorizerAdvice>},
 };

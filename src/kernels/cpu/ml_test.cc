@@ -331,15 +331,28 @@ TEST(MlTreeEnsembleClassifier, BinaryOneColumnExpands) {
   ExpectFloats((*out)[1], {0.7f, 0.3f, 0.0f, 1.0f, 0.3f, 0.7f}, 1e-6f);
 }
 
-TEST(MlZipMap, RefusedNamingTensors) {
+// tiffin values are tensors: ZipMap returns its [N, K] input, whose columns
+// are the labels' values (the loader declares the output that way).
+TEST(MlZipMap, ReturnsTheScoresAndChecksTheirWidth) {
   OpSpec s = Ml("ZipMap");
-  s.attributes = {{"classlabels_int64s", IntsAttr({0, 1})}};
-  s.inputs = {Tensor::FromVector<float>({0.5f, 0.5f}, {1, 2})};
+  s.attributes = {{"classlabels_strings", StringsAttr({"no", "yes"})}};
+  s.inputs = {Tensor::FromVector<float>({0.25f, 0.75f, 0.5f, 0.5f}, {2, 2})};
   auto out = RunOp(s);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ((*out)[0].shape(), (Shape{2, 2}));
+  ExpectFloats((*out)[0], {0.25f, 0.75f, 0.5f, 0.5f});
+
+  s.inputs = {Tensor::FromVector<float>({0.2f, 0.3f, 0.5f}, {1, 3})};
+  out = RunOp(s);
   ASSERT_FALSE(out.ok());
-  EXPECT_EQ(out.status().code(), StatusCode::kNotSupported);
-  EXPECT_NE(out.status().message().find("tensors"), std::string::npos);
-  EXPECT_NE(out.status().message().find("ZipMap"), std::string::npos);
+  EXPECT_NE(out.status().message().find("for 2 class labels"), std::string::npos)
+      << out.status().ToString();
+
+  OpSpec both = Ml("ZipMap");
+  both.attributes = {{"classlabels_strings", StringsAttr({"a"})},
+                     {"classlabels_int64s", IntsAttr({1})}};
+  both.inputs = {Tensor::FromVector<float>({1.0f}, {1, 1})};
+  EXPECT_FALSE(RunOp(both).ok());
 }
 
 }  // namespace
