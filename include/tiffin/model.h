@@ -12,6 +12,7 @@
 #define TIFFIN_MODEL_H_
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -43,6 +44,18 @@ struct TensorInfo {
   std::vector<Dim> shape;
 };
 
+// What the model knows about one input feature from training. Fields it
+// does not know are NaN / empty.
+struct FeatureStats {
+  std::string name;  // the column name, or "x3"
+  double min = std::numeric_limits<double>::quiet_NaN();
+  double max = std::numeric_limits<double>::quiet_NaN();
+  double mean = std::numeric_limits<double>::quiet_NaN();
+  double std = std::numeric_limits<double>::quiet_NaN();
+  std::vector<std::string> categories;  // known categories of a text column
+  std::string source;                   // "MinMaxScaler.data_min_/data_max_", ...
+};
+
 // What `tiffin inspect` shows. Filled in by the importer.
 struct ModelInfo {
   std::string format;  // "onnx"
@@ -61,6 +74,10 @@ struct ModelInfo {
   // feature_names_in_), in order; empty when unknown. Tabular input is
   // matched to them by name.
   std::vector<std::string> feature_names;
+  // Per input feature (in input column order), what training left in the
+  // model: scaler ranges and moments, imputer statistics, encoder
+  // categories, tree split ranges. Empty when the model holds none.
+  std::vector<FeatureStats> training_stats;
 };
 
 class Model {

@@ -3,7 +3,9 @@
 #include "importers/sklearn/sklearn.h"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -11,6 +13,7 @@
 #include "importers/pickle/joblib.h"
 #include "importers/pickle/numpy.h"
 #include "importers/sklearn/convert.h"
+#include "importers/sklearn/trees.h"
 
 namespace tiffin::sklearn {
 namespace {
@@ -452,6 +455,171 @@ pickle::PickleOptions ParseOptions(size_t max_bytes) {
   return opts;
 }
 
+// ---- training statistics: what the first step knows about each input
+
+// Fills stats[cols[i]] from `est`, whose i-th input column is cols[i].
+void StatsFrom(const PickleValue& v, const std::vector<int64_t>& cols,
+               std::vector<FeatureStats>* stats, int depth = 0) {
+  if (depth > 8 || !v.is_object()) return;
+  Obj obj(&v);
+  const std::string cls = obj.ClassName();
+  auto at = [&](size_t i) -> FeatureStats* {
+    if (i >= cols.size()) return nullptr;
+    const int64_t c = cols[i];
+    if (c < 0 || c >= static_cast<int64_t>(stats->size())) return nullptr;
+    return &(*stats)[static_cast<size_t>(c)];
+  };
+  auto note = [](FeatureStats* f, const std::string& text) {
+    f->source += (f->source.empty() ? "" : "; ") + text;
+  };
+  auto doubles = [&](const char* key) -> std::vector<double> {
+    if (!obj.HasValue(key)) return {};
+    auto t = obj.Doubles(key);
+    if (!t.ok() || t->rank() != 1 || t->size() != static_cast<int64_t>(cols.size())) return {};
+    return std::vector<double>(t->data<double>(), t->data<double>() + t->size());
+  };
+  if (cls == "Pipeline") {
+    // Steps that keep the columns as they are (imputers, scalers) each add
+    // what they know; the first step that changes the columns ends it.
+    const PickleValue* steps = obj.Find("steps");
+    if (!steps || !(steps->is_list() || steps->is_tuple())) return;
+    for (const auto& s : steps->items) {
+      if (!(s->is_tuple() || s->is_list()) || s->items.size() != 2 || !s->items[1]->is_object())
+        continue;
+      StatsFrom(*s->items[1], cols, stats, depth + 1);
+      Obj step(s->items[1].get());
+      const std::string c = step.ClassName();
+      const bool keeps_columns = (c == "SimpleImputer" && !step.HasValue("indicator_")) ||
+                                 c == "StandardScaler" || c == "MinMaxScaler" ||
+                                 c == "MaxAbsScaler" || c == "RobustScaler";
+      if (!keeps_columns) return;
+    }
+    return;
+  }
+  if (cls == "ColumnTransformer") {
+    const PickleValue* tv = obj.Find("transformers_");
+    if (!tv || !(tv->is_list() || tv->is_tuple())) return;
+    std::vector<std::string> names;
+    for (const auto& f : *stats) names.push_back(f.name);
+    for (const auto& t : tv->items) {
+      if (!(t->is_tuple() || t->is_list()) || t->items.size() < 3) continue;
+      auto l = ToLabels(*t->items[2], "columns");
+      std::vector<int64_t> sub;
+      if (t->items[2]->is_int()) {
+        sub.push_back(t->items[2]->int_value);
+      } else if (t->items[2]->is_str()) {
+        for (size_t j = 0; j < names.size(); ++j)
+          if (names[j] == t->items[2]->str_value) sub.push_back(static_cast<int64_t>(j));
+      } else if (l.ok() && l->is_string()) {
+        for (int64_t i = 0; i < l->size(); ++i)
+          for (size_t j = 0; j < names.size(); ++j)
+            if (names[j] == l->values.data<std::string>()[i])
+              sub.push_back(static_cast<int64_t>(j));
+      } else if (l.ok() && l->values.dtype() == DType::kInt64) {
+        for (int64_t i = 0; i < l->size(); ++i) sub.push_back(l->values.data<int64_t>()[i]);
+      }
+      std::vector<int64_t> mapped;
+      for (int64_t c : sub)
+        if (c >= 0 && static_cast<size_t>(c) < cols.size())
+          mapped.push_back(cols[static_cast<size_t>(c)]);
+      if (!mapped.empty()) StatsFrom(*t->items[1], mapped, stats, depth + 1);
+    }
+    return;
+  }
+  if (cls == "MinMaxScaler") {
+    auto lo = doubles("data_min_"), hi = doubles("data_max_");
+    for (size_t i = 0; i < lo.size() && i < hi.size(); ++i) {
+      if (FeatureStats* f = at(i)) {
+        f->min = lo[i];
+        f->max = hi[i];
+        note(f, "MinMaxScaler.data_min_/data_max_");
+      }
+    }
+    return;
+  }
+  if (cls == "StandardScaler") {
+    auto mean = doubles("mean_"), var = doubles("var_");
+    for (size_t i = 0; i < cols.size(); ++i) {
+      FeatureStats* f = at(i);
+      if (!f) continue;
+      if (i < mean.size()) f->mean = mean[i];
+      if (i < var.size()) f->std = std::sqrt(var[i]);
+      if (!mean.empty() || !var.empty()) note(f, "StandardScaler.mean_/var_");
+    }
+    return;
+  }
+  if (cls == "MaxAbsScaler") {
+    auto m = doubles("max_abs_");
+    for (size_t i = 0; i < m.size(); ++i) {
+      if (FeatureStats* f = at(i)) {
+        f->min = -m[i];
+        f->max = m[i];
+        note(f, "MaxAbsScaler.max_abs_ (|x| <= max_abs_)");
+      }
+    }
+    return;
+  }
+  if (cls == "SimpleImputer") {
+    auto st = doubles("statistics_");
+    const std::string strategy = obj.StrOr("strategy", "mean");
+    for (size_t i = 0; i < st.size(); ++i) {
+      FeatureStats* f = at(i);
+      if (!f) continue;
+      if (strategy == "mean") f->mean = st[i];
+      note(f, "SimpleImputer.statistics_ (" + strategy + ")");
+    }
+    return;
+  }
+  if (cls == "OneHotEncoder" || cls == "OrdinalEncoder") {
+    const PickleValue* cats = obj.Find("categories_");
+    if (!cats) return;
+    auto seq = ToSequence(*cats, "categories_");
+    if (!seq.ok()) return;
+    for (size_t i = 0; i < seq->size(); ++i) {
+      FeatureStats* f = at(i);
+      auto l = ToLabels(*(*seq)[i], "categories_");
+      if (!f || !l.ok()) continue;
+      for (int64_t j = 0; j < l->size(); ++j) {
+        f->categories.push_back(l->is_string() ? l->values.data<std::string>()[j]
+                                : l->values.dtype() == DType::kInt64
+                                    ? std::to_string(l->values.data<int64_t>()[j])
+                                    : std::to_string(l->values.data<double>()[j]));
+      }
+      note(f, cls + ".categories_");
+    }
+    return;
+  }
+  // Trees and forests: the split thresholds bound where training data lay.
+  std::vector<const PickleValue*> trees;
+  if (obj.Has("tree_")) trees.push_back(&v);
+  if (const PickleValue* ests = obj.Find("estimators_")) {
+    auto seq = ToSequence(*ests, "estimators_");
+    if (seq.ok())
+      for (const PickleValue* e : *seq)
+        if (e->is_object() && Obj(e).Has("tree_")) trees.push_back(e);
+  }
+  if (trees.empty()) return;
+  std::vector<double> lo(cols.size(), std::numeric_limits<double>::infinity());
+  std::vector<double> hi(cols.size(), -std::numeric_limits<double>::infinity());
+  for (const PickleValue* e : trees) {
+    auto t = ReadSklearnTree(*Obj(e).Find("tree_"), static_cast<int64_t>(cols.size()), "tree");
+    if (!t.ok()) return;
+    for (int64_t n = 0; n < t->size(); ++n) {
+      if (t->is_leaf(n)) continue;
+      const size_t fidx = static_cast<size_t>(t->feature[static_cast<size_t>(n)]);
+      lo[fidx] = std::min(lo[fidx], t->threshold[static_cast<size_t>(n)]);
+      hi[fidx] = std::max(hi[fidx], t->threshold[static_cast<size_t>(n)]);
+    }
+  }
+  for (size_t i = 0; i < cols.size(); ++i) {
+    FeatureStats* f = at(i);
+    if (!f || !(lo[i] <= hi[i])) continue;
+    f->min = lo[i];
+    f->max = hi[i];
+    note(f, "tree split thresholds (training data reached at least this range)");
+  }
+}
+
 }  // namespace
 
 Result<ParsedFile> ParseSklearnFile(const std::string& path, size_t max_bytes) {
@@ -693,6 +861,19 @@ Result<ImportedGraph> ImportSklearn(const ParsedFile& file, const std::vector<st
   info.metadata["steps"] = JsonList(step_names);
   if (!names.empty()) info.metadata["feature_names"] = JsonList(names);
   info.feature_names = names;
+  if (width > 0 && width <= 100000) {
+    std::vector<FeatureStats> stats(static_cast<size_t>(width));
+    std::vector<int64_t> cols;
+    for (int64_t i = 0; i < width; ++i) {
+      stats[static_cast<size_t>(i)].name =
+          names.empty() ? "x" + std::to_string(i) : names[static_cast<size_t>(i)];
+      cols.push_back(i);
+    }
+    StatsFrom(first, cols, &stats);
+    const bool any = std::any_of(stats.begin(), stats.end(),
+                                 [](const FeatureStats& f) { return !f.source.empty(); });
+    if (any) info.training_stats = std::move(stats);
+  }
   if (!out.notes.empty()) info.metadata["notes"] = JsonList(out.notes);
   return out;
 }

@@ -51,6 +51,31 @@ TEST(SklearnImport, HostileFittedStateIsRefusedByName) {
   }
 }
 
+// The example's MinMaxScaler was fitted on all of iris, whose per-feature
+// ranges are 4.3-7.9, 2.0-4.4, 1.0-6.9 and 0.1-2.5 (the dataset's published
+// summary statistics).
+TEST(SklearnImport, TrainingStatisticsComeFromTheScaler) {
+  const char* src = std::getenv("TIFFIN_SOURCE_DIR");
+  const fs::path p =
+      fs::path(src ? src : TIFFIN_SOURCE_DIR_DEFAULT) / "examples" / "sklearn_iris" / "model.pkl";
+  LoadOptions options;
+  options.steps = {"scaler", "model"};
+  auto model = LoadModel(p.string(), options);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  const auto& stats = (*model)->info().training_stats;
+  ASSERT_EQ(stats.size(), 4u);
+  const double lo[] = {4.3, 2.0, 1.0, 0.1}, hi[] = {7.9, 4.4, 6.9, 2.5};
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_DOUBLE_EQ(stats[i].min, lo[i]) << i;
+    EXPECT_DOUBLE_EQ(stats[i].max, hi[i]) << i;
+    EXPECT_NE(stats[i].source.find("MinMaxScaler"), std::string::npos);
+  }
+  // The model alone knows nothing about its inputs' ranges.
+  auto alone = LoadModel(p.string());
+  ASSERT_TRUE(alone.ok());
+  EXPECT_TRUE((*alone)->info().training_stats.empty());
+}
+
 TEST(SklearnImport, NonEstimatorPickleIsExplained) {
   const fs::path p = fs::temp_directory_path() / "tiffin_sklearn_list.pkl";
   {
