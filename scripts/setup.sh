@@ -11,6 +11,7 @@ packages=(
   libeigen3-dev libopenblas-dev libsimdjson-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libbz2-dev liblzma-dev liblz4-dev libzstd-dev
+  libssl-dev
   python3 python3-onnx python3-numpy python3-sklearn python3-lz4
 )
 if [[ "${1:-}" == "--bench" ]]; then

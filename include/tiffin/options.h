@@ -30,6 +30,10 @@ struct LoadOptions {
   // (as `tiffin inspect` lists them), index or class name. Empty: the file's
   // single estimator, or its predictor when it holds one predictor.
   std::vector<std::string> steps;
+  // For `.tiffin` bundles: replay the bundle's reference cases after loading
+  // and refuse the bundle when a prediction differs from the one recorded at
+  // pack time. Entry checksums are verified either way. Default: true.
+  bool verify = true;
 };
 
 }  // namespace tiffin

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "bundle/bundle.h"
 #include "exec/executor.h"
 #include "importers/onnx/onnx_loader.h"
 #include "importers/onnx/onnx_writer.h"
@@ -16,6 +17,7 @@ namespace tiffin {
 std::string DetectFormat(std::string_view head) {
   auto starts = [&](std::string_view magic) { return head.substr(0, magic.size()) == magic; };
   if (starts("\x89HDF\r\n\x1a\n")) return "hdf5";
+  if (bundle::LooksLikeBundle(head)) return "tiffin-bundle";  // docs/bundle-format.md
   if (starts("PK\x03\x04")) return "zip";
   if (starts("\x93NUMPY")) return "npy";
   if (head.size() >= 2 && static_cast<unsigned char>(head[0]) == 0x80 &&
@@ -146,6 +148,7 @@ Result<std::shared_ptr<const Model>> LoadModel(const std::string& path,
     if (!compiled.ok()) return compiled.status().WithContext(path);
     return exec::MakeModel(*compiled, g.inputs, g.outputs, g.info);
   }
+  if (format == "tiffin-bundle") return bundle::LoadBundleFile(path, options);
   if (format == "hdf5") return refuse("an HDF5 file (Keras .h5)");
   if (format == "zip") return refuse("a zip archive (Keras .keras or PyTorch .pt)");
   if (format == "npy") {

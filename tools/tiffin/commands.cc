@@ -1,7 +1,9 @@
 #include "tools/tiffin/commands.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -9,6 +11,7 @@
 #include "importers/onnx/tensor_proto.h"
 #include "io/tensor_io.h"
 #include "kernels/registry.h"
+#include "tiffin/bundle.h"
 #include "tiffin/model.h"
 #include "tiffin/sklearn.h"
 
@@ -140,6 +143,47 @@ std::string JsonStrings(const std::vector<std::string>& v) {
   return s + "]";
 }
 
+std::string JsonNumber(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+std::string StatsJson(const std::vector<FeatureStats>& stats) {
+  std::string s = "[";
+  for (size_t i = 0; i < stats.size(); ++i) {
+    const FeatureStats& f = stats[i];
+    s += std::string(i ? "," : "") + "{\"name\":" + JsonString(f.name) +
+         ",\"min\":" + JsonNumber(f.min) + ",\"max\":" + JsonNumber(f.max) +
+         ",\"mean\":" + JsonNumber(f.mean) + ",\"std\":" + JsonNumber(f.std) +
+         ",\"categories\":" + JsonStrings(f.categories) + ",\"source\":" + JsonString(f.source) +
+         "}";
+  }
+  return s + "]";
+}
+
+std::string StatsText(const FeatureStats& f) {
+  char buf[160];
+  std::string s;
+  if (std::isfinite(f.min) || std::isfinite(f.max)) {
+    std::snprintf(buf, sizeof buf, "range %.6g..%.6g", f.min, f.max);
+    s += buf;
+  }
+  if (std::isfinite(f.mean)) {
+    std::snprintf(buf, sizeof buf, "%smean %.6g", s.empty() ? "" : ", ", f.mean);
+    s += buf;
+  }
+  if (std::isfinite(f.std)) {
+    std::snprintf(buf, sizeof buf, "%sstd %.6g", s.empty() ? "" : ", ", f.std);
+    s += buf;
+  }
+  if (!f.categories.empty()) {
+    s += std::string(s.empty() ? "" : ", ") + std::to_string(f.categories.size()) + " categories";
+  }
+  return s;
+}
+
 std::string SklearnJson(const SklearnFileInfo& f) {
   std::string s = "{\"container\":" + JsonString(f.container) +
                   ",\"compression\":" + JsonString(f.compression) +
@@ -189,14 +233,33 @@ void PrintSklearn(const SklearnFileInfo& f, const std::vector<std::string>& step
   }
 }
 
+// The bundle part of `inspect`: what the manifest says (see
+// docs/bundle-format.md); nothing for other formats.
+void PrintBundleSummary(const ModelInfo& info) {
+  if (info.format.rfind("tiffin bundle", 0) != 0) return;
+  auto get = [&](const char* key) {
+    auto it = info.metadata.find(key);
+    return it == info.metadata.end() ? std::string("?") : it->second;
+  };
+  std::printf("bundle      %s version %s, created %s by tiffin %s\n", get("bundle.name").c_str(),
+              get("bundle.version").c_str(), get("bundle.created").c_str(),
+              get("bundle.tiffin_version").c_str());
+  std::printf("source      %s (%s, sha256 %s)\n", get("bundle.source_file").c_str(),
+              get("bundle.source_format").c_str(), get("bundle.source_sha256").c_str());
+  std::printf("reference   %s\n", get("bundle.reference").c_str());
+  std::printf("integrity   every entry's SHA-256 matches the manifest\n");
+}
+
 }  // namespace
 
 int Inspect(const std::vector<std::string>& argv) {
   Args a;
-  if (!ParseArgs(argv, {"--steps"}, {"--json", "--help", "-h"}, "inspect", &a)) return 2;
+  if (!ParseArgs(argv, {"--steps"}, {"--json", "--no-verify", "--help", "-h"}, "inspect", &a))
+    return 2;
   if (a.Has("--help") || a.Has("-h") || a.positional.size() != 1) {
     std::fprintf(stderr,
-                 "usage: tiffin inspect MODEL [--json] [--steps A,B]\n"
+                 "usage: tiffin inspect MODEL [--json] [--steps A,B] [--no-verify]\n"
+                 "  --no-verify  .tiffin bundles: skip replaying the reference cases\n"
                  "  --steps  for files holding several objects: compose them (by name) into one\n"
                  "           pipeline, in order, e.g. --steps scaler,model\n");
     return a.Has("--help") || a.Has("-h") ? 0 : 2;
@@ -204,6 +267,7 @@ int Inspect(const std::vector<std::string>& argv) {
   const std::string& path = a.positional[0];
   LoadOptions options;
   options.steps = SplitSteps(a.values["--steps"]);
+  options.verify = !a.Has("--no-verify");
   std::string sklearn_json;
   if (IsPickleFormat(FormatOf(path))) {
     auto f = InspectSklearnFile(path);
@@ -253,11 +317,13 @@ int Inspect(const std::vector<std::string>& argv) {
       s += (first ? "" : ",") + JsonString(k) + ":" + JsonString(v);
       first = false;
     }
-    s += "},\"feature_names\":" + JsonStrings(info.feature_names) + "}";
+    s += "},\"feature_names\":" + JsonStrings(info.feature_names) +
+         ",\"training_stats\":" + StatsJson(info.training_stats) + "}";
     std::printf("%s\n", s.c_str());
     return 0;
   }
   std::printf("model       %s\n", path.c_str());
+  PrintBundleSummary(info);
   if (info.ir_version > 0) {
     std::printf("format      %s (IR version %lld)\n", info.format.c_str(),
                 static_cast<long long>(info.ir_version));
@@ -295,6 +361,13 @@ int Inspect(const std::vector<std::string>& argv) {
     for (const auto& n : info.feature_names) names += (names.empty() ? "" : ", ") + n;
     std::printf("columns     %s\n", names.c_str());
   }
+  if (!info.training_stats.empty()) {
+    std::printf("training statistics (what the model knows about its inputs)\n");
+    for (const auto& f : info.training_stats) {
+      if (f.source.empty()) continue;
+      std::printf("  %-24s %s   [%s]\n", f.name.c_str(), StatsText(f).c_str(), f.source.c_str());
+    }
+  }
   if (auto it = info.metadata.find("notes"); it != info.metadata.end()) {
     std::printf("notes       %s\n", it->second.c_str());
   }
@@ -303,8 +376,8 @@ int Inspect(const std::vector<std::string>& argv) {
 
 int Predict(const std::vector<std::string>& argv) {
   Args a;
-  if (!ParseArgs(argv, {"--input", "-i", "--output", "-o", "--steps"}, {"--help", "-h"}, "predict",
-                 &a))
+  if (!ParseArgs(argv, {"--input", "-i", "--output", "-o", "--steps"},
+                 {"--no-verify", "--help", "-h"}, "predict", &a))
     return 2;
   std::string input = a.values.count("--input") ? a.values["--input"] : a.values["-i"];
   std::string output = a.values.count("--output") ? a.values["--output"] : a.values["-o"];
@@ -317,12 +390,14 @@ int Predict(const std::vector<std::string>& argv) {
                  "        with one input), a CSV file with a header, or JSON records\n"
                  "        [{\"col\": v}, ...] / columns {\"col\": [...]} for tabular models\n"
                  "  --steps  compose objects of a multi-object pickle, e.g. scaler,model\n"
+                 "  --no-verify  .tiffin bundles: skip replaying the reference cases\n"
                  "  prints {\"outputs\":[{\"name\",\"datatype\",\"shape\",\"data\"}]} (or writes "
                  "--output)\n");
     return a.Has("--help") || a.Has("-h") ? 0 : 2;
   }
   LoadOptions options;
   options.steps = SplitSteps(a.values["--steps"]);
+  options.verify = !a.Has("--no-verify");
   auto model = LoadModel(a.positional[0], options);
   if (!model.ok()) return Fail("predict", model.status());
   const auto& infos = (*model)->inputs();
@@ -386,6 +461,51 @@ int Convert(const std::vector<std::string>& argv) {
   Status s = ConvertToOnnx(a.positional[0], output, options);
   if (!s.ok()) return Fail("convert", s);
   std::fprintf(stderr, "tiffin convert: wrote %s\n", output.c_str());
+  return 0;
+}
+
+int Pack(const std::vector<std::string>& argv) {
+  Args a;
+  if (!ParseArgs(argv,
+                 {"--output", "-o", "--name", "--model-version", "--reference", "--steps",
+                  "--reference-rows"},
+                 {"--help", "-h"}, "pack", &a))
+    return 2;
+  std::string output = a.values.count("--output") ? a.values["--output"] : a.values["-o"];
+  if (a.Has("--help") || a.Has("-h") || a.positional.size() != 1 || output.empty()) {
+    std::fprintf(stderr,
+                 "usage: tiffin pack MODEL -o OUT.tiffin [--name N] [--model-version V]\n"
+                 "                   [--reference DATA] [--reference-rows 16] [--steps A,B]\n"
+                 "  writes a .tiffin bundle (docs/bundle-format.md): the model as standard ONNX\n"
+                 "  with its weights, schema, provenance and training statistics\n"
+                 "  --reference  CSV, JSON table or .npy: its first rows and their predictions\n"
+                 "               become reference cases, replayed on every load; its numeric\n"
+                 "               columns give training statistics\n"
+                 "  --steps      compose objects of a multi-object pickle, e.g. scaler,model\n");
+    return a.Has("--help") || a.Has("-h") ? 0 : 2;
+  }
+  PackOptions options;
+  options.name = a.values["--name"];
+  if (a.values.count("--model-version")) options.model_version = a.values["--model-version"];
+  options.reference_path = a.values["--reference"];
+  options.steps = SplitSteps(a.values["--steps"]);
+  if (a.values.count("--reference-rows")) {
+    char* end = nullptr;
+    const std::string& v = a.values["--reference-rows"];
+    long long rows = std::strtoll(v.c_str(), &end, 10);
+    if (v.empty() || *end != '\0' || rows < 1) {
+      std::fprintf(stderr, "tiffin pack: --reference-rows needs a positive count, got '%s'\n",
+                   v.c_str());
+      return 2;
+    }
+    options.reference_rows = rows;
+  }
+  options.progress = [](std::string_view line) {
+    std::fprintf(stderr, "tiffin pack: %.*s\n", static_cast<int>(line.size()), line.data());
+  };
+  Status s = PackBundle(a.positional[0], output, options);
+  if (!s.ok()) return Fail("pack", s);
+  std::fprintf(stderr, "tiffin pack: wrote %s\n", output.c_str());
   return 0;
 }
 

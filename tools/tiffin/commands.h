@@ -14,6 +14,9 @@ int Inspect(const std::vector<std::string>& args);
 int Predict(const std::vector<std::string>& args);
 int Ops(const std::vector<std::string>& args);
 int Convert(const std::vector<std::string>& args);
+int Diff(const std::vector<std::string>& args);
+int Doctor(const std::vector<std::string>& args);
+int Pack(const std::vector<std::string>& args);
 
 }  // namespace tiffin::cli
 

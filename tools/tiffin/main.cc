@@ -23,6 +23,8 @@ void Usage() {
       "                                                 CSV); prints v2 JSON outputs\n"
       "  convert MODEL -o OUT.onnx [--steps A,B]        write a scikit-learn pickle/joblib\n"
       "                                                 file (or ONNX) as standard ONNX\n"
+      "  pack MODEL -o OUT.tiffin [--reference DATA]    bundle a model with its schema,\n"
+      "                                                 provenance and reference cases\n"
       "  ops [--json]                                   list the operators tiffin runs,\n"
       "                                                 with their opset ranges\n"
       "  --version                                      print the version\n"
@@ -51,6 +53,9 @@ int main(int argc, char** argv) {
   if (cmd == "predict") return tiffin::cli::Predict(args);
   if (cmd == "ops") return tiffin::cli::Ops(args);
   if (cmd == "convert") return tiffin::cli::Convert(args);
+  if (cmd == "diff") return tiffin::cli::Diff(args);
+  if (cmd == "doctor") return tiffin::cli::Doctor(args);
+  if (cmd == "pack") return tiffin::cli::Pack(args);
   std::fprintf(stderr, "tiffin: unknown command '%s'\n\n", cmd.c_str());
   Usage();
   return 2;

@@ -836,7 +836,7 @@ Result<ImportedGraph> ImportSklearn(const ParsedFile& file, const std::vector<st
   info.format = "scikit-learn " + file.info.container;
   info.producer_name = "scikit-learn";
   info.producer_version = VersionOf(Obj(chosen.back()->value));
-  info.opsets[""] = kOnnxOpset;
+  info.opsets["ai.onnx"] = kOnnxOpset;  // ModelInfo names domains in full
   for (const auto& node : out.graph->nodes) {
     ++info.op_counts[node.domain.empty() ? node.op_type : node.domain + ":" + node.op_type];
     if (!node.domain.empty()) info.opsets[node.domain] = node.opset;

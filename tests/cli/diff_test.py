@@ -1,0 +1,97 @@
+#!/usr/bin/python3
+"""`tiffin diff`: the seed's "one activation differs" case is one clear line;
+weights, schemas, preprocessing and provenance changes are named; exit codes
+are 0 (same), 1 (different), 2 (error).
+
+usage: diff_test.py TIFFIN SOURCE_DIR
+"""
+import json
+import os
+import subprocess
+import sys
+
+TIFFIN, SOURCE = sys.argv[1], sys.argv[2]
+MLP = os.path.join(SOURCE, "tests", "golden", "torch", "mlp", "model.onnx")
+DIFF = os.path.join(SOURCE, "tests", "golden", "diff")
+SK = os.path.join(SOURCE, "examples", "sklearn_iris", "model.pkl")
+results = []
+
+
+def run(*args):
+    return subprocess.run([TIFFIN, "diff", *args], capture_output=True, text=True)
+
+
+def case(fn):
+    try:
+        fn()
+        results.append((fn.__name__, None))
+    except AssertionError as e:
+        results.append((fn.__name__, str(e) or "assertion failed"))
+    return fn
+
+
+def changed(stdout):
+    return [l for l in stdout.splitlines() if " CHANGED " in l]
+
+
+@case
+def one_changed_activation_is_one_line():
+    r = run(MLP, os.path.join(DIFF, "mlp_sigmoid.onnx"))
+    assert r.returncode == 1, r
+    lines = changed(r.stdout)
+    assert len(lines) == 1, lines
+    assert "activation changed: Relu  ->  Sigmoid" in lines[0] and "/Relu" in lines[0], lines
+
+
+@case
+def a_nudged_weight_is_named_with_its_difference():
+    r = run(MLP, os.path.join(DIFF, "mlp_fc2_nudged.onnx"))
+    assert r.returncode == 1, r
+    lines = changed(r.stdout)
+    assert len(lines) == 1 and "'fc2.weight': largest absolute difference 0.25" in lines[0], lines
+
+
+@case
+def identical_models_exit_zero():
+    r = run(MLP, MLP)
+    assert r.returncode == 0 and "the models are the same" in r.stdout and not changed(r.stdout), r
+
+
+@case
+def json_lists_every_finding():
+    r = run(MLP, os.path.join(DIFF, "mlp_sigmoid.onnx"), "--json")
+    assert r.returncode == 1, r
+    doc = json.loads(r.stdout)
+    assert doc["identical"] is False
+    ch = [l for l in doc["lines"] if l["changed"]]
+    assert len(ch) == 1 and ch[0]["section"] == "structure", ch
+
+
+@case
+def a_model_without_its_scaler_shows_the_missing_preprocessing():
+    r = run(SK, SK, "--steps-b", "scaler,model")
+    assert r.returncode == 1, r
+    text = r.stdout
+    assert "steps: [\"model\"]  ->  [\"scaler\",\"model\"]" in text, text
+    assert "node 'Mul_0' (Mul) added" in text and "training statistics: none  ->  present" in text, text
+
+
+@case
+def different_inputs_are_named():
+    other = os.path.join(SOURCE, "examples", "iris_mlp", "model.onnx")
+    r = run(MLP, other)
+    assert r.returncode == 1, r
+    assert "'input_0' (float32 [batch,16]) removed" in r.stdout and "added" in r.stdout, r.stdout
+
+
+@case
+def missing_file_is_exit_2():
+    r = run(MLP, "/nonexistent/model.onnx")
+    assert r.returncode == 2 and "not found" in r.stderr, r
+
+
+failed = [(n, e) for n, e in results if e]
+for n, e in results:
+    print(("FAIL " if e else "ok   ") + n + (f": {e}" if e else ""))
+print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+sys.exit(1 if failed else 0)

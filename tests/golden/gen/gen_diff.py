@@ -1,0 +1,43 @@
+#!/usr/bin/python3
+"""Writes the model pairs that `tiffin diff` is tested on (tests/cli/diff_test.py).
+
+From tests/golden/torch/mlp/model.onnx (a PyTorch export), with Debian's
+python3-onnx:
+  mlp_sigmoid.onnx   - the same network with its ReLU replaced by a Sigmoid:
+                       the seed's "seemingly identical model where one layer's
+                       activation differs";
+  mlp_fc2_nudged.onnx - the same network with one weight of fc2 changed by 0.25.
+
+Run:  /usr/bin/python3 tests/golden/gen/gen_diff.py
+"""
+import os
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+SRC = os.path.join(ROOT, "torch", "mlp", "model.onnx")
+OUT = os.path.join(ROOT, "diff")
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    m = onnx.load(SRC)
+    relu = [n for n in m.graph.node if n.op_type == "Relu"]
+    assert len(relu) == 1
+    relu[0].op_type = "Sigmoid"
+    onnx.checker.check_model(m)
+    onnx.save(m, os.path.join(OUT, "mlp_sigmoid.onnx"))
+
+    m = onnx.load(SRC)
+    for i, init in enumerate(m.graph.initializer):
+        if init.name == "fc2.weight":
+            w = numpy_helper.to_array(init).copy()
+            w[3, 5] += np.float32(0.25)
+            m.graph.initializer[i].CopyFrom(numpy_helper.from_array(w, init.name))
+    onnx.save(m, os.path.join(OUT, "mlp_fc2_nudged.onnx"))
+
+
+if __name__ == "__main__":
+    main()
