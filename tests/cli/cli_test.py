@@ -221,6 +221,34 @@ def sklearn_convert_writes_onnx_that_predicts_the_same():
 
 
 @case
+def sklearn_predict_reports_values_far_outside_training():
+    with tempfile.TemporaryDirectory() as tmp:
+        p = os.path.join(tmp, "x.csv")
+        open(p, "w").write("a,b,c,d\n510,3.5,1.4,0.2\n5.1,3.5,1.4,0.2\n")
+        r = run("predict", SK_MODEL, "--input", p, "--steps", "scaler,model")
+        assert r.returncode == 0, r.stderr
+        doc = json.loads(r.stdout)
+        assert len(doc["warnings"]) == 1 and "feature `x0`: 1 of 2 values far outside" in doc["warnings"][0], doc
+        assert "warning:" in r.stderr
+        r = run("predict", SK_MODEL, "--input", SK_CSV, "--steps", "scaler,model")
+        assert "warnings" not in json.loads(r.stdout), r.stdout
+
+
+@case
+def integer_input_converts_losslessly_to_float64():
+    with tempfile.TemporaryDirectory() as tmp:
+        p = os.path.join(tmp, "x.json")
+        json.dump({"inputs": [{"name": "X", "datatype": "INT64", "shape": [1, 4], "data": [5, 3, 1, 0]}]},
+                  open(p, "w"))
+        r = run("predict", SK_MODEL, "--input", p, "--steps", "scaler,model")
+        assert r.returncode == 0, r.stderr
+        json.dump({"inputs": [{"name": "X", "datatype": "INT64", "shape": [1, 4],
+                               "data": [9007199254740993, 3, 1, 0]}]}, open(p, "w"))
+        r = run("predict", SK_MODEL, "--input", p, "--steps", "scaler,model")
+        assert r.returncode == 1 and "cannot be represented exactly as float64" in r.stderr, r.stderr
+
+
+@case
 def sklearn_ops_lists_classes():
     r = run("ops", "--sklearn", "--json")
     assert r.returncode == 0

@@ -12,6 +12,7 @@
 #include "io/tensor_io.h"
 #include "kernels/registry.h"
 #include "tiffin/bundle.h"
+#include "tiffin/checks.h"
 #include "tiffin/model.h"
 #include "tiffin/sklearn.h"
 
@@ -427,12 +428,23 @@ int Predict(const std::vector<std::string>& argv) {
     if (!parsed.ok()) return Fail("predict", parsed.status().WithContext(input));
     feeds = std::move(parsed).value();
   }
-  auto outputs = (*model)->Run(feeds);
+  // Predict-time checks: lossless dtype conversion, then values far outside
+  // the training range counted and reported beside the outputs.
+  auto conformed = ConformInputs(**model, std::move(feeds));
+  if (!conformed.ok()) return Fail("predict", conformed.status());
+  const std::vector<std::string> warnings = RangeWarnings(**model, *conformed);
+  auto outputs = (*model)->Run(*conformed);
   if (!outputs.ok()) return Fail("predict", outputs.status());
   std::vector<NamedTensor> named;
   for (size_t i = 0; i < outputs->size(); ++i)
     named.push_back({(*model)->outputs()[i].name, std::move((*outputs)[i])});
-  std::string json = io::WriteJsonOutputs(named) + "\n";
+  std::string json = io::WriteJsonOutputs(named);
+  if (!warnings.empty()) {
+    json.pop_back();  // the closing brace
+    json += ",\"warnings\":" + JsonStrings(warnings) + "}";
+    for (const auto& w : warnings) std::fprintf(stderr, "tiffin predict: warning: %s\n", w.c_str());
+  }
+  json += "\n";
   if (output.empty()) {
     std::fwrite(json.data(), 1, json.size(), stdout);
     return 0;
