@@ -79,8 +79,10 @@ TEST(SklearnImport, TrainingStatisticsComeFromTheScaler) {
 TEST(SklearnImport, NonEstimatorPickleIsExplained) {
   const fs::path p = fs::temp_directory_path() / "tiffin_sklearn_list.pkl";
   {
-    // pickle.dumps([1, 2], protocol=2)
-    const std::string bytes("\x80\x02]q\x00(K\x01K\x02e.", 13);
+    // pickle.dumps([1, 2], protocol=2), spelled out byte by byte (a string
+    // literal would read "\x02e" as one hex escape).
+    const unsigned char raw[] = {0x80, 0x02, ']', 'q', 0x00, '(', 'K', 0x01, 'K', 0x02, 'e', '.'};
+    const std::string bytes(reinterpret_cast<const char*>(raw), sizeof raw);
     std::FILE* f = std::fopen(p.c_str(), "wb");
     std::fwrite(bytes.data(), 1, bytes.size(), f);
     std::fclose(f);
