@@ -102,8 +102,7 @@ class Frame final : public kernels::KernelContext {
         in[static_cast<size_t>(i)] == ir::kNoValue) {
       return nullptr;
     }
-    const Tensor& t = values[static_cast<size_t>(in[static_cast<size_t>(i)])];
-    return t.defined() ? &t : nullptr;
+    return Value(static_cast<size_t>(in[static_cast<size_t>(i)]));
   }
   int num_outputs() const override { return static_cast<int>(node().outputs.size()); }
   bool output_wanted(int i) const override {
@@ -153,8 +152,9 @@ class Frame final : public kernels::KernelContext {
     const size_t v = static_cast<size_t>(outs[static_cast<size_t>(i)]);
     if (rec_) {
       for (int in : node().inputs) {
-        if (in == ir::kNoValue || !values[static_cast<size_t>(in)].defined()) continue;
-        if (values[static_cast<size_t>(in)].owner() == t.owner() && t.owner()) {
+        if (in == ir::kNoValue) continue;
+        const Tensor* src = Value(static_cast<size_t>(in));
+        if (src && src->owner() == t.owner() && t.owner()) {
           int root = rec_->alias_root[static_cast<size_t>(in)];
           rec_->alias_root[v] = root >= 0 ? root : in;
           break;
@@ -171,10 +171,18 @@ class Frame final : public kernels::KernelContext {
 
   const Tensor* FindOuterValue(const std::string& name) const override {
     int id = g_.graph().FindValue(name);
-    if (id != ir::kNoValue && values[static_cast<size_t>(id)].defined()) {
-      return &values[static_cast<size_t>(id)];
+    if (id != ir::kNoValue) {
+      if (const Tensor* t = Value(static_cast<size_t>(id))) return t;
     }
     return parent_ ? parent_->FindOuterValue(name) : nullptr;
+  }
+
+  // The value with id `v` in this run: computed, an input, or an
+  // initializer (read in place); null when not (yet) defined.
+  const Tensor* Value(size_t v) const {
+    const Tensor& t = values[v];
+    if (t.defined()) return &t;
+    return g_.constant(v);
   }
 
   const LoadOptions& options() const override { return g_.options(); }
@@ -240,6 +248,11 @@ Result<std::shared_ptr<const CompiledGraph>> CompiledGraph::Compile(
   cg->last_use_.assign(n_values, -1);
   cg->is_output_.assign(n_values, false);
   cg->producer_.assign(n_values, -1);
+  cg->constant_of_.assign(n_values, nullptr);
+  for (const auto& [id, t] : cg->graph_->constants) {
+    if (id >= 0 && static_cast<size_t>(id) < n_values)
+      cg->constant_of_[static_cast<size_t>(id)] = &t;
+  }
   for (int id : g->outputs) cg->is_output_[static_cast<size_t>(id)] = true;
 
   std::map<std::string, std::pair<std::string, int>> missing;  // op -> (first node, count)
@@ -419,7 +432,6 @@ Result<std::vector<Tensor>> CompiledGraph::Run(const std::vector<Tensor>& inputs
   Frame frame(*this, parent, plan.get(), arena, recording ? &rec : nullptr, std::move(table));
   arena.reset();
 
-  for (const auto& [id, t] : g.constants) frame.values[static_cast<size_t>(id)] = t;
   for (size_t i = 0; i < inputs.size(); ++i)
     frame.values[static_cast<size_t>(g.inputs[i])] = inputs[i];
   for (int id : g.outer_refs) {
@@ -454,7 +466,8 @@ Result<std::vector<Tensor>> CompiledGraph::Run(const std::vector<Tensor>& inputs
   std::vector<Tensor> outputs;
   outputs.reserve(g.outputs.size());
   for (int id : g.outputs) {
-    Tensor t = frame.values[static_cast<size_t>(id)];
+    const Tensor* value = frame.Value(static_cast<size_t>(id));
+    Tensor t = value ? *value : Tensor();
     if (!t.defined())
       return Internal("graph output '" + g.values[static_cast<size_t>(id)].name +
                       "' was not computed");

@@ -44,6 +44,11 @@ class CompiledGraph {
 
   const ir::Graph& graph() const { return *graph_; }
   const LoadOptions& options() const { return options_; }
+  // The initializer with value id `id`, or null. Runs read initializers in
+  // place instead of copying each into the run's value table.
+  const Tensor* constant(size_t id) const {
+    return id < constant_of_.size() ? constant_of_[id] : nullptr;
+  }
 
  private:
   friend class Frame;
@@ -55,9 +60,10 @@ class CompiledGraph {
   std::shared_ptr<const ir::Graph> graph_;
   LoadOptions options_;
   std::vector<std::unique_ptr<kernels::Kernel>> kernels_;
-  std::vector<int> last_use_;    // per value: index of the last node reading it
-  std::vector<bool> is_output_;  // per value: a graph output
-  std::vector<int> producer_;    // per value: producing node or -1
+  std::vector<int> last_use_;               // per value: index of the last node reading it
+  std::vector<bool> is_output_;             // per value: a graph output
+  std::vector<int> producer_;               // per value: producing node or -1
+  std::vector<const Tensor*> constant_of_;  // per value: its initializer or null
 
   mutable std::mutex plans_mu_;
   mutable std::unordered_map<std::string, std::shared_ptr<const Plan>>
