@@ -78,6 +78,10 @@ struct ModelInfo {
   // model: scaler ranges and moments, imputer statistics, encoder
   // categories, tree split ranges. Empty when the model holds none.
   std::vector<FeatureStats> training_stats;
+  // A classifier's labels, in the order of its probability columns, as text
+  // (integers in decimal); empty when the model is not a classifier or its
+  // format does not say.
+  std::vector<std::string> class_labels;
 };
 
 class Model {

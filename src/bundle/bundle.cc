@@ -400,6 +400,7 @@ Result<std::shared_ptr<const Model>> LoadImpl(std::string_view file, std::shared
   info.metadata["bundle.created"] = GetString(doc, "created");
   info.metadata["bundle.tiffin_version"] = GetString(doc, "tiffin_version");
   info.feature_names = GetStrings(doc, "feature_names");
+  info.class_labels = GetStrings(doc, "class_labels");
   simdjson::dom::array stats;
   std::vector<FeatureStats> from_model, from_reference;
   if (!doc["training_stats"].get(stats)) {

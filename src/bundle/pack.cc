@@ -400,7 +400,8 @@ Status PackBundle(const std::string& source, const std::string& out_path,
     m += std::string(i ? "," : "") + "{\"name\":" + Json(t.name) +
          ",\"dtype\":" + Json(DTypeName(t.dtype)) + ",\"shape\":" + ShapeJson(t) + "}";
   }
-  m += "],\n\"class_labels\":" + JsonList(ClassLabels(*graph)) +
+  m += "],\n\"class_labels\":" +
+       JsonList(info.class_labels.empty() ? ClassLabels(*graph) : info.class_labels) +
        ",\n\"feature_names\":" + JsonList(info.feature_names) + ",\n\"training_stats\":[";
   for (size_t i = 0; i < stats.size(); ++i) m += (i ? ",\n  " : "\n  ") + StatsJson(stats[i]);
   m += "],\n\"reference\":" + reference_json + ",\n\"entries\":[";

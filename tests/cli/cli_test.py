@@ -178,6 +178,7 @@ def sklearn_inspect_lists_objects_versions_and_the_missing_scaler():
     objs = {o["name"]: o for o in doc["sklearn"]["objects"]}
     assert objs["model"]["role"] == "classifier" and objs["scaler"]["role"] == "transformer", objs
     assert doc["sklearn"]["pickle_protocol"] == 4 and doc["sklearn"]["numpy2"] is False
+    assert doc["class_labels"] == ["0", "1", "2"], doc["class_labels"]
 
 
 @case

@@ -319,6 +319,7 @@ int Inspect(const std::vector<std::string>& argv) {
       first = false;
     }
     s += "},\"feature_names\":" + JsonStrings(info.feature_names) +
+         ",\"class_labels\":" + JsonStrings(info.class_labels) +
          ",\"training_stats\":" + StatsJson(info.training_stats) + "}";
     std::printf("%s\n", s.c_str());
     return 0;
@@ -357,6 +358,11 @@ int Inspect(const std::vector<std::string>& argv) {
   std::printf("nodes       %lld\n", static_cast<long long>(nodes));
   std::printf("parameters  %lld (%s)\n", static_cast<long long>(info.parameter_count),
               HumanBytes(info.parameter_bytes).c_str());
+  if (!info.class_labels.empty()) {
+    std::string labels;
+    for (const auto& l : info.class_labels) labels += (labels.empty() ? "" : ", ") + l;
+    std::printf("classes     %s\n", labels.c_str());
+  }
   if (!info.feature_names.empty()) {
     std::string names;
     for (const auto& n : info.feature_names) names += (names.empty() ? "" : ", ") + n;

@@ -176,7 +176,9 @@ void Describe(const PickleValue& v, int indent, const std::string& label,
     return;
   }
   Obj obj(&v);
-  const bool known = FindConverter(obj) != nullptr || !IsEstimator(v);
+  const bool known =
+      FindConverter(obj) != nullptr || !IsEstimator(v) ||
+      obj.ClassName() == "LabelEncoder";  // decodes labels (--steps model,label_encoder)
   out->push_back(pad + label + obj.ClassName() + "(" + Params(obj) + ")" +
                  (IsEstimator(v) && !known ? "   <- not supported by tiffin" : ""));
   auto children = [&](const char* key, bool pairs) {
@@ -811,6 +813,33 @@ Result<ImportedGraph> ImportSklearn(const ParsedFile& file, const std::vector<st
         label_dt = le.values.dtype();
       }
       add_out(label, "label", label_dt, {n});
+      // The labels as text, in probability column order (decoded when a
+      // LabelEncoder follows).
+      const Labels* shown = &p.classes;
+      Labels decoded;
+      if (decode) {
+        auto le = Classes(last);
+        if (le.ok()) {
+          decoded.values = Tensor(le->values.dtype(), {p.classes.size()});
+          for (int64_t i = 0; i < p.classes.size(); ++i) {
+            const int64_t c = p.classes.values.data<int64_t>()[i];
+            if (le->is_string())
+              decoded.values.data<std::string>()[i] = le->values.data<std::string>()[c];
+            else if (le->values.dtype() == DType::kInt64)
+              decoded.values.data<int64_t>()[i] = le->values.data<int64_t>()[c];
+            else
+              decoded.values.data<double>()[i] = le->values.data<double>()[c];
+          }
+          shown = &decoded;
+        }
+      }
+      for (int64_t i = 0; i < shown->size(); ++i) {
+        const Tensor& v = shown->values;
+        out.info.class_labels.push_back(v.dtype() == DType::kString ? v.data<std::string>()[i]
+                                        : v.dtype() == DType::kInt64
+                                            ? std::to_string(v.data<int64_t>()[i])
+                                            : std::to_string(v.data<double>()[i]));
+      }
       if (!p.probabilities.empty())
         add_out(p.probabilities, "probabilities", DType::kFloat64, {n, Dim{p.classes.size(), ""}});
     }
