@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
   if (argc < 2) return Usage();
   std::string path = argv[1];
   std::string input_path;
-  int batch = 1, iters = 100, threads = 1, warmup = -1;
+  int batch = 1, iters = 100, threads = 1, warmup = -1, load = 0, verify = 1;
   for (int i = 2; i < argc; i += 2) {
     std::string k = argv[i];
     if (i + 1 >= argc) {
@@ -119,6 +119,10 @@ int main(int argc, char** argv) {
       warmup = v;
     else if (k == "--input")
       input_path = s;
+    else if (k == "--load")  // time LoadModel itself, N times, and exit
+      load = v;
+    else if (k == "--verify")  // 0: LoadOptions::verify = false (bundles)
+      verify = v;
     else {
       std::fprintf(stderr, "tiffin_bench: unknown option %s\n", k.c_str());
       return Usage();
@@ -129,6 +133,29 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (warmup < 0) warmup = std::max(3, std::min(50, (iters + 9) / 10));
+  if (load > 0) {
+    // Load time (a .tiffin bundle: mmap, hash checks, parse, compile, and the
+    // reference replay unless --verify 0). The first load warms the page cache.
+    tiffin::LoadOptions lo;
+    lo.verify = verify != 0;
+    std::vector<double> ms;
+    for (int i = 0; i <= load; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      auto m = tiffin::LoadModel(path, lo);
+      const auto t1 = std::chrono::steady_clock::now();
+      if (!m.ok()) {
+        std::fprintf(stderr, "tiffin_bench: %s\n", m.status().ToString().c_str());
+        return 1;
+      }
+      if (i > 0) ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    }
+    std::sort(ms.begin(), ms.end());
+    std::printf("{\"peer\":\"tiffin %s\",\"model\":\"%s\",\"measure\":\"load\",\"verify\":%s,"
+                "\"loads\":%d,\"p50_ms\":%.3f,\"min_ms\":%.3f,\"max_ms\":%.3f}\n",
+                tiffin::Version(), path.c_str(), verify ? "true" : "false", load, ms[ms.size() / 2], ms.front(),
+                ms.back());
+    return 0;
+  }
   auto model =
       tiffin::LoadModel(path);  // sets OpenBLAS to one thread unless the env says otherwise
   openblas_set_num_threads(threads);
