@@ -106,6 +106,10 @@ class Tensor {
   std::shared_ptr<void> owner_;
 };
 
+// Element `i` (flat, row-major) of a numeric or bool tensor as a double;
+// NaN for strings and undefined tensors. REQUIRES: 0 <= i < t.size().
+double ElementAsDouble(const Tensor& t, int64_t i);
+
 // A tensor with the name of the model input or output it binds to.
 struct NamedTensor {
   std::string name;

@@ -31,10 +31,6 @@ Result<std::shared_ptr<const Model>> LoadBundleBytes(const char* data, size_t si
                                                      std::shared_ptr<void> owner,
                                                      const LoadOptions& options);
 
-// Element `i` of a numeric or bool tensor as a double (NaN for strings and
-// undefined tensors). Shared with the packer's statistics.
-double ElementAsDouble(const Tensor& t, int64_t i);
-
 }  // namespace tiffin::bundle
 
 #endif  // TIFFIN_BUNDLE_BUNDLE_H_

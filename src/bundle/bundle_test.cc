@@ -434,7 +434,7 @@ TEST(Bundle, CommittedVersion1FixturesStayLoadable) {
           EXPECT_EQ(w->data<std::string>()[k], (*out)[i].data<std::string>()[k]);
           continue;
         }
-        const double a = bundle::ElementAsDouble(*w, k), b = bundle::ElementAsDouble((*out)[i], k);
+        const double a = ElementAsDouble(*w, k), b = ElementAsDouble((*out)[i], k);
         EXPECT_NEAR(a, b, 1e-5 + 1e-4 * std::fabs(a)) << want << " element " << k;
       }
     }

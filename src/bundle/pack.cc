@@ -11,6 +11,7 @@
 
 #include "bundle/bundle.h"
 #include "bundle/zip.h"
+#include "core/json.h"
 #include "importers/onnx/onnx_loader.h"
 #include "importers/onnx/onnx_writer.h"
 #include "importers/onnx/tensor_proto.h"
@@ -30,34 +31,11 @@ constexpr size_t kAlignment = 64;
 // Entries larger than this get per-chunk hashes as well.
 constexpr size_t kHashChunkBytes = size_t{1} << 20;
 
-std::string Json(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
-
 std::string Num(double v) {
   if (!std::isfinite(v)) return "null";
   char buf[40];
   auto r = std::to_chars(buf, buf + sizeof buf, v);  // shortest round-trip form
   return std::string(buf, r.ptr);
-}
-
-std::string JsonList(const std::vector<std::string>& v) {
-  std::string s = "[";
-  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + Json(v[i]);
-  return s + "]";
 }
 
 std::string ShapeJson(const TensorInfo& t) {
@@ -67,7 +45,7 @@ std::string ShapeJson(const TensorInfo& t) {
     const Dim& d = t.shape[i];
     s += std::string(i ? "," : "") + (d.fixed()          ? std::to_string(d.value)
                                       : d.symbol.empty() ? "null"
-                                                         : Json(d.symbol));
+                                                         : JsonQuote(d.symbol));
   }
   return s + "]";
 }
@@ -134,7 +112,7 @@ Tensor CastTo(const Tensor& t, DType dtype) {
   }
   Tensor out(dtype, t.shape());
   for (int64_t i = 0; i < t.size(); ++i) {
-    const double v = bundle::ElementAsDouble(t, i);
+    const double v = ElementAsDouble(t, i);
     switch (dtype) {
       case DType::kFloat32:
         out.data<float>()[i] = static_cast<float>(v);
@@ -175,7 +153,7 @@ std::vector<FeatureStats> ReferenceStats(const std::vector<NamedTensor>& feeds,
       double sum = 0, sq = 0, lo = INFINITY, hi = -INFINITY;
       int64_t n = 0;
       for (int64_t r = 0; r < rows; ++r) {
-        const double v = bundle::ElementAsDouble(t, r * cols + c);
+        const double v = ElementAsDouble(t, r * cols + c);
         if (std::isnan(v)) continue;
         ++n;
         sum += v;
@@ -197,9 +175,10 @@ std::vector<FeatureStats> ReferenceStats(const std::vector<NamedTensor>& feeds,
 }
 
 std::string StatsJson(const FeatureStats& s) {
-  return "{\"feature\":" + Json(s.name) + ",\"min\":" + Num(s.min) + ",\"max\":" + Num(s.max) +
+  return "{\"feature\":" + JsonQuote(s.name) + ",\"min\":" + Num(s.min) + ",\"max\":" + Num(s.max) +
          ",\"mean\":" + Num(s.mean) + ",\"std\":" + Num(s.std) +
-         ",\"categories\":" + JsonList(s.categories) + ",\"source\":" + Json(s.source) + "}";
+         ",\"categories\":" + JsonStringList(s.categories) + ",\"source\":" + JsonQuote(s.source) +
+         "}";
 }
 
 // A classifier's labels when an ai.onnx.ml node of the main graph names them.
@@ -334,53 +313,55 @@ Status PackBundle(const std::string& source, const std::string& out_path,
     for (size_t i = 0; i < feeds.size(); ++i) {
       const std::string name = "reference/case0_input" + std::to_string(i) + ".npy";
       files.push_back({name, io::WriteNpy(feeds[i].tensor)});
-      ins_json += std::string(i ? "," : "") + "{\"name\":" + Json(feeds[i].name) +
-                  ",\"file\":" + Json(name) + "}";
+      ins_json += std::string(i ? "," : "") + "{\"name\":" + JsonQuote(feeds[i].name) +
+                  ",\"file\":" + JsonQuote(name) + "}";
     }
     for (size_t i = 0; i < outs->size(); ++i) {
       const std::string name = "reference/case0_output" + std::to_string(i) + ".npy";
       files.push_back({name, io::WriteNpy((*outs)[i])});
-      outs_json += std::string(i ? "," : "") + "{\"name\":" + Json(model.outputs()[i].name) +
-                   ",\"file\":" + Json(name) + "}";
+      outs_json += std::string(i ? "," : "") + "{\"name\":" + JsonQuote(model.outputs()[i].name) +
+                   ",\"file\":" + JsonQuote(name) + "}";
     }
     const std::string ref_name = std::filesystem::path(ref).filename().string();
-    reference_json =
-        "{\"note\":" +
-        Json("rows 1-" + std::to_string(rows) + " of " + ref_name + ", predicted at pack time") +
-        ",\"rtol\":" + Num(options.rtol) + ",\"atol\":" + Num(options.atol) +
-        ",\"cases\":[{\"name\":\"case0\",\"rows\":" + std::to_string(rows) + ",\"inputs\":[" +
-        ins_json + "],\"outputs\":[" + outs_json + "]}]}";
+    reference_json = "{\"note\":" +
+                     JsonQuote("rows 1-" + std::to_string(rows) + " of " + ref_name +
+                               ", predicted at pack time") +
+                     ",\"rtol\":" + Num(options.rtol) + ",\"atol\":" + Num(options.atol) +
+                     ",\"cases\":[{\"name\":\"case0\",\"rows\":" + std::to_string(rows) +
+                     ",\"inputs\":[" + ins_json + "],\"outputs\":[" + outs_json + "]}]}";
   }
 
   // The manifest.
   say("hashing entries");
   const std::filesystem::path src_path(source);
-  std::string m =
-      "{\n\"format\":\"tiffin-bundle\",\n\"format_version\":" +
-      std::to_string(kBundleFormatVersion) + ",\n\"model\":{\"name\":" +
-      Json(options.name.empty() ? src_path.stem().string() : options.name) +
-      ",\"version\":" + Json(options.model_version) + "},\n\"created\":" + Json(NowUtc()) +
-      ",\n\"tiffin_version\":" + Json(Version()) +
-      ",\n\"provenance\":{\"source_file\":" + Json(src_path.filename().string()) +
-      ",\"source_sha256\":" + Json(source_sha) + ",\"source_size\":" + std::to_string(src.size()) +
-      ",\"source_format\":" + Json(info.format) + ",\"library\":" + Json(info.producer_name) +
-      ",\"library_version\":" + Json(info.producer_version);
+  std::string m = "{\n\"format\":\"tiffin-bundle\",\n\"format_version\":" +
+                  std::to_string(kBundleFormatVersion) + ",\n\"model\":{\"name\":" +
+                  JsonQuote(options.name.empty() ? src_path.stem().string() : options.name) +
+                  ",\"version\":" + JsonQuote(options.model_version) +
+                  "},\n\"created\":" + JsonQuote(NowUtc()) +
+                  ",\n\"tiffin_version\":" + JsonQuote(Version()) +
+                  ",\n\"provenance\":{\"source_file\":" + JsonQuote(src_path.filename().string()) +
+                  ",\"source_sha256\":" + JsonQuote(source_sha) +
+                  ",\"source_size\":" + std::to_string(src.size()) +
+                  ",\"source_format\":" + JsonQuote(info.format) +
+                  ",\"library\":" + JsonQuote(info.producer_name) +
+                  ",\"library_version\":" + JsonQuote(info.producer_version);
   auto meta = [&](const char* key) {
     auto it = info.metadata.find(key);
-    return it == info.metadata.end() ? std::string("null") : Json(it->second);
+    return it == info.metadata.end() ? std::string("null") : JsonQuote(it->second);
   };
   m += ",\"pickle_protocol\":" + meta("pickle_protocol") + ",\"container\":" + meta("container") +
-       ",\"compression\":" + meta("compression") + ",\"steps\":" + JsonList(options.steps) +
+       ",\"compression\":" + meta("compression") + ",\"steps\":" + JsonStringList(options.steps) +
        ",\"opsets\":{";
   bool first = true;
   for (const auto& [d, v] : opsets) {
-    m += (first ? "" : ",") + Json(d) + ":" + std::to_string(v);
+    m += (first ? "" : ",") + JsonQuote(d) + ":" + std::to_string(v);
     first = false;
   }
   m += "},\"metadata\":{";
   first = true;
   for (const auto& [k, v] : info.metadata) {
-    m += (first ? "" : ",") + Json(k) + ":" + Json(v);
+    m += (first ? "" : ",") + JsonQuote(k) + ":" + JsonQuote(v);
     first = false;
   }
   m += "}},\n\"inputs\":[";
@@ -390,32 +371,32 @@ Status PackBundle(const std::string& source, const std::string& out_path,
     for (const auto& s : info.training_stats) {
       if (s.name == t.name && !s.categories.empty()) categories = s.categories;
     }
-    m += std::string(i ? "," : "") + "{\"name\":" + Json(t.name) +
-         ",\"dtype\":" + Json(DTypeName(t.dtype)) + ",\"shape\":" + ShapeJson(t) +
-         ",\"categories\":" + JsonList(categories) + "}";
+    m += std::string(i ? "," : "") + "{\"name\":" + JsonQuote(t.name) +
+         ",\"dtype\":" + JsonQuote(DTypeName(t.dtype)) + ",\"shape\":" + ShapeJson(t) +
+         ",\"categories\":" + JsonStringList(categories) + "}";
   }
   m += "],\n\"outputs\":[";
   for (size_t i = 0; i < model.outputs().size(); ++i) {
     const TensorInfo& t = model.outputs()[i];
-    m += std::string(i ? "," : "") + "{\"name\":" + Json(t.name) +
-         ",\"dtype\":" + Json(DTypeName(t.dtype)) + ",\"shape\":" + ShapeJson(t) + "}";
+    m += std::string(i ? "," : "") + "{\"name\":" + JsonQuote(t.name) +
+         ",\"dtype\":" + JsonQuote(DTypeName(t.dtype)) + ",\"shape\":" + ShapeJson(t) + "}";
   }
   m += "],\n\"class_labels\":" +
-       JsonList(info.class_labels.empty() ? ClassLabels(*graph) : info.class_labels) +
-       ",\n\"feature_names\":" + JsonList(info.feature_names) + ",\n\"training_stats\":[";
+       JsonStringList(info.class_labels.empty() ? ClassLabels(*graph) : info.class_labels) +
+       ",\n\"feature_names\":" + JsonStringList(info.feature_names) + ",\n\"training_stats\":[";
   for (size_t i = 0; i < stats.size(); ++i) m += (i ? ",\n  " : "\n  ") + StatsJson(stats[i]);
   m += "],\n\"reference\":" + reference_json + ",\n\"entries\":[";
   for (size_t i = 0; i < files.size(); ++i) {
-    m += std::string(i ? ",\n  " : "\n  ") + "{\"name\":" + Json(files[i].first) +
+    m += std::string(i ? ",\n  " : "\n  ") + "{\"name\":" + JsonQuote(files[i].first) +
          ",\"size\":" + std::to_string(files[i].second.size()) +
-         ",\"sha256\":" + Json(bundle::Sha256Hex(files[i].second));
+         ",\"sha256\":" + JsonQuote(bundle::Sha256Hex(files[i].second));
     // Large entries also get a hash per chunk, which readers check in
     // parallel (docs/bundle-format.md).
     const std::string_view data = files[i].second;
     if (data.size() > kHashChunkBytes) {
       m += ",\"chunk_bytes\":" + std::to_string(kHashChunkBytes) + ",\"chunk_sha256\":[";
       for (size_t at = 0; at < data.size(); at += kHashChunkBytes)
-        m += (at ? "," : "") + Json(bundle::Sha256Hex(data.substr(at, kHashChunkBytes)));
+        m += (at ? "," : "") + JsonQuote(bundle::Sha256Hex(data.substr(at, kHashChunkBytes)));
       m += "]";
     }
     m += "}";

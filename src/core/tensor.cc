@@ -1,5 +1,6 @@
 #include "tiffin/tensor.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -102,6 +103,37 @@ Tensor Tensor::Clone() const {
     std::memcpy(t.data_, data_, nbytes());
   }
   return t;
+}
+
+double ElementAsDouble(const Tensor& t, int64_t i) {
+  switch (t.dtype()) {
+    case DType::kFloat32:
+      return t.data<float>()[i];
+    case DType::kFloat64:
+      return t.data<double>()[i];
+    case DType::kFloat16:
+      return HalfToFloat(t.data<Float16>()[i].bits);
+    case DType::kInt64:
+      return static_cast<double>(t.data<int64_t>()[i]);
+    case DType::kInt32:
+      return t.data<int32_t>()[i];
+    case DType::kInt16:
+      return t.data<int16_t>()[i];
+    case DType::kInt8:
+      return t.data<int8_t>()[i];
+    case DType::kUInt8:
+      return t.data<uint8_t>()[i];
+    case DType::kUInt16:
+      return t.data<uint16_t>()[i];
+    case DType::kUInt32:
+      return t.data<uint32_t>()[i];
+    case DType::kUInt64:
+      return static_cast<double>(t.data<uint64_t>()[i]);
+    case DType::kBool:
+      return t.data<bool>()[i] ? 1 : 0;
+    default:
+      return std::nan("");
+  }
 }
 
 }  // namespace tiffin

@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "core/json.h"
 #include "importers/onnx/onnx_loader.h"
 #include "importers/onnx/tensor_proto.h"
 #include "importers/sklearn/sklearn.h"
@@ -139,29 +140,6 @@ std::vector<Param> Params(const ir::Graph& g) {
   return out;
 }
 
-double ValueAt(const Tensor& t, int64_t i) {
-  switch (t.dtype()) {
-    case DType::kFloat32:
-      return t.data<float>()[i];
-    case DType::kFloat64:
-      return t.data<double>()[i];
-    case DType::kFloat16:
-      return HalfToFloat(t.data<Float16>()[i].bits);
-    case DType::kInt64:
-      return static_cast<double>(t.data<int64_t>()[i]);
-    case DType::kInt32:
-      return t.data<int32_t>()[i];
-    case DType::kInt8:
-      return t.data<int8_t>()[i];
-    case DType::kUInt8:
-      return t.data<uint8_t>()[i];
-    case DType::kBool:
-      return t.data<bool>()[i];
-    default:
-      return std::nan("");
-  }
-}
-
 // Largest |a - b| over elements (NaN when not comparable numbers).
 double MaxAbsDiff(const Tensor& a, const Tensor& b) {
   if (a.dtype() == DType::kString || b.dtype() == DType::kString) {
@@ -172,7 +150,7 @@ double MaxAbsDiff(const Tensor& a, const Tensor& b) {
   }
   double worst = 0;
   for (int64_t i = 0; i < a.size(); ++i) {
-    const double x = ValueAt(a, i), y = ValueAt(b, i);
+    const double x = ElementAsDouble(a, i), y = ElementAsDouble(b, i);
     if (std::isnan(x) && std::isnan(y)) continue;
     worst = std::max(worst, std::abs(x - y));
     if (std::isnan(x) != std::isnan(y)) worst = std::numeric_limits<double>::infinity();
@@ -484,23 +462,6 @@ void ComparePreprocessing(const ModelInfo& a, const ModelInfo& b, DiffResult* r)
         "same training statistics for " + std::to_string(a.training_stats.size()) + " features");
 }
 
-std::string Json(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
-
 }  // namespace
 
 Result<GraphView> ReadGraph(const std::string& path, const LoadOptions& options) {
@@ -571,12 +532,12 @@ std::string ToText(const DiffResult& r) {
 }
 
 std::string ToJson(const DiffResult& r, const GraphView& a, const GraphView& b) {
-  std::string s = "{\"a\":" + Json(a.path) + ",\"b\":" + Json(b.path) +
+  std::string s = "{\"a\":" + JsonQuote(a.path) + ",\"b\":" + JsonQuote(b.path) +
                   ",\"identical\":" + (r.identical ? "true" : "false") + ",\"lines\":[";
   for (size_t i = 0; i < r.lines.size(); ++i) {
     const auto& l = r.lines[i];
-    s += std::string(i ? "," : "") + "{\"section\":" + Json(l.section) +
-         ",\"changed\":" + (l.changed ? "true" : "false") + ",\"text\":" + Json(l.text) + "}";
+    s += std::string(i ? "," : "") + "{\"section\":" + JsonQuote(l.section) +
+         ",\"changed\":" + (l.changed ? "true" : "false") + ",\"text\":" + JsonQuote(l.text) + "}";
   }
   return s + "]}";
 }

@@ -9,6 +9,7 @@
 #include <map>
 #include <sstream>
 
+#include "core/json.h"
 #include "io/tensor_io.h"
 #include "tiffin/model.h"
 #include "tiffin/sklearn.h"
@@ -489,29 +490,13 @@ std::string ToText(const Report& r) {
 }
 
 std::string ToJson(const Report& r, const std::string& path) {
-  auto js = [](const std::string& v) {
-    std::string o = "\"";
-    for (unsigned char c : v) {
-      if (c == '"' || c == '\\') {
-        o += '\\';
-        o += static_cast<char>(c);
-      } else if (c < 0x20) {
-        char b[8];
-        std::snprintf(b, sizeof b, "\\u%04x", c);
-        o += b;
-      } else {
-        o += static_cast<char>(c);
-      }
-    }
-    return o + "\"";
-  };
   std::string s =
-      "{\"path\":" + js(path) + ",\"ok\":" + (r.ok() ? "true" : "false") + ",\"checks\":[";
+      "{\"path\":" + JsonQuote(path) + ",\"ok\":" + (r.ok() ? "true" : "false") + ",\"checks\":[";
   for (size_t i = 0; i < r.checks.size(); ++i) {
     const Check& c = r.checks[i];
-    s += std::string(i ? "," : "") + "{\"id\":" + js(c.id) + ",\"level\":\"" +
-         std::string(LevelName(c.level)) + "\",\"message\":" + js(c.message) +
-         ",\"fix\":" + js(c.fix) + "}";
+    s += std::string(i ? "," : "") + "{\"id\":" + JsonQuote(c.id) + ",\"level\":\"" +
+         std::string(LevelName(c.level)) + "\",\"message\":" + JsonQuote(c.message) +
+         ",\"fix\":" + JsonQuote(c.fix) + "}";
   }
   return s + "]}";
 }

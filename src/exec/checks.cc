@@ -7,36 +7,6 @@ namespace tiffin {
 namespace {
 
 // The value of element i as a double, or NaN for non-numbers.
-double At(const Tensor& t, int64_t i) {
-  switch (t.dtype()) {
-    case DType::kFloat64:
-      return t.data<double>()[i];
-    case DType::kFloat32:
-      return t.data<float>()[i];
-    case DType::kFloat16:
-      return HalfToFloat(t.data<Float16>()[i].bits);
-    case DType::kInt64:
-      return static_cast<double>(t.data<int64_t>()[i]);
-    case DType::kInt32:
-      return t.data<int32_t>()[i];
-    case DType::kInt16:
-      return t.data<int16_t>()[i];
-    case DType::kInt8:
-      return t.data<int8_t>()[i];
-    case DType::kUInt8:
-      return t.data<uint8_t>()[i];
-    case DType::kUInt16:
-      return t.data<uint16_t>()[i];
-    case DType::kUInt32:
-      return t.data<uint32_t>()[i];
-    case DType::kUInt64:
-      return static_cast<double>(t.data<uint64_t>()[i]);
-    case DType::kBool:
-      return t.data<bool>()[i] ? 1 : 0;
-    default:
-      return std::nan("");
-  }
-}
 
 std::string Num(double v) {
   char buf[32];
@@ -55,10 +25,10 @@ Result<Tensor> Lossless(const Tensor& t, DType to, const std::string& name) {
   }
   Tensor out(to, t.shape());
   for (int64_t i = 0; i < t.size(); ++i) {
-    const double v = At(t, i);
+    const double v = ElementAsDouble(t, i);
     bool exact = true;
     std::string text = Num(v);
-    // Doubles hold integers exactly up to 2^53 (floats up to 2^24); At() has
+    // Doubles hold integers exactly up to 2^53 (floats up to 2^24); ElementAsDouble() has
     // rounded already, so check the integer itself.
     const int64_t limit = to == DType::kFloat32 ? int64_t{1} << 24 : int64_t{1} << 53;
     if (t.dtype() == DType::kInt64) {
@@ -116,7 +86,7 @@ std::vector<std::string> RangeWarnings(const Model& model, const std::vector<Nam
     int64_t far = 0;
     double lo = NAN, hi = NAN;
     for (int64_t r = 0; r < rows; ++r) {
-      const double v = At(t, r * width + col);
+      const double v = ElementAsDouble(t, r * width + col);
       if (std::isnan(v)) continue;
       if (v < s.min - 0.5 * w || v > s.max + 0.5 * w) {
         ++far;

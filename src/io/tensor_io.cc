@@ -1,5 +1,7 @@
 #include "io/tensor_io.h"
 
+#include "core/json.h"
+
 #include "core/utf8.h"
 
 #include <simdjson.h>
@@ -337,38 +339,6 @@ void AppendNumber(T v, std::string* out) {
   }
   auto r = std::to_chars(buf, buf + sizeof buf, v);
   out->append(buf, r.ptr);
-}
-
-void AppendJsonString(std::string_view s, std::string* out) {
-  out->push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out->append(buf);
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out->push_back('"');
 }
 
 }  // namespace

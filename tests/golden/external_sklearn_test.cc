@@ -110,31 +110,16 @@ Result<std::vector<Tensor>> ReadArrays(const fs::path& p) {
   return out;
 }
 
-double At(const Tensor& t, int64_t i) {
-  switch (t.dtype()) {
-    case DType::kFloat64:
-      return t.data<double>()[i];
-    case DType::kFloat32:
-      return t.data<float>()[i];
-    case DType::kInt64:
-      return static_cast<double>(t.data<int64_t>()[i]);
-    case DType::kInt32:
-      return t.data<int32_t>()[i];
-    default:
-      return std::nan("");
-  }
-}
-
 Tensor ToDouble(const Tensor& t) {
   Tensor d(DType::kFloat64, t.shape());
-  for (int64_t i = 0; i < t.size(); ++i) d.data<double>()[i] = At(t, i);
+  for (int64_t i = 0; i < t.size(); ++i) d.data<double>()[i] = ElementAsDouble(t, i);
   return d;
 }
 
 // Labels compare as text (classes may be ints or strings on either side).
 std::string LabelText(const Tensor& t, int64_t i) {
   if (t.dtype() == DType::kString) return t.data<std::string>()[i];
-  return std::to_string(static_cast<int64_t>(At(t, i)));
+  return std::to_string(static_cast<int64_t>(ElementAsDouble(t, i)));
 }
 
 std::string CompareValues(const Tensor& got, const Tensor& want, double rtol, double atol) {
@@ -143,7 +128,7 @@ std::string CompareValues(const Tensor& got, const Tensor& want, double rtol, do
   int bad = 0;
   double worst = 0;
   for (int64_t i = 0; i < got.size(); ++i) {
-    const double a = At(got, i), b = At(want, i);
+    const double a = ElementAsDouble(got, i), b = ElementAsDouble(want, i);
     const double err = std::abs(a - b);
     worst = std::max(worst, err);
     if (!(err <= atol + rtol * std::abs(b))) ++bad;
@@ -204,7 +189,7 @@ Outcome RunOne(const External& e, const fs::path& dir) {
       if (!feeds.ok()) return {"error", feeds.status().ToString(), false};
       Status s = run(*feeds);
       if (!s.ok()) return {"error", s.ToString(), false};
-      const double v = got.count("variable") ? At(got["variable"], 0) : std::nan("");
+      const double v = got.count("variable") ? ElementAsDouble(got["variable"], 0) : std::nan("");
       o.ok = std::abs(v - 12.202832815138274) <= 1e-5 * 12.2;
       o.detail =
           "the kserve test record predicts " + std::to_string(v) + " (expected 12.202832815138274)";
@@ -222,7 +207,7 @@ Outcome RunOne(const External& e, const fs::path& dir) {
         const int64_t k = p.dim(1);
         for (int64_t r = 0; r < 3; ++r) {
           double sum = 0;
-          for (int64_t c = 0; c < k; ++c) sum += At(p, r * k + c);
+          for (int64_t c = 0; c < k; ++c) sum += ElementAsDouble(p, r * k + c);
           o.ok &= std::abs(sum - 1) < 1e-9;
         }
       }
@@ -373,7 +358,7 @@ TEST(ExternalSklearn, ConvertedOnnxTwinsMatchTheReference) {
       const int64_t n = one_row ? 1 : rows;
       Tensor batch(DType::kFloat32, {n, width});
       for (int64_t i = 0; i < n * width; ++i)
-        batch.data<float>()[i] = static_cast<float>(At(xs, r0 * width + i));
+        batch.data<float>()[i] = static_cast<float>(ElementAsDouble(xs, r0 * width + i));
       auto out = (*model)->Run({{in.name, batch}});
       ASSERT_TRUE(out.ok()) << out.status().ToString();
       labels.push_back((*out)[0]);
@@ -390,7 +375,8 @@ TEST(ExternalSklearn, ConvertedOnnxTwinsMatchTheReference) {
     for (int64_t r = 0; r < rows; ++r) {
       const Tensor& p = probs[static_cast<size_t>(one_row ? r : 0)];
       for (int64_t c = 0; c < k; ++c) {
-        const double got = At(p, (one_row ? 0 : r) * k + c), expect = At(w1, r * k + c);
+        const double got = ElementAsDouble(p, (one_row ? 0 : r) * k + c),
+                     expect = ElementAsDouble(w1, r * k + c);
         EXPECT_NEAR(got, expect, 1e-6 + 1e-4 * std::abs(expect)) << "row " << r << " class " << c;
       }
     }

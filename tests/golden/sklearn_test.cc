@@ -122,23 +122,6 @@ Result<Tensor> ReadExpected(const fs::path& file) {
   return Tensor::FromVector(numbers, shape);
 }
 
-double At(const Tensor& t, int64_t i) {
-  switch (t.dtype()) {
-    case DType::kFloat64:
-      return t.data<double>()[i];
-    case DType::kFloat32:
-      return t.data<float>()[i];
-    case DType::kInt64:
-      return static_cast<double>(t.data<int64_t>()[i]);
-    case DType::kInt32:
-      return t.data<int32_t>()[i];
-    case DType::kBool:
-      return t.data<bool>()[i];
-    default:
-      return std::nan("");
-  }
-}
-
 // Empty when equal within tolerance; else the first differences.
 std::string Compare(const Tensor& got, const Tensor& want, bool exact, double rtol, double atol) {
   if (got.size() != want.size()) {
@@ -158,7 +141,7 @@ std::string Compare(const Tensor& got, const Tensor& want, bool exact, double rt
       w = want.dtype() == DType::kString ? want.data<std::string>()[i] : "<number>";
       ok = g == w;
     } else {
-      const double a = At(got, i), b = At(want, i);
+      const double a = ElementAsDouble(got, i), b = ElementAsDouble(want, i);
       ok = exact ? a == b
                  : (std::isnan(a) && std::isnan(b)) || std::abs(a - b) <= atol + rtol * std::abs(b);
       g = std::to_string(a);

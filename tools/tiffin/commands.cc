@@ -8,6 +8,7 @@
 #include <iostream>
 #include <map>
 
+#include "core/json.h"
 #include "importers/onnx/tensor_proto.h"
 #include "io/tensor_io.h"
 #include "kernels/registry.h"
@@ -76,25 +77,8 @@ int Fail(const char* cmd, const Status& s) {
   return 1;
 }
 
-std::string JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
-
 std::string InfoJson(const TensorInfo& t) {
-  std::string s = "{\"name\":" + JsonString(t.name) + ",\"datatype\":\"" +
+  std::string s = "{\"name\":" + JsonQuote(t.name) + ",\"datatype\":\"" +
                   std::string(DTypeKServeName(t.dtype)) + "\",\"dtype\":\"" +
                   std::string(DTypeName(t.dtype)) + "\",\"shape\":";
   if (!t.has_shape) return s + "null}";
@@ -102,7 +86,7 @@ std::string InfoJson(const TensorInfo& t) {
   for (size_t i = 0; i < t.shape.size(); ++i) {
     if (i) s += ",";
     const Dim& d = t.shape[i];
-    s += d.fixed() ? std::to_string(d.value) : d.symbol.empty() ? "-1" : JsonString(d.symbol);
+    s += d.fixed() ? std::to_string(d.value) : d.symbol.empty() ? "-1" : JsonQuote(d.symbol);
   }
   return s + "]}";
 }
@@ -138,12 +122,6 @@ std::string FormatOf(const std::string& path) {
   return DetectFormat(head);
 }
 
-std::string JsonStrings(const std::vector<std::string>& v) {
-  std::string s = "[";
-  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + JsonString(v[i]);
-  return s + "]";
-}
-
 std::string JsonNumber(double v) {
   if (!std::isfinite(v)) return "null";
   char buf[32];
@@ -155,10 +133,10 @@ std::string StatsJson(const std::vector<FeatureStats>& stats) {
   std::string s = "[";
   for (size_t i = 0; i < stats.size(); ++i) {
     const FeatureStats& f = stats[i];
-    s += std::string(i ? "," : "") + "{\"name\":" + JsonString(f.name) +
+    s += std::string(i ? "," : "") + "{\"name\":" + JsonQuote(f.name) +
          ",\"min\":" + JsonNumber(f.min) + ",\"max\":" + JsonNumber(f.max) +
          ",\"mean\":" + JsonNumber(f.mean) + ",\"std\":" + JsonNumber(f.std) +
-         ",\"categories\":" + JsonStrings(f.categories) + ",\"source\":" + JsonString(f.source) +
+         ",\"categories\":" + JsonStringList(f.categories) + ",\"source\":" + JsonQuote(f.source) +
          "}";
   }
   return s + "]";
@@ -186,18 +164,17 @@ std::string StatsText(const FeatureStats& f) {
 }
 
 std::string SklearnJson(const SklearnFileInfo& f) {
-  std::string s = "{\"container\":" + JsonString(f.container) +
-                  ",\"compression\":" + JsonString(f.compression) +
+  std::string s = "{\"container\":" + JsonQuote(f.container) +
+                  ",\"compression\":" + JsonQuote(f.compression) +
                   ",\"pickle_protocol\":" + std::to_string(f.pickle_protocol) +
                   ",\"numpy2\":" + (f.numpy2 ? "true" : "false") + ",\"objects\":[";
   for (size_t i = 0; i < f.objects.size(); ++i) {
     const SklearnObject& o = f.objects[i];
-    s += std::string(i ? "," : "") + "{\"name\":" + JsonString(o.name) +
-         ",\"path\":" + JsonString(o.path) + ",\"class\":" + JsonString(o.class_name) +
-         ",\"role\":" + JsonString(o.role) +
-         ",\"sklearn_version\":" + JsonString(o.sklearn_version) +
-         ",\"supported\":" + (o.supported ? "true" : "false") + ",\"tree\":" + JsonStrings(o.tree) +
-         "}";
+    s += std::string(i ? "," : "") + "{\"name\":" + JsonQuote(o.name) +
+         ",\"path\":" + JsonQuote(o.path) + ",\"class\":" + JsonQuote(o.class_name) +
+         ",\"role\":" + JsonQuote(o.role) + ",\"sklearn_version\":" + JsonQuote(o.sklearn_version) +
+         ",\"supported\":" + (o.supported ? "true" : "false") +
+         ",\"tree\":" + JsonStringList(o.tree) + "}";
   }
   return s + "]}";
 }
@@ -282,21 +259,21 @@ int Inspect(const std::vector<std::string>& argv) {
   auto model = LoadModel(path, options);
   if (!model.ok()) {
     if (!sklearn_json.empty())
-      std::printf("{\"path\":%s,\"sklearn\":%s}\n", JsonString(path).c_str(), sklearn_json.c_str());
+      std::printf("{\"path\":%s,\"sklearn\":%s}\n", JsonQuote(path).c_str(), sklearn_json.c_str());
     return Fail("inspect", model.status());
   }
   const ModelInfo& info = (*model)->info();
   if (a.Has("--json")) {
-    std::string s = "{\"path\":" + JsonString(path) +
+    std::string s = "{\"path\":" + JsonQuote(path) +
                     (sklearn_json.empty() ? "" : ",\"sklearn\":" + sklearn_json) +
-                    ",\"format\":" + JsonString(info.format) +
-                    ",\"producer_name\":" + JsonString(info.producer_name) +
-                    ",\"producer_version\":" + JsonString(info.producer_version) +
+                    ",\"format\":" + JsonQuote(info.format) +
+                    ",\"producer_name\":" + JsonQuote(info.producer_name) +
+                    ",\"producer_version\":" + JsonQuote(info.producer_version) +
                     ",\"ir_version\":" + std::to_string(info.ir_version) +
                     ",\"model_version\":" + std::to_string(info.model_version) + ",\"opsets\":{";
     bool first = true;
     for (const auto& [d, v] : info.opsets) {
-      s += (first ? "" : ",") + JsonString(d) + ":" + std::to_string(v);
+      s += (first ? "" : ",") + JsonQuote(d) + ":" + std::to_string(v);
       first = false;
     }
     s += "},\"inputs\":[";
@@ -308,18 +285,18 @@ int Inspect(const std::vector<std::string>& argv) {
     s += "],\"ops\":{";
     first = true;
     for (const auto& [op, n] : info.op_counts) {
-      s += (first ? "" : ",") + JsonString(op) + ":" + std::to_string(n);
+      s += (first ? "" : ",") + JsonQuote(op) + ":" + std::to_string(n);
       first = false;
     }
     s += "},\"parameter_count\":" + std::to_string(info.parameter_count) +
          ",\"parameter_bytes\":" + std::to_string(info.parameter_bytes) + ",\"metadata\":{";
     first = true;
     for (const auto& [k, v] : info.metadata) {
-      s += (first ? "" : ",") + JsonString(k) + ":" + JsonString(v);
+      s += (first ? "" : ",") + JsonQuote(k) + ":" + JsonQuote(v);
       first = false;
     }
-    s += "},\"feature_names\":" + JsonStrings(info.feature_names) +
-         ",\"class_labels\":" + JsonStrings(info.class_labels) +
+    s += "},\"feature_names\":" + JsonStringList(info.feature_names) +
+         ",\"class_labels\":" + JsonStringList(info.class_labels) +
          ",\"training_stats\":" + StatsJson(info.training_stats) + "}";
     std::printf("%s\n", s.c_str());
     return 0;
@@ -447,7 +424,7 @@ int Predict(const std::vector<std::string>& argv) {
   std::string json = io::WriteJsonOutputs(named);
   if (!warnings.empty()) {
     json.pop_back();  // the closing brace
-    json += ",\"warnings\":" + JsonStrings(warnings) + "}";
+    json += ",\"warnings\":" + JsonStringList(warnings) + "}";
     for (const auto& w : warnings) std::fprintf(stderr, "tiffin predict: warning: %s\n", w.c_str());
   }
   json += "\n";
@@ -540,7 +517,7 @@ int Ops(const std::vector<std::string>& argv) {
     std::vector<std::string> classes = SklearnSupportedClasses();
     std::sort(classes.begin(), classes.end());
     if (a.Has("--json")) {
-      std::printf("%s\n", JsonStrings(classes).c_str());
+      std::printf("%s\n", JsonStringList(classes).c_str());
     } else {
       for (const auto& c : classes) std::printf("%s\n", c.c_str());
       std::printf("%zu scikit-learn classes\n", classes.size());
@@ -554,8 +531,8 @@ int Ops(const std::vector<std::string>& argv) {
   if (a.Has("--json")) {
     std::string s = "[";
     for (size_t i = 0; i < rows.size(); ++i) {
-      s += (i ? "," : "") + std::string("{\"op\":") + JsonString(rows[i].op_type) +
-           ",\"domain\":" + JsonString(*rows[i].domain ? rows[i].domain : "ai.onnx") +
+      s += (i ? "," : "") + std::string("{\"op\":") + JsonQuote(rows[i].op_type) +
+           ",\"domain\":" + JsonQuote(*rows[i].domain ? rows[i].domain : "ai.onnx") +
            ",\"min_opset\":" + std::to_string(rows[i].min_opset) +
            ",\"max_opset\":" + std::to_string(rows[i].max_opset) + "}";
     }

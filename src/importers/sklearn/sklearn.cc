@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "core/json.h"
 #include "importers/pickle/compression.h"
 #include "importers/pickle/joblib.h"
 #include "importers/pickle/numpy.h"
@@ -393,21 +394,6 @@ std::vector<std::string> ParseNames(const PickleValue* v) {
   if (!l.ok() || !l->is_string()) return out;
   for (int64_t i = 0; i < l->size(); ++i) out.push_back(l->values.data<std::string>()[i]);
   return out;
-}
-
-std::string JsonList(const std::vector<std::string>& items) {
-  std::string s = "[";
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i) s += ",";
-    s += "\"";
-    for (char c : items[i]) {
-      if (c == '"' || c == '\\') s += '\\';
-      if (static_cast<unsigned char>(c) < 0x20) continue;
-      s += c;
-    }
-    s += "\"";
-  }
-  return s + "]";
 }
 
 }  // namespace
@@ -887,8 +873,8 @@ Result<ImportedGraph> ImportSklearn(const ParsedFile& file, const std::vector<st
   info.metadata["estimator"] = summary_class;
   std::vector<std::string> step_names;
   for (const Named* c : chosen) step_names.push_back(c->info.name);
-  info.metadata["steps"] = JsonList(step_names);
-  if (!names.empty()) info.metadata["feature_names"] = JsonList(names);
+  info.metadata["steps"] = JsonStringList(step_names);
+  if (!names.empty()) info.metadata["feature_names"] = JsonStringList(names);
   info.feature_names = names;
   if (width > 0 && width <= 100000) {
     std::vector<FeatureStats> stats(static_cast<size_t>(width));
@@ -903,7 +889,7 @@ Result<ImportedGraph> ImportSklearn(const ParsedFile& file, const std::vector<st
                                  [](const FeatureStats& f) { return !f.source.empty(); });
     if (any) info.training_stats = std::move(stats);
   }
-  if (!out.notes.empty()) info.metadata["notes"] = JsonList(out.notes);
+  if (!out.notes.empty()) info.metadata["notes"] = JsonStringList(out.notes);
   return out;
 }
 
