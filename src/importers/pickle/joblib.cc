@@ -528,6 +528,7 @@ class JoblibReader {
     out.pickle_protocol = parsed.protocol;
     out.numpy_arrays_inline = inline_arrays_;
     out.n_arrays = n_arrays_;
+    out.numpy2_paths = stream.find("numpy._core") != std::string_view::npos;
     out.side_files = std::move(side_files_);
     return out;
   }

@@ -65,6 +65,10 @@ struct JoblibFile {
   bool numpy_arrays_inline = false;
   // Wrappers of all kinds replaced by arrays.
   int64_t n_arrays = 0;
+  // The main stream names numpy's private module as numpy._core: numpy 2
+  // wrote it (1.x writes numpy.core; the pickle machine canonicalises both,
+  // so only the stream tells them apart).
+  bool numpy2_paths = false;
   // Side files read (joblib < 0.10), as found in the directory, in stream order.
   std::vector<std::string> side_files;
 };

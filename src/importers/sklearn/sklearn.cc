@@ -10,7 +10,6 @@
 #include <set>
 
 #include "core/json.h"
-#include "importers/pickle/compression.h"
 #include "importers/pickle/joblib.h"
 #include "importers/pickle/numpy.h"
 #include "importers/sklearn/convert.h"
@@ -402,8 +401,7 @@ namespace {
 
 // Shared by the file and bytes readers: the parse, with refusals of custom
 // classes rephrased in the user's terms.
-Result<ParsedFile> FinishParse(Result<pickle::JoblibFile> read, std::string_view raw,
-                               size_t max_bytes, const std::string& where) {
+Result<ParsedFile> FinishParse(Result<pickle::JoblibFile> read, const std::string& where) {
   if (!read.ok()) {
     // A class outside scikit-learn and numpy is almost always code from the
     // training project; say so in the user's terms.
@@ -427,12 +425,7 @@ Result<ParsedFile> FinishParse(Result<pickle::JoblibFile> read, std::string_view
   f.info.container = jf.numpy_arrays_inline || jf.compression != "none" ? "joblib" : "pickle";
   f.info.compression = jf.compression;
   f.info.pickle_protocol = jf.pickle_protocol;
-  // numpy 2 writes its private module as numpy._core (1.x: numpy.core); the
-  // pickle machine canonicalises both, so look at the stream itself.
-  std::string method;
-  auto plain = pickle::DecompressStream(raw, max_bytes, &method);
-  const std::string_view stream = plain.ok() ? std::string_view(*plain) : raw;
-  f.info.numpy2 = stream.find("numpy._core") != std::string_view::npos;
+  f.info.numpy2 = jf.numpy2_paths;
   return f;
 }
 
@@ -611,18 +604,11 @@ void StatsFrom(const PickleValue& v, const std::vector<int64_t>& cols,
 }  // namespace
 
 Result<ParsedFile> ParseSklearnFile(const std::string& path, size_t max_bytes) {
-  auto read = pickle::ReadJoblibOrPickle(path, ParseOptions(max_bytes));
-  std::string raw;
-  if (read.ok()) {
-    std::ifstream in(path, std::ios::binary);
-    raw.assign((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  }
-  return FinishParse(std::move(read), raw, max_bytes, path);
+  return FinishParse(pickle::ReadJoblibOrPickle(path, ParseOptions(max_bytes)), path);
 }
 
 Result<ParsedFile> ParseSklearnBytes(std::string_view bytes, size_t max_bytes) {
-  return FinishParse(pickle::ReadJoblibOrPickleBytes(bytes, "", ParseOptions(max_bytes)), bytes,
-                     max_bytes, "pickle");
+  return FinishParse(pickle::ReadJoblibOrPickleBytes(bytes, "", ParseOptions(max_bytes)), "pickle");
 }
 
 SklearnFileInfo ListObjects(const ParsedFile& file) {
