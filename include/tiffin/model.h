@@ -132,6 +132,10 @@ bool IsPickleFormat(const std::string& format);
 // "hdf5", "json", "npy", "gzip", ... or "unknown".
 std::string DetectFormat(std::string_view head);
 
+// DetectFormat on the first bytes of the file at `path`. Errors: kNotFound
+// (missing or unreadable), kInvalidArgument (a directory), kDataLoss (empty).
+Result<std::string> DetectFileFormat(const std::string& path);
+
 // The tiffin version string, "MAJOR.MINOR.PATCH".
 const char* Version();
 

@@ -17,14 +17,6 @@
 namespace tiffin::diff {
 namespace {
 
-std::string FormatOf(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::string head(64, '\0');
-  in.read(head.data(), static_cast<std::streamsize>(head.size()));
-  head.resize(static_cast<size_t>(in.gcount()));
-  return DetectFormat(head);
-}
-
 bool IsActivation(const std::string& op) {
   static const std::set<std::string> kActs = {
       "Relu",     "LeakyRelu",  "PRelu",     "Elu",         "Selu",
@@ -465,11 +457,9 @@ void ComparePreprocessing(const ModelInfo& a, const ModelInfo& b, DiffResult* r)
 }  // namespace
 
 Result<GraphView> ReadGraph(const std::string& path, const LoadOptions& options) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return NotFound("model file '" + path + "' not found");
+  TIFFIN_ASSIGN_OR_RETURN(const std::string format, DetectFileFormat(path));
   GraphView v;
   v.path = path;
-  const std::string format = FormatOf(path);
   if (IsPickleFormat(format)) {
     TIFFIN_ASSIGN_OR_RETURN(sklearn::ImportedGraph g, sklearn::ImportSklearnFile(path, options));
     v.graph = g.graph;
@@ -489,6 +479,7 @@ Result<GraphView> ReadGraph(const std::string& path, const LoadOptions& options)
     onnx_path = tmp.string();
   }
   auto bytes = onnx_import::ReadFileBytes(onnx_path, options.max_file_bytes);
+  std::error_code ec;
   if (!tmp.empty()) std::filesystem::remove(tmp, ec);
   if (!bytes.ok()) return bytes.status();
   const std::string dir = std::filesystem::path(path).parent_path().string();

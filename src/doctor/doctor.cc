@@ -363,8 +363,13 @@ Report Diagnose(const std::string& path, const Options& options) {
         "give the path of the model file");
     return r;
   }
-  std::string head = ReadAll(path).substr(0, 64);
-  const std::string format = DetectFormat(head);
+  auto detected = DetectFileFormat(path);
+  if (!detected.ok()) {
+    Add(&r, "format", Level::kFail, detected.status().message(),
+        "give the path of a complete model file");
+    return r;
+  }
+  const std::string format = *detected;
   const std::string ext = Lower(fs::path(path).extension().string());
   const std::string expected = ExpectedFormat(ext);
   const bool pickle = IsPickleFormat(format);

@@ -71,25 +71,24 @@ bool IsPickleFormat(const std::string& format) {
          format == "joblib-zfile";
 }
 
-namespace {
-
-Result<std::string> HeadOf(const std::string& path) {
+Result<std::string> DetectFileFormat(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return NotFound("model file '" + path + "' not found");
+  if (std::filesystem::is_directory(path, ec)) {
+    return InvalidArgument("'" + path + "' is a directory; give the model file inside it");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) return NotFound("cannot open '" + path + "'");
   std::string head(64, '\0');
   in.read(head.data(), static_cast<std::streamsize>(head.size()));
   head.resize(static_cast<size_t>(in.gcount()));
-  return head;
+  if (head.empty()) return DataLoss(path + ": the file is empty");
+  return DetectFormat(head);
 }
-
-}  // namespace
 
 Status ConvertToOnnx(const std::string& path, const std::string& out_path,
                      const LoadOptions& options) {
-  TIFFIN_ASSIGN_OR_RETURN(std::string head, HeadOf(path));
-  const std::string format = DetectFormat(head);
+  TIFFIN_ASSIGN_OR_RETURN(const std::string format, DetectFileFormat(path));
   onnx_import::OnnxWriteOptions w;
   w.producer_name = "tiffin";
   w.producer_version = Version();
@@ -124,18 +123,7 @@ Status ConvertToOnnx(const std::string& path, const std::string& out_path,
 
 Result<std::shared_ptr<const Model>> LoadModel(const std::string& path,
                                                const LoadOptions& options) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return NotFound("model file '" + path + "' not found");
-  if (std::filesystem::is_directory(path, ec)) {
-    return InvalidArgument("'" + path + "' is a directory; give the model file inside it");
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound("cannot open '" + path + "'");
-  std::string head(64, '\0');
-  in.read(head.data(), static_cast<std::streamsize>(head.size()));
-  head.resize(static_cast<size_t>(in.gcount()));
-  if (head.empty()) return DataLoss(path + ": the file is empty");
-  const std::string format = DetectFormat(head);
+  TIFFIN_ASSIGN_OR_RETURN(const std::string format, DetectFileFormat(path));
   auto refuse = [&](const char* what) -> Status {
     return NotSupported(path + ": this file looks like " + std::string(what) +
                         "; tiffin does not read this format yet (export the model to ONNX, or "

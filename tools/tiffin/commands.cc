@@ -114,14 +114,6 @@ std::vector<std::string> SplitSteps(const std::string& s) {
   return out;
 }
 
-std::string FormatOf(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::string head(64, '\0');
-  in.read(head.data(), static_cast<std::streamsize>(head.size()));
-  head.resize(static_cast<size_t>(in.gcount()));
-  return DetectFormat(head);
-}
-
 std::string JsonNumber(double v) {
   if (!std::isfinite(v)) return "null";
   char buf[32];
@@ -247,7 +239,8 @@ int Inspect(const std::vector<std::string>& argv) {
   options.steps = SplitSteps(a.values["--steps"]);
   options.verify = !a.Has("--no-verify");
   std::string sklearn_json;
-  if (IsPickleFormat(FormatOf(path))) {
+  const auto format = DetectFileFormat(path);
+  if (format.ok() && IsPickleFormat(*format)) {
     auto f = InspectSklearnFile(path);
     if (!f.ok()) return Fail("inspect", f.status());
     if (a.Has("--json")) {
