@@ -102,18 +102,6 @@ std::string HumanBytes(int64_t b) {
   return buf;
 }
 
-std::vector<std::string> SplitSteps(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size() && !s.empty()) {
-    size_t comma = s.find(',', start);
-    if (comma == std::string::npos) comma = s.size();
-    if (comma > start) out.push_back(s.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
-
 std::string JsonNumber(double v) {
   if (!std::isfinite(v)) return "null";
   char buf[32];
@@ -221,6 +209,18 @@ void PrintBundleSummary(const ModelInfo& info) {
 }
 
 }  // namespace
+
+std::vector<std::string> SplitSteps(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size() && !s.empty()) {
+    size_t comma = s.find(',', start);
+    if (comma == std::string::npos) comma = s.size();
+    if (comma > start) out.push_back(s.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
 
 int Inspect(const std::vector<std::string>& argv) {
   Args a;

@@ -10,6 +10,9 @@
 
 namespace tiffin::cli {
 
+// "a,b,c" -> {"a", "b", "c"} (empty items dropped): --steps values.
+std::vector<std::string> SplitSteps(const std::string& s);
+
 int Inspect(const std::vector<std::string>& args);
 int Predict(const std::vector<std::string>& args);
 int Ops(const std::vector<std::string>& args);

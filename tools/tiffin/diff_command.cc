@@ -9,21 +9,6 @@
 #include "tools/tiffin/commands.h"
 
 namespace tiffin::cli {
-namespace {
-
-std::vector<std::string> Split(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (!s.empty() && start <= s.size()) {
-    size_t comma = s.find(',', start);
-    if (comma == std::string::npos) comma = s.size();
-    if (comma > start) out.push_back(s.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
-
-}  // namespace
 
 int Diff(const std::vector<std::string>& argv) {
   std::vector<std::string> paths;
@@ -34,7 +19,7 @@ int Diff(const std::vector<std::string>& argv) {
     if (a == "--json") {
       json = true;
     } else if ((a == "--steps-a" || a == "--steps-b") && i + 1 < argv.size()) {
-      (a == "--steps-a" ? oa : ob).steps = Split(argv[++i]);
+      (a == "--steps-a" ? oa : ob).steps = SplitSteps(argv[++i]);
     } else if (a == "--help" || a == "-h") {
       paths.clear();
       paths.push_back("--help");

@@ -25,13 +25,7 @@ int Doctor(const std::vector<std::string>& argv) {
       if (a == "--data") {
         options.data_path = v;
       } else {
-        size_t start = 0;
-        while (start <= v.size()) {
-          size_t comma = v.find(',', start);
-          if (comma == std::string::npos) comma = v.size();
-          if (comma > start) options.steps.push_back(v.substr(start, comma - start));
-          start = comma + 1;
-        }
+        options.steps = SplitSteps(v);
       }
     } else if (!a.empty() && a[0] == '-') {
       std::fprintf(stderr, "tiffin doctor: unknown option '%s' (see 'tiffin doctor --help')\n",
