@@ -121,6 +121,9 @@ Result<std::shared_ptr<const Model>> LoadModel(const std::string& path,
 // file at `out_path`: ai.onnx opset 17 and ai.onnx.ml 3 (5 when the graph
 // holds a TreeEnsemble), IR version 8 (10 with ai.onnx.ml 5). The file runs
 // unchanged in ONNX Runtime. `options.steps` composes objects as in LoadModel.
+// A .tiffin bundle is verified as LoadModel verifies it (checksums, and its
+// reference cases when options.verify) and written with its weights inlined
+// and its provenance in metadata_props.
 Status ConvertToOnnx(const std::string& path, const std::string& out_path,
                      const LoadOptions& options = {});
 

@@ -249,8 +249,12 @@ Status CompareOutput(const Tensor& got, const Tensor& want, double rtol, double 
   return Status::Ok();
 }
 
+// Loads and verifies the bundle in `file`. When `opened` is given it also
+// receives the graph as parsed (weights in place) and its opset imports, for
+// `tiffin convert`.
 Result<std::shared_ptr<const Model>> LoadImpl(std::string_view file, std::shared_ptr<void> owner,
-                                              const LoadOptions& options) {
+                                              const LoadOptions& options,
+                                              OpenedBundle* opened = nullptr) {
   TIFFIN_ASSIGN_OR_RETURN(std::vector<ZipEntry> zip, ReadZipDirectory(file));
   std::map<std::string, const ZipEntry*, std::less<>> by_name;
   for (const auto& e : zip) by_name[e.name] = &e;
@@ -435,6 +439,10 @@ Result<std::shared_ptr<const Model>> LoadImpl(std::string_view file, std::shared
           ? std::string("none (packed without --reference)")
           : std::to_string(case_count) + " case(s), " + std::to_string(row_count) + " row(s), " +
                 (options.verify ? "replayed and matched" : "not replayed (--no-verify)");
+  if (opened != nullptr) {
+    opened->graph = parsed->graph;
+    opened->opsets = parsed->opsets;
+  }
   TIFFIN_ASSIGN_OR_RETURN(auto compiled, exec::CompiledGraph::Compile(parsed->graph, options));
   TIFFIN_ASSIGN_OR_RETURN(auto model, exec::MakeModel(std::move(compiled), inputs, outputs, info));
   if (!have_cases || !options.verify) return model;
@@ -504,6 +512,19 @@ Result<std::shared_ptr<const Model>> LoadBundleFile(const std::string& path,
   auto model = LoadBundleBytes(m.data, m.size, m.owner, options);
   if (!model.ok()) return model.status().WithContext(path);
   return model;
+}
+
+Result<OpenedBundle> OpenBundleFile(const std::string& path, const LoadOptions& options) {
+  TIFFIN_ASSIGN_OR_RETURN(MappedFile m, MapFile(path));
+  OpenedBundle opened;
+  try {
+    auto model = LoadImpl(std::string_view(m.data, m.size), m.owner, options, &opened);
+    if (!model.ok()) return model.status().WithContext(path);
+    opened.model = *std::move(model);
+  } catch (const std::bad_alloc&) {
+    return ResourceExhausted(path + ": out of memory while loading the bundle");
+  }
+  return opened;
 }
 
 }  // namespace tiffin::bundle

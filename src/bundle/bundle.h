@@ -3,10 +3,13 @@
 #ifndef TIFFIN_BUNDLE_BUNDLE_H_
 #define TIFFIN_BUNDLE_BUNDLE_H_
 
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 
+#include "ir/graph.h"
 #include "tiffin/model.h"
 #include "tiffin/options.h"
 
@@ -30,6 +33,19 @@ Result<std::shared_ptr<const Model>> LoadBundleFile(const std::string& path,
 Result<std::shared_ptr<const Model>> LoadBundleBytes(const char* data, size_t size,
                                                      std::shared_ptr<void> owner,
                                                      const LoadOptions& options);
+
+// A loaded bundle together with the graph it was compiled from, for writing
+// the graph back out (`tiffin convert model.tiffin -o model.onnx`). The
+// graph's initializers point into the mapped file, which `graph` keeps alive.
+struct OpenedBundle {
+  std::shared_ptr<const Model> model;
+  std::shared_ptr<const ir::Graph> graph;
+  std::map<std::string, int64_t> opsets;  // model.onnx's opset_import
+};
+
+// LoadBundleFile, verifying as it does (checksums, and the reference cases
+// when options.verify), also returning the graph.
+Result<OpenedBundle> OpenBundleFile(const std::string& path, const LoadOptions& options);
 
 }  // namespace tiffin::bundle
 

@@ -92,7 +92,7 @@ Status ConvertToOnnx(const std::string& path, const std::string& out_path,
   onnx_import::OnnxWriteOptions w;
   w.producer_name = "tiffin";
   w.producer_version = Version();
-  std::shared_ptr<ir::Graph> graph;
+  std::shared_ptr<const ir::Graph> graph;
   if (IsPickleFormat(format)) {
     TIFFIN_ASSIGN_OR_RETURN(sklearn::ImportedGraph g, sklearn::ImportSklearnFile(path, options));
     graph = g.graph;
@@ -104,6 +104,19 @@ Status ConvertToOnnx(const std::string& path, const std::string& out_path,
     // Let the compiler check the graph before it leaves tiffin.
     auto compiled = exec::CompiledGraph::Compile(graph, options);
     if (!compiled.ok()) return compiled.status().WithContext(path);
+  } else if (format == "tiffin-bundle") {
+    // The bundle is verified first (checksums, reference cases unless
+    // --no-verify): a damaged bundle is not converted into a clean-looking
+    // ONNX file. Its provenance travels in the metadata.
+    TIFFIN_ASSIGN_OR_RETURN(bundle::OpenedBundle b, bundle::OpenBundleFile(path, options));
+    graph = b.graph;
+    w.opsets = b.opsets;
+    const ModelInfo& info = b.model->info();
+    w.metadata = info.metadata;
+    w.metadata["source_library"] = info.producer_name;
+    w.metadata["source_library_version"] = info.producer_version;
+    w.doc_string =
+        "Converted by tiffin from the bundle " + std::filesystem::path(path).filename().string();
   } else if (format == "onnx" || format == "unknown") {
     TIFFIN_ASSIGN_OR_RETURN(std::string bytes,
                             onnx_import::ReadFileBytes(path, options.max_file_bytes));

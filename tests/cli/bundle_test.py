@@ -186,6 +186,49 @@ def a_damaged_entry_is_named():
     assert r.returncode == 1 and "model.onnx" in r.stderr and "SHA-256" in r.stderr, r.stderr
 
 
+@case
+def convert_writes_the_bundle_graph_as_one_standalone_onnx_file():
+    big = pack(os.path.join(MLP, "model.onnx"), "mlp_for_convert.tiffin")
+    for bundle, feed in ((IRIS, SK_CSV), (big, os.path.join(MLP, "input_0.npy"))):
+        out = os.path.join(TMP, os.path.basename(bundle) + ".onnx")
+        r = run("convert", bundle, "-o", out)
+        assert r.returncode == 0, r.stderr
+        # One file: the weights that lived in weights.bin are inlined.
+        lonely = os.path.join(TMP, "lonely")
+        os.makedirs(lonely, exist_ok=True)
+        shutil.copy(out, os.path.join(lonely, "model.onnx"))
+        a = run("predict", bundle, "--input", feed)
+        b = run("predict", os.path.join(lonely, "model.onnx"), "--input", feed)
+        assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
+        assert json.loads(a.stdout)["outputs"] == json.loads(b.stdout)["outputs"], bundle
+        try:
+            import onnx
+        except ImportError:
+            continue
+        m = onnx.load(os.path.join(lonely, "model.onnx"), load_external_data=False)
+        onnx.checker.check_model(m)
+        assert not any(t.external_data for t in m.graph.initializer), "external data left"
+        meta = {p.key: p.value for p in m.metadata_props}
+        assert "bundle.source_sha256" in meta, meta
+
+
+@case
+def convert_refuses_a_damaged_bundle():
+    with open(IRIS, "rb") as f:
+        data = bytearray(f.read())
+    with zipfile.ZipFile(IRIS) as z:
+        info = z.getinfo("model.onnx")
+    name_len, extra_len = struct.unpack_from("<HH", data, info.header_offset + 26)
+    data[info.header_offset + 30 + name_len + extra_len + 5] ^= 0x10
+    dst = os.path.join(TMP, "damaged_convert.tiffin")
+    with open(dst, "wb") as f:
+        f.write(data)
+    out = os.path.join(TMP, "never.onnx")
+    r = run("convert", dst, "-o", out)
+    assert r.returncode == 1 and "model.onnx" in r.stderr and "SHA-256" in r.stderr, r.stderr
+    assert not os.path.exists(out), "a damaged bundle was converted"
+
+
 failed = [(n, e) for n, e in results if e]
 for n, e in results:
     print(("FAIL " if e else "ok   ") + n + (": " + e if e else ""))

@@ -433,19 +433,26 @@ int Predict(const std::vector<std::string>& argv) {
 
 int Convert(const std::vector<std::string>& argv) {
   Args a;
-  if (!ParseArgs(argv, {"--output", "-o", "--steps"}, {"--help", "-h"}, "convert", &a)) return 2;
+  if (!ParseArgs(argv, {"--output", "-o", "--steps"}, {"--help", "-h", "--no-verify"}, "convert",
+                 &a)) {
+    return 2;
+  }
   std::string output = a.values.count("--output") ? a.values["--output"] : a.values["-o"];
   if (a.Has("--help") || a.Has("-h") || a.positional.size() != 1 || output.empty()) {
     std::fprintf(stderr,
-                 "usage: tiffin convert MODEL -o OUT.onnx [--steps A,B]\n"
-                 "  writes MODEL (a scikit-learn pickle or joblib file, or ONNX) as a standard\n"
-                 "  ONNX file: ai.onnx opset 17, ai.onnx.ml opset 3 (5 with tree ensembles),\n"
-                 "  IR version 8 (10 with ai.onnx.ml 5); ONNX Runtime runs it unchanged\n"
-                 "  --steps  compose objects of a multi-object pickle, e.g. scaler,model\n");
+                 "usage: tiffin convert MODEL -o OUT.onnx [--steps A,B] [--no-verify]\n"
+                 "  writes MODEL (a scikit-learn pickle or joblib file, a .tiffin bundle, or\n"
+                 "  ONNX) as one standard ONNX file: ai.onnx opset 17, ai.onnx.ml opset 3\n"
+                 "  (5 with tree ensembles), IR version 8 (10 with ai.onnx.ml 5); ONNX\n"
+                 "  Runtime runs it unchanged. A bundle is verified first.\n"
+                 "  --steps      compose objects of a multi-object pickle, e.g. scaler,model\n"
+                 "  --no-verify  bundles: skip replaying the reference cases (checksums are\n"
+                 "               still checked)\n");
     return a.Has("--help") || a.Has("-h") ? 0 : 2;
   }
   LoadOptions options;
   options.steps = SplitSteps(a.values["--steps"]);
+  options.verify = !a.Has("--no-verify");
   Status s = ConvertToOnnx(a.positional[0], output, options);
   if (!s.ok()) return Fail("convert", s);
   std::fprintf(stderr, "tiffin convert: wrote %s\n", output.c_str());
