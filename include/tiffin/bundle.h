@@ -38,7 +38,8 @@ struct PackOptions {
   std::string reference_path;
   int64_t reference_rows = 16;
   // Replay tolerance for floating-point outputs: |got - expected| <= atol +
-  // rtol * |expected|. Other dtypes compare exactly.
+  // rtol * max(|expected|, largest |expected| in its row) (the rule in
+  // docs/bundle-format.md). Other dtypes compare exactly.
   double rtol = 1e-4;
   double atol = 1e-5;
   // Objects of a multi-object pickle to compose, as LoadOptions::steps.

@@ -4,6 +4,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <algorithm>
 
 #include <unistd.h>
 
@@ -313,6 +314,38 @@ TEST(Bundle, ReferenceMismatchNamesCaseAndOutput) {
   EXPECT_THAT(m.status().message(), HasSubstr("reference case 'case0' output 'probabilities'"));
   EXPECT_THAT(m.status().message(), HasSubstr("element 3"));
   EXPECT_TRUE(LoadBytes(bad, /*verify=*/false).ok());  // --no-verify skips the replay
+}
+
+// The replay's relative tolerance follows the largest value of the
+// element's row (docs/bundle-format.md): a shift of a small probability that
+// is tiny next to its row passes, half a percent of the row does not.
+TEST(Bundle, ReplayToleranceFollowsTheRow) {
+  const std::string iris = IrisBundle();
+  auto shifted = [&](double fraction_of_row) {
+    return Rezip(iris, [&](auto* entries) {
+      for (auto& [name, bytes] : *entries) {
+        if (name != "reference/case0_output1.npy") continue;  // probabilities [N,3]
+        auto t = io::ParseNpy(bytes);
+        ASSERT_TRUE(t.ok());
+        Tensor c = t->Clone();
+        ASSERT_EQ(c.shape().size(), 2u);
+        double* p = c.data<double>();
+        // The smallest probability of row 0, and that row's largest.
+        int64_t k = 0;
+        for (int64_t j = 1; j < 3; ++j) k = p[j] < p[k] ? j : k;
+        const double row_max = std::max({p[0], p[1], p[2]});
+        ASSERT_LT(p[k] * 100, row_max) << "need a small element next to a large one";
+        p[k] += fraction_of_row * row_max;
+        bytes = io::WriteNpy(c);
+      }
+    });
+  };
+  // 3e-5 of the row is > rtol (1e-4) times the element itself, < rtol times the row.
+  auto ok = LoadBytes(shifted(3e-5));
+  EXPECT_TRUE(ok.ok()) << ok.status().ToString();
+  auto bad = LoadBytes(shifted(5e-3));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("output 'probabilities'"));
 }
 
 TEST(Bundle, FutureFormatVersionIsRefused) {

@@ -73,6 +73,22 @@ void GemmRaw(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alph
     const int ilda = static_cast<int>(std::max<int64_t>(lda, 1));
     const int ildb = static_cast<int>(std::max<int64_t>(ldb, 1));
     const int ildc = static_cast<int>(std::max<int64_t>(ldc, 1));
+    if (M == 1 && K * N >= 4096) {
+      // One row times a large matrix: sgemm would first copy (pack) all of
+      // B, which for a 1600x1600 weight costs more than the product itself
+      // (seen as sgemm_itcopy in the bundle-load profile); gemv reads B once.
+      const int inca = trans_a ? static_cast<int>(std::max<int64_t>(lda, 1)) : 1;
+      // BLAS may scale y by beta = 0 as 0 * y, keeping a NaN that was there.
+      if (beta == T(0)) std::memset(C, 0, static_cast<size_t>(N) * sizeof(T));
+      const auto op = trans_b ? CblasNoTrans : CblasTrans;
+      const int rows = static_cast<int>(trans_b ? N : K), cols = static_cast<int>(trans_b ? K : N);
+      if constexpr (std::is_same_v<T, float>) {
+        cblas_sgemv(CblasRowMajor, op, rows, cols, alpha, B, ildb, A, inca, beta, C, 1);
+      } else {
+        cblas_dgemv(CblasRowMajor, op, rows, cols, alpha, B, ildb, A, inca, beta, C, 1);
+      }
+      return;
+    }
     if constexpr (std::is_same_v<T, float>) {
       cblas_sgemm(CblasRowMajor, ta, tb, static_cast<int>(M), static_cast<int>(N),
                   static_cast<int>(K), alpha, A, ilda, B, ildb, beta, C, ildc);

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <vector>
 
@@ -72,6 +73,75 @@ TEST(MatMulKernels, GemmWithoutBiasFloat64) {
   auto out = RunOp(spec);
   ASSERT_TRUE(out.ok()) << out.status().ToString();
   ExpectValues<double>((*out)[0], {2, 2}, {19, 22, 43, 50});
+}
+
+// One row times a large matrix takes the gemv path (K*N >= 4096); every
+// transpose combination, float32 and float64, a bias with beta, against a
+// naive double-precision sum.
+TEST(MatMulKernels, GemmOneRowLargeMatrixAllTransposes) {
+  const int64_t K = 70, N = 90;
+  for (bool trans_a : {false, true}) {
+    for (bool trans_b : {false, true}) {
+      std::vector<double> a(K), b(K * N), bias(N);
+      for (int64_t i = 0; i < K; ++i) a[i] = std::sin(0.3 * i);
+      for (int64_t i = 0; i < K * N; ++i) b[i] = std::cos(0.017 * i) - 0.2;
+      for (int64_t i = 0; i < N; ++i) bias[i] = 0.01 * i;
+      std::vector<double> want(N);
+      for (int64_t n = 0; n < N; ++n) {
+        double acc = 0;
+        for (int64_t k = 0; k < K; ++k) acc += a[k] * (trans_b ? b[n * K + k] : b[k * N + n]);
+        want[n] = 0.5 * acc + 2 * bias[n];
+      }
+      const Shape a_shape = trans_a ? Shape{K, 1} : Shape{1, K};
+      const Shape b_shape = trans_b ? Shape{N, K} : Shape{K, N};
+      for (bool f64 : {false, true}) {
+        OpSpec spec{.op_type = "Gemm", .opset = 13};
+        spec.attributes = {{"transA", IntAttr(trans_a)},
+                           {"transB", IntAttr(trans_b)},
+                           {"alpha", FloatAttr(0.5f)},
+                           {"beta", FloatAttr(2)}};
+        if (f64) {
+          spec.inputs = {Tensor::FromVector<double>(a, a_shape),
+                         Tensor::FromVector<double>(b, b_shape),
+                         Tensor::FromVector<double>(bias, {N})};
+        } else {
+          auto f = [](const std::vector<double>& v) {
+            return std::vector<float>(v.begin(), v.end());
+          };
+          spec.inputs = {Tensor::FromVector<float>(f(a), a_shape),
+                         Tensor::FromVector<float>(f(b), b_shape),
+                         Tensor::FromVector<float>(f(bias), {N})};
+        }
+        auto out = RunOp(spec);
+        ASSERT_TRUE(out.ok()) << out.status().ToString();
+        SCOPED_TRACE(::testing::Message() << "transA " << trans_a << " transB " << trans_b
+                                          << (f64 ? " float64" : " float32"));
+        if (f64) {
+          ExpectValues<double>((*out)[0], {1, N}, want);
+        } else {
+          ExpectValues<float>((*out)[0], {1, N}, std::vector<float>(want.begin(), want.end()));
+        }
+      }
+    }
+  }
+}
+
+TEST(MatMulKernels, MatMulOneRowLargeMatrix) {
+  const int64_t K = 64, N = 128;
+  std::vector<float> a(K), b(K * N);
+  for (int64_t i = 0; i < K; ++i) a[i] = static_cast<float>(i % 7) - 3;
+  for (int64_t i = 0; i < K * N; ++i) b[i] = static_cast<float>(i % 11) * 0.25f - 1;
+  std::vector<float> want(N);
+  for (int64_t n = 0; n < N; ++n) {
+    double acc = 0;
+    for (int64_t k = 0; k < K; ++k) acc += double(a[k]) * b[k * N + n];
+    want[n] = static_cast<float>(acc);
+  }
+  OpSpec spec{.op_type = "MatMul", .opset = 13};
+  spec.inputs = {Tensor::FromVector<float>(a, {1, K}), Tensor::FromVector<float>(b, {K, N})};
+  auto out = RunOp(spec);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  ExpectValues<float>((*out)[0], {1, N}, want);
 }
 
 TEST(MatMulKernels, GemmInnerMismatchNamesTheNode) {
