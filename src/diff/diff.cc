@@ -403,6 +403,17 @@ void CompareParameters(const ir::Graph& ga, const ir::Graph& gb, DiffResult* r) 
 }
 
 void ComparePreprocessing(const ModelInfo& a, const ModelInfo& b, DiffResult* r) {
+  // The estimator structure the importer recorded (scikit-learn:
+  // "Pipeline(StandardScaler, LogisticRegression)"): a step added, removed or
+  // swapped shows as one line, before the statistics it explains.
+  auto sa = a.metadata.find("structure"), sb = b.metadata.find("structure");
+  if (sa != a.metadata.end() && sb != b.metadata.end()) {
+    if (sa->second != sb->second) {
+      Add(r, "preprocessing", true, "steps: " + sa->second + "  ->  " + sb->second);
+    } else {
+      Add(r, "preprocessing", false, "same steps: " + sa->second);
+    }
+  }
   if (a.training_stats.empty() && b.training_stats.empty()) return;
   if (a.training_stats.empty() != b.training_stats.empty()) {
     Add(r, "preprocessing", true,

@@ -73,7 +73,23 @@ def a_model_without_its_scaler_shows_the_missing_preprocessing():
     assert r.returncode == 1, r
     text = r.stdout
     assert "steps: [\"model\"]  ->  [\"scaler\",\"model\"]" in text, text
+    assert "steps: LogisticRegression  ->  MinMaxScaler > LogisticRegression" in text, text
     assert "node 'Mul_0' (Mul) added" in text and "training statistics: none  ->  present" in text, text
+
+
+@case
+def a_swapped_scaler_is_one_preprocessing_line():
+    a = os.path.join(DIFF, "iris_standard_logreg.pkl")
+    b = os.path.join(DIFF, "iris_minmax_logreg.pkl")
+    r = run(a, b, "--json")
+    assert r.returncode == 1, r
+    pre = [l for l in json.loads(r.stdout)["lines"] if l["section"] == "preprocessing"]
+    steps = [l["text"] for l in pre if l["text"].startswith("steps: ")]
+    assert steps == ["steps: Pipeline(StandardScaler, LogisticRegression)  ->  "
+                     "Pipeline(MinMaxScaler, LogisticRegression)"], pre
+    r = run(a, a)
+    assert r.returncode == 0, r
+    assert "same steps: Pipeline(StandardScaler, LogisticRegression)" in r.stdout, r.stdout
 
 
 @case

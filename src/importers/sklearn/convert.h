@@ -57,6 +57,10 @@ struct Ctx {
   // What the importer adapted to read the file (shown by inspect/doctor).
   std::vector<std::string>* notes = nullptr;
   int depth = 0;
+  // The estimators converted so far, as class names; a composite's entry
+  // nests its children: "Pipeline(StandardScaler, LogisticRegression)".
+  // `tiffin diff` compares it as the preprocessing steps.
+  std::vector<std::string> structure;
 };
 
 using TransformFn = Result<Features> (*)(Ctx&, const Obj&, const Features&);

@@ -138,6 +138,25 @@ bool IsPredictor(const Obj& obj) {
   return row->predict != nullptr;
 }
 
+namespace {
+
+// Folds the entries the children of `class_name` added since `first_child`
+// into one "Class(child, child)" entry.
+void RecordStructure(Ctx& ctx, const char* class_name, size_t first_child) {
+  std::string entry = class_name;
+  if (ctx.structure.size() > first_child) {
+    entry += "(";
+    for (size_t i = first_child; i < ctx.structure.size(); ++i) {
+      entry += (i > first_child ? ", " : "") + ctx.structure[i];
+    }
+    entry += ")";
+    ctx.structure.resize(first_child);
+  }
+  ctx.structure.push_back(std::move(entry));
+}
+
+}  // namespace
+
 Result<Features> Transform(Ctx& ctx, const Obj& obj, const Features& in) {
   if (ctx.depth > kMaxNesting) return ResourceExhausted("estimators nested deeper than 32 levels");
   const ConverterRow* row = FindConverter(obj);
@@ -147,9 +166,11 @@ Result<Features> Transform(Ctx& ctx, const Obj& obj, const Features& in) {
                            " is a predictor; it can only be the last step of a "
                            "pipeline");
   }
+  const size_t first_child = ctx.structure.size();
   ++ctx.depth;
   auto out = row->transform(ctx, obj, in);
   --ctx.depth;
+  RecordStructure(ctx, row->class_name, first_child);
   if (!out.ok() && ctx.depth == 0) return out.status();
   return out;
 }
@@ -161,9 +182,11 @@ Result<Prediction> Predict(Ctx& ctx, const Obj& obj, const Features& in) {
   if (!row->predict) {
     return InvalidArgument(obj.ClassName() + " is a transformer, not a predictor");
   }
+  const size_t first_child = ctx.structure.size();
   ++ctx.depth;
   auto out = row->predict(ctx, obj, in);
   --ctx.depth;
+  RecordStructure(ctx, row->class_name, first_child);
   return out;
 }
 

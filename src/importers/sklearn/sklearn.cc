@@ -860,6 +860,9 @@ Result<ImportedGraph> ImportSklearn(const ParsedFile& file, const std::vector<st
   std::vector<std::string> step_names;
   for (const Named* c : chosen) step_names.push_back(c->info.name);
   info.metadata["steps"] = JsonStringList(step_names);
+  std::string structure;
+  for (const auto& e : ctx.structure) structure += (structure.empty() ? "" : " > ") + e;
+  info.metadata["structure"] = structure;
   if (!names.empty()) info.metadata["feature_names"] = JsonStringList(names);
   info.feature_names = names;
   if (width > 0 && width <= 100000) {

@@ -8,6 +8,11 @@ python3-onnx:
                        activation differs";
   mlp_fc2_nudged.onnx - the same network with one weight of fc2 changed by 0.25.
 
+With Debian's python3-sklearn (1.2.1), two pipelines trained on iris that
+differ in their scaler only:
+  iris_standard_logreg.pkl - Pipeline(StandardScaler, LogisticRegression);
+  iris_minmax_logreg.pkl   - Pipeline(MinMaxScaler, LogisticRegression).
+
 Run:  /usr/bin/python3 tests/golden/gen/gen_diff.py
 """
 import os
@@ -37,6 +42,19 @@ def main():
             w[3, 5] += np.float32(0.25)
             m.graph.initializer[i].CopyFrom(numpy_helper.from_array(w, init.name))
     onnx.save(m, os.path.join(OUT, "mlp_fc2_nudged.onnx"))
+
+    import pickle
+
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+    X, y = load_iris(return_X_y=True)
+    for name, scaler in (("standard", StandardScaler()), ("minmax", MinMaxScaler())):
+        model = make_pipeline(scaler, LogisticRegression(max_iter=1000)).fit(X, y)
+        with open(os.path.join(OUT, f"iris_{name}_logreg.pkl"), "wb") as f:
+            pickle.dump(model, f, protocol=4)
 
 
 if __name__ == "__main__":
