@@ -3,10 +3,9 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
 #include <map>
+#include <memory>
 #include <set>
-#include <unordered_set>
 
 #include "kernels/registry.h"
 #include "kernels/util.h"
@@ -67,12 +66,15 @@ void CollectOuterNames(const ir::Graph& g, std::vector<std::string>* names) {
       if (attr.kind == ir::Attribute::Kind::kGraph && attr.g) CollectOuterNames(*attr.g, names);
 }
 
+// The plan cache key: each input's dtype, rank and dims as raw bytes (only
+// ever compared for equality; formatting them as text cost more than the
+// lookup).
 std::string ShapeKey(const std::vector<Tensor>& inputs) {
   std::string key;
   for (const auto& t : inputs) {
-    key += std::to_string(static_cast<int>(t.dtype()));
-    key += ShapeToString(t.shape());
-    key += ';';
+    const int64_t head[2] = {static_cast<int64_t>(t.dtype()), t.rank()};
+    key.append(reinterpret_cast<const char*>(head), sizeof head);
+    key.append(reinterpret_cast<const char*>(t.shape().data()), t.shape().size() * sizeof(int64_t));
   }
   return key;
 }
@@ -113,17 +115,13 @@ class Frame final : public kernels::KernelContext {
 
   Result<Tensor*> Output(int i, DType dtype, const Shape& shape) override {
     const auto& outs = node().outputs;
-    if (i < 0 || static_cast<size_t>(i) >= outs.size()) {
-      scratch_.emplace_back();
-      TIFFIN_ASSIGN_OR_RETURN(scratch_.back(), Allocate(i, dtype, shape));
-      return &scratch_.back();
+    if (i < 0 || static_cast<size_t>(i) >= outs.size() ||
+        outs[static_cast<size_t>(i)] == ir::kNoValue) {  // an omitted optional output
+      TIFFIN_ASSIGN_OR_RETURN(Tensor t, Allocate(i, dtype, shape));
+      scratch_.push_back(std::make_unique<Tensor>(std::move(t)));
+      return scratch_.back().get();
     }
     int id = outs[static_cast<size_t>(i)];
-    if (id == ir::kNoValue) {  // an omitted optional output: scratch only
-      scratch_.emplace_back();
-      TIFFIN_ASSIGN_OR_RETURN(scratch_.back(), Allocate(i, dtype, shape));
-      return &scratch_.back();
-    }
     const size_t v = static_cast<size_t>(id);
     TIFFIN_ASSIGN_OR_RETURN(int64_t n, CheckedElementCount(shape));
     // Check the limit before trusting the plan: a byte count that wrapped
@@ -195,24 +193,33 @@ class Frame final : public kernels::KernelContext {
   Result<Tensor> Allocate(int i, DType dtype, const Shape& shape) {
     auto t = Tensor::Allocate(dtype, shape, g_.options().max_tensor_bytes);
     if (!t.ok()) return t.status().WithContext(node().Describe() + " output " + std::to_string(i));
-    fresh_owners_.insert(t->owner().get());
+    fresh_owners_.push_back(t->owner().get());
     return t;
   }
 
  public:
   // True when `t`'s buffer was allocated on the heap by this run, so handing
   // it to the caller cannot expose a constant, an input or the arena.
-  bool IsFresh(const Tensor& t) const { return fresh_owners_.count(t.owner().get()) != 0; }
+  bool IsFresh(const Tensor& t) const {
+    return t.owner() && std::find(fresh_owners_.begin(), fresh_owners_.end(), t.owner().get()) !=
+                            fresh_owners_.end();
+  }
 
  private:
-  std::unordered_set<const void*> fresh_owners_;
+  // Heap buffers this run allocated. A vector, not a set: a planned run
+  // allocates only its few graph outputs here, and a hash set's node and
+  // bucket allocations were a visible share of a one-row scikit-learn model.
+  std::vector<const void*> fresh_owners_;
 
   const CompiledGraph& g_;
   const kernels::KernelContext* parent_;
   const Plan* plan_;
   std::shared_ptr<std::byte> arena_;
   Recording* rec_;
-  std::deque<Tensor> scratch_;  // a deque: growing it keeps handed-out pointers valid
+  // Outputs nobody reads. Owned one by one so that handed-out pointers stay
+  // valid as it grows; most runs never use it, and an empty vector, unlike a
+  // std::deque, allocates nothing.
+  std::vector<std::unique_ptr<Tensor>> scratch_;
 };
 
 namespace {
@@ -477,7 +484,9 @@ Result<std::vector<Tensor>> CompiledGraph::Run(const std::vector<Tensor>& inputs
     if (!frame.IsFresh(t)) t = t.Clone();
     outputs.push_back(std::move(t));
   }
-  for (Tensor& t : frame.values) t = Tensor();
+  for (Tensor& t : frame.values) {
+    if (t.defined() || t.owner()) t = Tensor();
+  }
   {
     std::lock_guard<std::mutex> lock(plans_mu_);
     if (value_tables_.size() < 8) value_tables_.push_back(std::move(frame.values));
