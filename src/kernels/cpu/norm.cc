@@ -9,7 +9,9 @@
 // GCC 12 flags the AVX-512 intrinsics' own `__Y = __Y` idiom as
 // (maybe-)uninitialized when Eigen's packet math inlines them (GCC bug 105593).
 #pragma GCC diagnostic push
+#if !defined(__clang__)  // clang has no -Wmaybe-uninitialized (and no such false positive)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <Eigen/Core>
 #pragma GCC diagnostic pop
