@@ -10,6 +10,7 @@
 #include "importers/onnx/onnx_writer.h"
 #include "importers/onnx/tensor_proto.h"
 #include "importers/sklearn/sklearn.h"
+#include "importers/torch/torch_archive.h"
 #include "tiffin/model.h"
 
 namespace tiffin {
@@ -20,6 +21,7 @@ std::string DetectFormat(std::string_view head) {
   if (bundle::LooksLikeBundle(head)) return "tiffin-bundle";  // docs/bundle-format.md
   if (starts("PK\x03\x04")) return "zip";
   if (starts("\x93NUMPY")) return "npy";
+  if (torch_import::LooksLikeTorchLegacy(head)) return "torch-legacy";  // PyTorch < 1.6 torch.save
   if (head.size() >= 2 && static_cast<unsigned char>(head[0]) == 0x80 &&
       static_cast<unsigned char>(head[1]) >= 2 && static_cast<unsigned char>(head[1]) <= 5) {
     return "pickle";
@@ -137,6 +139,15 @@ Result<std::shared_ptr<const Model>> LoadModel(const std::string& path,
     return exec::MakeModel(*compiled, g.inputs, g.outputs, g.info);
   }
   if (format == "tiffin-bundle") return bundle::LoadBundleFile(path, options);
+  // PyTorch torch.save files hold tensors, not a graph (TorchScript is refused).
+  if (format == "torch-legacy" ||
+      (format == "zip" && torch_import::DetectTorchFile(path) != torch_import::TorchFileKind::kNone)) {
+    torch_import::TorchReadOptions topt;
+    topt.max_file_bytes = options.max_file_bytes;
+    topt.max_tensor_bytes = options.max_tensor_bytes;
+    TIFFIN_ASSIGN_OR_RETURN(torch_import::TorchArchive a, torch_import::ReadTorchFile(path, topt));
+    return torch_import::StateDictIsNotAModel(path, a);
+  }
   if (format == "hdf5") return refuse("an HDF5 file (Keras .h5)");
   if (format == "zip") return refuse("a zip archive (Keras .keras or PyTorch .pt)");
   if (format == "npy") {
