@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 
@@ -50,12 +52,26 @@ std::string Num(double x) {
 }  // namespace
 
 bool IsTorchFile(const std::string& path) {
-  return torch_import::DetectTorchFile(path) != torch_import::TorchFileKind::kNone;
+  const auto kind = torch_import::DetectTorchFile(path);
+  return kind == torch_import::TorchFileKind::kSave || kind == torch_import::TorchFileKind::kLegacy;
 }
 
 Result<NamedParams> ReadNamedParams(const std::string& path, const LoadOptions& options) {
   NamedParams p;
   p.path = path;
+  if (torch_import::DetectTorchFile(path) == torch_import::TorchFileKind::kTorchScript) {
+    // A TorchScript module's attributes: its state_dict, named as torch does.
+    std::ifstream in(path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    torch_import::TorchReadOptions o;
+    o.max_file_bytes = options.max_file_bytes;
+    o.max_tensor_bytes = options.max_tensor_bytes;
+    auto a = torch_import::ReadTorchScriptState(bytes, o);
+    if (!a.ok()) return a.status().WithContext(path);
+    p.kind = "PyTorch TorchScript archive";
+    for (auto& t : a->tensors) p.tensors.emplace_back(t.name, t.tensor);
+    return p;
+  }
   if (IsTorchFile(path)) {
     torch_import::TorchReadOptions o;
     o.max_file_bytes = options.max_file_bytes;
@@ -79,11 +95,14 @@ StateDictDiff CompareStateDicts(const NamedParams& a, const NamedParams& b) {
   for (const auto& pa : CandidatePrefixes(a.tensors)) {
     auto ma = UnderPrefix(a, pa);
     for (const auto& pb : CandidatePrefixes(b.tensors)) {
+      // Strip one side only: "model." of a checkpoint, not "fc1." against
+      // "0." (that would pair unrelated layers' weights).
+      if (!pa.empty() && !pb.empty()) continue;
       auto mb = UnderPrefix(b, pb);
       size_t n = 0;
       for (const auto& [k, t] : ma) n += mb.count(k);
-      if (n > best || (n == best && n > 0 &&
-                       pa.size() + pb.size() < d.prefix_a.size() + d.prefix_b.size())) {
+      if (n > best ||
+          (n == best && n > 0 && pa.size() + pb.size() < d.prefix_a.size() + d.prefix_b.size())) {
         best = n;
         d.prefix_a = pa;
         d.prefix_b = pb;

@@ -4,8 +4,9 @@
 // A is the state_dict (or checkpoint) being loaded, B the model it is loaded
 // into: another torch.save file, or any model tiffin reads (its initializers,
 // which torch.onnx.export names after the parameters, e.g. `fc1.weight`).
-// Keys are matched by name after the prefix that best aligns both sides
-// (a checkpoint's "model." or "state_dict.", DataParallel's "module.").
+// Keys are matched by name after the prefix, stripped from one side only,
+// that best aligns them (a checkpoint's "model." or "state_dict.",
+// DataParallel's "module.").
 // Reported as torch does: missing keys (in B, not in A), unexpected keys (in
 // A, not in B), size mismatches ([10,5] in A, [10,4] in B), then dtypes and
 // the largest absolute difference of tensors of equal shape.
@@ -39,7 +40,7 @@ struct SizeMismatch {
 };
 
 struct StateDictDiff {
-  std::string prefix_a, prefix_b;  // stripped before matching ("" when none)
+  std::string prefix_a, prefix_b;       // stripped before matching ("" when none)
   std::vector<std::string> missing;     // in B, not in A
   std::vector<std::string> unexpected;  // in A, not in B
   std::vector<SizeMismatch> size_mismatch;

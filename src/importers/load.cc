@@ -11,6 +11,7 @@
 #include "importers/onnx/tensor_proto.h"
 #include "importers/sklearn/sklearn.h"
 #include "importers/torch/torch_archive.h"
+#include "importers/torch/torchscript.h"
 #include "tiffin/model.h"
 
 namespace tiffin {
@@ -106,6 +107,15 @@ Status ConvertToOnnx(const std::string& path, const std::string& out_path,
     // Let the compiler check the graph before it leaves tiffin.
     auto compiled = exec::CompiledGraph::Compile(graph, options);
     if (!compiled.ok()) return compiled.status().WithContext(path);
+  } else if (format == "zip" &&
+             torch_import::DetectTorchFile(path) == torch_import::TorchFileKind::kTorchScript) {
+    TIFFIN_ASSIGN_OR_RETURN(sklearn::ImportedGraph g,
+                            torch_import::ImportTorchScriptFile(path, options));
+    graph = g.graph;
+    w.doc_string = "Converted by tiffin from a TorchScript archive";
+    w.metadata = g.info.metadata;
+    auto compiled = exec::CompiledGraph::Compile(graph, options);
+    if (!compiled.ok()) return compiled.status().WithContext(path);
   } else if (format == "onnx" || format == "unknown") {
     TIFFIN_ASSIGN_OR_RETURN(std::string bytes,
                             onnx_import::ReadFileBytes(path, options.max_file_bytes));
@@ -139,9 +149,17 @@ Result<std::shared_ptr<const Model>> LoadModel(const std::string& path,
     return exec::MakeModel(*compiled, g.inputs, g.outputs, g.info);
   }
   if (format == "tiffin-bundle") return bundle::LoadBundleFile(path, options);
-  // PyTorch torch.save files hold tensors, not a graph (TorchScript is refused).
-  if (format == "torch-legacy" ||
-      (format == "zip" && torch_import::DetectTorchFile(path) != torch_import::TorchFileKind::kNone)) {
+  // PyTorch: TorchScript Sequentials convert; torch.save files hold tensors, not a graph.
+  const auto torch_kind =
+      format == "zip" ? torch_import::DetectTorchFile(path) : torch_import::TorchFileKind::kNone;
+  if (torch_kind == torch_import::TorchFileKind::kTorchScript) {
+    TIFFIN_ASSIGN_OR_RETURN(sklearn::ImportedGraph g,
+                            torch_import::ImportTorchScriptFile(path, options));
+    auto compiled = exec::CompiledGraph::Compile(g.graph, options);
+    if (!compiled.ok()) return compiled.status().WithContext(path);
+    return exec::MakeModel(*compiled, g.inputs, g.outputs, g.info);
+  }
+  if (format == "torch-legacy" || torch_kind != torch_import::TorchFileKind::kNone) {
     torch_import::TorchReadOptions topt;
     topt.max_file_bytes = options.max_file_bytes;
     topt.max_tensor_bytes = options.max_tensor_bytes;

@@ -103,6 +103,34 @@ def hostile_files_are_refused():
             assert not os.path.exists(h["marker"]), h
 
 
+@case
+def scripted_sequential_predicts_like_torch():
+    import numpy as np
+    for c in INDEX["script"]["converted"]:
+        d = os.path.join(FIX, "script")
+        x = np.load(os.path.join(d, c["input"]))
+        want = np.load(os.path.join(d, c["expected"]))
+        r = tiffin("predict", os.path.join(d, c["file"]), "--input", os.path.join(d, c["input"]))
+        assert r.returncode == 0, (c["file"], r.stderr)
+        got = np.array(json.loads(r.stdout)["outputs"][0]["data"], dtype=np.float32)
+        assert x.shape[0] == want.shape[0]
+        np.testing.assert_allclose(got.reshape(want.shape), want, rtol=c["rtol"], atol=c["atol"])
+    for c in INDEX["script"]["refused"]:
+        r = tiffin("inspect", os.path.join(FIX, "script", c["file"]))
+        assert r.returncode != 0 and c["expect"] in r.stderr, (c, r.stderr)
+        assert "torch.onnx.export" in r.stderr, r.stderr
+
+
+@case
+def scripted_sequential_diffs_against_its_state_dict():
+    # The scripted module's attributes are its state_dict: same names.
+    d = os.path.join(FIX, "script")
+    r = tiffin("diff", os.path.join(FIX, "cases", "state_dict", "model.pt"),
+               os.path.join(d, "mlp_relu_sigmoid.pt"), "--json")
+    got = json.loads(r.stdout)
+    assert r.returncode == 1 and "0.weight" in got["missing"] and "fc1.weight" in got["unexpected"], r.stdout
+
+
 # Every external file's outcome: (file, exit code of inspect, text it must show).
 EXTERNAL_OUTCOMES = [
     ("burn__batch_norm2d.pt", 0, "norm1.num_batches_tracked"),
@@ -115,10 +143,10 @@ EXTERNAL_OUTCOMES = [
     ("burn__reader_legacy_shared_storage.pt", 0, "view3"),
     ("hls4ml__graph_model_1iteration.pt", 0, "state_dict.input_network.0.weight"),
     ("hls4ml__three_layer_model.pt", 1, "pickles the class torch.nn.modules.container.Sequential"),
-    ("tch-rs__foo.pt", 1, "TorchScript archive (torch.jit.save, module class __torch__.Foo)"),
-    ("tch-rs__foo2.pt", 1, "module class __torch__.Foo2"),
-    ("tch-rs__foo3.pt", 1, "module class __torch__.Foo3"),
-    ("tch-rs__foo_2019.pt", 1, "old format with model.json"),
+    ("tch-rs__foo.pt", 1, "its top module is __torch__.Foo, not torch.nn.Sequential"),
+    ("tch-rs__foo2.pt", 1, "its top module is __torch__.Foo2, not torch.nn.Sequential"),
+    ("tch-rs__foo3.pt", 1, "its top module is __torch__.Foo3, not torch.nn.Sequential"),
+    ("tch-rs__foo_2019.pt", 1, "an old format (model.json)"),
     ("burn__reader_broken.pt", 1, "not a valid"),
 ]
 

@@ -1,11 +1,14 @@
 // torch.save files written by Debian's torch (tests/golden/gen/
 // gen_torch_archives.py), read back by tiffin and compared bit for bit with
-// the tensors torch itself held (written as .npy by the same script). The
-// hostile corpus must be refused, naming the reason.
+// the tensors torch itself held (written as .npy by the same script).
+// Scripted Sequentials predict like torch (rtol 1e-5); other TorchScript and
+// the hostile corpus are refused, naming the reason.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -14,6 +17,7 @@
 
 #include "importers/torch/torch_archive.h"
 #include "io/tensor_io.h"
+#include "tiffin/model.h"
 
 namespace tiffin::torch_import {
 namespace {
@@ -65,8 +69,8 @@ TEST_F(TorchArchives, EveryTensorBitExact) {
         EXPECT_EQ(t.torch_dtype, std::string(e["torch_dtype"].get_string().value()))
             << path << " " << t.name;
         EXPECT_EQ(t.is_parameter, e["parameter"].get_bool().value()) << path << " " << t.name;
-        auto npy = io::ParseNpy(ReadFile(FixtureDir() / "cases" / name /
-                                     std::string(e["file"].get_string().value())));
+        auto npy = io::ParseNpy(
+            ReadFile(FixtureDir() / "cases" / name / std::string(e["file"].get_string().value())));
         ASSERT_TRUE(npy.ok()) << npy.status().ToString();
         ASSERT_EQ(t.tensor.dtype(), npy->dtype()) << path << " " << t.name;
         ASSERT_EQ(t.tensor.shape(), npy->shape()) << path << " " << t.name;
@@ -81,15 +85,46 @@ TEST_F(TorchArchives, EveryTensorBitExact) {
   std::printf("compared %d tensors in %d files bit for bit\n", tensors, files);
 }
 
-TEST_F(TorchArchives, ScriptedSequentialIsRefusedWithAdvice) {
-  // Known gap: TorchScript conversion is not implemented; the archive is
-  // refused with the advice to export to ONNX.
-  const std::string f(doc_["script"]["file"].get_string().value());
-  auto a = ReadTorchFile((FixtureDir() / "script" / f).string());
-  ASSERT_FALSE(a.ok());
-  EXPECT_EQ(a.status().code(), StatusCode::kNotSupported);
-  EXPECT_THAT(a.status().message(), HasSubstr("TorchScript"));
-  EXPECT_THAT(a.status().message(), HasSubstr("torch.onnx.export"));
+TEST_F(TorchArchives, ScriptedSequentialsPredictLikeTorch) {
+  int n = 0;
+  for (simdjson::dom::element c : doc_["script"]["converted"].get_array()) {
+    const fs::path dir = FixtureDir() / "script";
+    const std::string f(c["file"].get_string().value());
+    auto model = LoadModel((dir / f).string());
+    ASSERT_TRUE(model.ok()) << f << ": " << model.status().ToString();
+    auto x = io::ParseNpy(ReadFile(dir / std::string(c["input"].get_string().value())));
+    auto want = io::ParseNpy(ReadFile(dir / std::string(c["expected"].get_string().value())));
+    ASSERT_TRUE(x.ok() && want.ok());
+    auto got = (*model)->Run({{"input", *x}});
+    ASSERT_TRUE(got.ok()) << f << ": " << got.status().ToString();
+    ASSERT_EQ((*got)[0].shape(), want->shape()) << f;
+    const double rtol = c["rtol"].get_double().value(), atol = c["atol"].get_double().value();
+    double worst = 0;
+    for (int64_t i = 0; i < want->size(); ++i) {
+      const double a = ElementAsDouble((*got)[0], i), b = ElementAsDouble(*want, i);
+      EXPECT_LE(std::fabs(a - b), atol + rtol * std::fabs(b)) << f << " element " << i;
+      worst = std::max(worst, std::fabs(a - b));
+    }
+    std::printf("%s: largest |tiffin - torch| = %.3g over %lld values\n", f.c_str(), worst,
+                static_cast<long long>(want->size()));
+    ++n;
+  }
+  EXPECT_GE(n, 4);
+}
+
+TEST_F(TorchArchives, OtherTorchScriptIsRefusedWithAdvice) {
+  int n = 0;
+  for (simdjson::dom::element c : doc_["script"]["refused"].get_array()) {
+    const std::string f(c["file"].get_string().value());
+    auto model = LoadModel((FixtureDir() / "script" / f).string());
+    ASSERT_FALSE(model.ok()) << f << " was converted";
+    EXPECT_EQ(model.status().code(), StatusCode::kNotSupported) << f;
+    EXPECT_THAT(model.status().message(), HasSubstr(std::string(c["expect"].get_string().value())))
+        << f;
+    EXPECT_THAT(model.status().message(), HasSubstr("torch.onnx.export")) << f;
+    ++n;
+  }
+  EXPECT_GE(n, 4);
 }
 
 TEST_F(TorchArchives, HostileCorpusIsRefused) {

@@ -15,6 +15,7 @@
 #include "core/json.h"
 #include "importers/pickle/numpy.h"
 #include "importers/pickle/pickle.h"
+#include "importers/torch/zip_reader.h"
 
 namespace tiffin::torch_import {
 namespace {
@@ -38,10 +39,8 @@ constexpr const char* kSaveAdvice =
 const std::vector<std::string>& TorchAllowedGlobals() {
   static const std::vector<std::string> kAllowed = [] {
     std::vector<std::string> v = {
-        "torch._utils._rebuild_tensor_v2",
-        "torch._utils._rebuild_tensor",
-        "torch._utils._rebuild_parameter",
-        "torch._utils._rebuild_parameter_with_state",
+        "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor",
+        "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state",
         "torch.nn.parameter.Parameter",
     };
     v.insert(v.end(), pickle::kNumpyAllowedGlobals.begin(), pickle::kNumpyAllowedGlobals.end());
@@ -53,9 +52,10 @@ const std::vector<std::string>& TorchAllowedGlobals() {
 // Globals the pickle machine evaluates itself (plain data).
 bool IsNativeGlobal(const std::string& full) {
   static const std::set<std::string> kNative = {
-      "collections.OrderedDict", "builtins.dict",  "builtins.list",  "builtins.tuple",
-      "builtins.set",            "builtins.frozenset", "builtins.bytearray", "builtins.bytes",
-      "_codecs.encode",          "copyreg._reconstructor", "builtins.object"};
+      "collections.OrderedDict", "builtins.dict",  "builtins.list",
+      "builtins.tuple",          "builtins.set",   "builtins.frozenset",
+      "builtins.bytearray",      "builtins.bytes", "_codecs.encode",
+      "copyreg._reconstructor",  "builtins.object"};
   return kNative.count(full) != 0;
 }
 
@@ -67,8 +67,8 @@ bool IsStorageGlobal(const Global& g) {
 // A storage type: its element type as torch names it and as tiffin holds it.
 struct StorageType {
   const char* torch_name;
-  DType dtype;        // kUndefined: not readable
-  size_t elem_size;   // bytes per element in the file
+  DType dtype;       // kUndefined: not readable
+  size_t elem_size;  // bytes per element in the file
 };
 
 StorageType StorageTypeOf(const std::string& name) {
@@ -99,107 +99,11 @@ StorageType StorageTypeOf(const std::string& name) {
 
 // One storage named by a persistent id. Legacy views point into a root.
 struct StorageRef {
-  std::string key;       // the key its bytes are stored under
-  std::string type;      // "FloatStorage", ...
-  std::string location;  // "cpu", "cuda:0", ...
-  int64_t numel = 0;     // as the pid says
+  std::string key;          // the key its bytes are stored under
+  std::string type;         // "FloatStorage", ...
+  std::string location;     // "cpu", "cuda:0", ...
+  int64_t numel = 0;        // as the pid says
   int64_t elem_offset = 0;  // legacy view: offset into the root storage
-};
-
-bool SafeEntryName(std::string_view name) {
-  if (name.empty() || name.front() == '/' || name.find('\\') != std::string_view::npos ||
-      name.find('\0') != std::string_view::npos)
-    return false;
-  size_t start = 0;
-  while (start <= name.size()) {
-    size_t slash = name.find('/', start);
-    if (slash == std::string_view::npos) slash = name.size();
-    std::string_view part = name.substr(start, slash - start);
-    if (part == "..") return false;
-    if (part.empty() && slash != name.size()) return false;
-    start = slash + 1;
-  }
-  return true;
-}
-
-// ---- zip ------------------------------------------------------------------
-
-// The entries of a zip archive held in memory (libzip). Only stored
-// entries are read: torch writes nothing else, and it keeps decompression
-// bombs out.
-class ZipReader {
- public:
-  ~ZipReader() {
-    if (zip_) zip_discard(zip_);
-  }
-  Status Open(std::string_view bytes) {
-    zip_error_t err;
-    zip_error_init(&err);
-    zip_source_t* src = zip_source_buffer_create(bytes.data(), bytes.size(), 0, &err);
-    if (src == nullptr) {
-      zip_error_fini(&err);
-      return DataLoss("not a readable zip archive");
-    }
-    zip_ = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &err);
-    if (zip_ == nullptr) {
-      std::string why = zip_error_strerror(&err);
-      zip_source_free(src);
-      zip_error_fini(&err);
-      return DataLoss("not a readable zip archive (" + why + ")");
-    }
-    zip_error_fini(&err);
-    zip_int64_t n = zip_get_num_entries(zip_, 0);
-    if (n < 0) return DataLoss("zip archive: cannot count its entries");
-    if (n > 1000000) return ResourceExhausted("zip archive has more than 1,000,000 entries");
-    for (zip_int64_t i = 0; i < n; ++i) {
-      const char* name = zip_get_name(zip_, static_cast<zip_uint64_t>(i), ZIP_FL_ENC_RAW);
-      if (name == nullptr) return DataLoss("zip entry " + std::to_string(i) + " has no name");
-      if (!SafeEntryName(name)) {
-        return InvalidArgument("zip entry '" + std::string(name) +
-                               "' has an unsafe path (absolute, '..' or backslash); refusing the "
-                               "archive");
-      }
-      index_.emplace(name, static_cast<zip_uint64_t>(i));
-      names_.push_back(name);
-    }
-    return Status::Ok();
-  }
-  const std::vector<std::string>& names() const { return names_; }
-  bool Has(const std::string& name) const { return index_.count(name) != 0; }
-
-  Result<std::string> Read(const std::string& name, size_t max_bytes) const {
-    auto it = index_.find(name);
-    if (it == index_.end()) return DataLoss("the archive has no entry '" + name + "'");
-    zip_stat_t st;
-    zip_stat_init(&st);
-    if (zip_stat_index(zip_, it->second, 0, &st) != 0)
-      return DataLoss("zip entry '" + name + "': cannot read its header");
-    if ((st.valid & ZIP_STAT_COMP_METHOD) && st.comp_method != ZIP_CM_STORE) {
-      return NotSupported("zip entry '" + name + "' is compressed (method " +
-                          std::to_string(st.comp_method) +
-                          "); torch.save writes stored entries only");
-    }
-    if ((st.valid & ZIP_STAT_ENCRYPTION_METHOD) && st.encryption_method != ZIP_EM_NONE)
-      return NotSupported("zip entry '" + name + "' is encrypted");
-    if (!(st.valid & ZIP_STAT_SIZE)) return DataLoss("zip entry '" + name + "' has no size");
-    if (st.size > max_bytes) {
-      return ResourceExhausted("zip entry '" + name + "' is " + std::to_string(st.size) +
-                               " bytes, more than the limit of " + std::to_string(max_bytes));
-    }
-    zip_file_t* f = zip_fopen_index(zip_, it->second, 0);
-    if (f == nullptr) return DataLoss("zip entry '" + name + "': cannot open it");
-    std::string out(static_cast<size_t>(st.size), '\0');
-    zip_int64_t got = out.empty() ? 0 : zip_fread(f, out.data(), out.size());
-    zip_fclose(f);
-    if (got < 0 || static_cast<zip_uint64_t>(got) != st.size)
-      return DataLoss("zip entry '" + name + "' is truncated");
-    return out;
-  }
-
- private:
-  zip_t* zip_ = nullptr;
-  std::unordered_map<std::string, zip_uint64_t> index_;
-  std::vector<std::string> names_;
 };
 
 // ---- tensors ----------------------------------------------------------------
@@ -210,7 +114,8 @@ Result<int64_t> IntArg(const PickleValue& v, const std::string& what) {
 }
 
 Result<std::vector<int64_t>> IntTuple(const PickleValue& v, const std::string& what) {
-  if (!v.is_tuple() && !v.is_list()) return DataLoss(what + " is a " + v.TypeName() + ", not a tuple");
+  if (!v.is_tuple() && !v.is_list())
+    return DataLoss(what + " is a " + v.TypeName() + ", not a tuple");
   if (v.items.size() > 64) return NotSupported(what + " has more than 64 dimensions");
   std::vector<int64_t> out;
   for (const auto& it : v.items) {
@@ -228,8 +133,9 @@ class Rebuilder {
   Rebuilder(const TorchReadOptions& options, bool big_endian,
             const std::unordered_map<const PickleValue*, StorageRef>* storages,
             std::function<Result<std::string_view>(const std::string& key)> storage_bytes,
-            TorchArchive* out)
+            TorchArchive* out, bool torchscript = false)
       : opt_(options),
+        torchscript_(torchscript),
         big_endian_(big_endian),
         storages_(storages),
         storage_bytes_(std::move(storage_bytes)),
@@ -241,12 +147,13 @@ class Rebuilder {
       return ResourceExhausted("the file holds more than " + std::to_string(opt_.max_tensors) +
                                " values");
     }
-    if (depth > 200) return ResourceExhausted("values nest deeper than 200 levels at '" + name + "'");
+    if (depth > 200)
+      return ResourceExhausted("values nest deeper than 200 levels at '" + name + "'");
     auto join = [&](const std::string& key) { return name.empty() ? key : name + "." + key; };
     switch (v.kind) {
       case Kind::kDict:
         for (const auto& [k, x] : v.entries) {
-          std::string key = k->is_str() ? k->str_value
+          std::string key = k->is_str()   ? k->str_value
                             : k->is_int() ? std::to_string(k->int_value)
                                           : k->DebugString(40);
           TIFFIN_RETURN_IF_ERROR(Walk(*x, join(key), depth + 1));
@@ -259,6 +166,14 @@ class Rebuilder {
           TIFFIN_RETURN_IF_ERROR(Walk(*v.items[i], join(std::to_string(i)), depth + 1));
         return Status::Ok();
       case Kind::kObject: {
+        if (torchscript_ && v.global.module.rfind("__torch__", 0) == 0) {
+          // A TorchScript module: its attributes, as data.
+          out_->modules.push_back({name, v.global.FullName()});
+          if (v.state == nullptr) return Status::Ok();
+          if (!v.state->is_dict())
+            return NotSupported("TorchScript object '" + name + "' has a non-dict state");
+          return Walk(*v.state, name, depth + 1);
+        }
         bool is_param = false;
         auto t = RebuildAny(v, name, &is_param);
         if (!t.ok()) return t.status();
@@ -361,8 +276,9 @@ class Rebuilder {
     }
     const size_t out_size = DTypeSize(type.dtype);
     if (static_cast<unsigned __int128>(count) * out_size > opt_.max_tensor_bytes) {
-      return ResourceExhausted("tensor '" + name + "' " + ShapeToString(shape) + " needs more than " +
-                               std::to_string(opt_.max_tensor_bytes) + " bytes");
+      return ResourceExhausted("tensor '" + name + "' " + ShapeToString(shape) +
+                               " needs more than " + std::to_string(opt_.max_tensor_bytes) +
+                               " bytes");
     }
     total_bytes_ += static_cast<size_t>(count) * out_size;
     if (total_bytes_ > opt_.max_total_bytes) {
@@ -380,7 +296,8 @@ class Rebuilder {
                       std::to_string(s.numel) + " " + type.torch_name + " elements need");
     }
     const char* base = raw.data() + static_cast<size_t>(s.elem_offset) * type.elem_size;
-    TIFFIN_ASSIGN_OR_RETURN(Tensor tensor, Tensor::Allocate(type.dtype, shape, opt_.max_tensor_bytes));
+    TIFFIN_ASSIGN_OR_RETURN(Tensor tensor,
+                            Tensor::Allocate(type.dtype, shape, opt_.max_tensor_bytes));
     char* dst = static_cast<char*>(tensor.raw_data());
     const bool bf16 = std::string_view(type.torch_name) == "bfloat16";
     // Walk the view in C order with an index counter.
@@ -423,6 +340,7 @@ class Rebuilder {
   }
 
   const TorchReadOptions& opt_;
+  bool torchscript_;
   bool big_endian_;
   const std::unordered_map<const PickleValue*, StorageRef>* storages_;
   std::function<Result<std::string_view>(const std::string& key)> storage_bytes_;
@@ -435,7 +353,7 @@ class Rebuilder {
 
 // Refuses, before running the machine, a pickle that names a global tiffin
 // does not rebuild: a pickled module class gets its own advice.
-Status CheckGlobals(std::string_view pkl, const std::string& what) {
+Status CheckGlobals(std::string_view pkl, const std::string& what, bool torchscript) {
   TIFFIN_ASSIGN_OR_RETURN(std::vector<Global> globals, pickle::ListGlobals(pkl));
   const auto& allowed = TorchAllowedGlobals();
   for (const Global& g : globals) {
@@ -447,6 +365,7 @@ Status CheckGlobals(std::string_view pkl, const std::string& what) {
                              "); refusing the file, nothing was run");
     }
     if (IsNativeGlobal(full) || IsStorageGlobal(g)) continue;
+    if (torchscript && g.module.rfind("__torch__", 0) == 0) continue;
     if (std::find(allowed.begin(), allowed.end(), full) != allowed.end()) continue;
     if (g.module.rfind("torch.nn.", 0) == 0 || g.module == "__main__" ||
         g.module.rfind("__torch__", 0) == 0 || (!g.name.empty() && std::isupper(g.name[0]))) {
@@ -471,13 +390,15 @@ struct ParsedData {
   std::vector<std::string> keys;  // first-seen order
 };
 
-Result<ParsedData> ParseData(std::string_view pkl, const std::string& what, bool legacy) {
-  TIFFIN_RETURN_IF_ERROR(CheckGlobals(pkl, what));
+Result<ParsedData> ParseData(std::string_view pkl, const std::string& what, bool legacy,
+                             bool torchscript = false) {
+  TIFFIN_RETURN_IF_ERROR(CheckGlobals(pkl, what, torchscript));
   auto data = std::make_unique<ParsedData>();
   std::map<std::string, PickleRef> by_key;
   ParsedData* d = data.get();
   pickle::PickleOptions o;
   o.allowed_globals = TorchAllowedGlobals();
+  if (torchscript) o.allowed_globals.push_back("__torch__.*");
   o.keep_dict_state = true;
   o.persistent_load = [d, &by_key, legacy](const PickleValue& pid) -> Result<PickleRef> {
     if (!pid.is_tuple() || pid.items.empty() || !pid.items[0]->is_str())
@@ -522,8 +443,7 @@ Result<ParsedData> ParseData(std::string_view pkl, const std::string& what, bool
     v->global = it[1]->global;
     v->built_by = "persistent_load";
     d->storages.emplace(v.get(), s);
-    if (std::find(d->keys.begin(), d->keys.end(), s.key) == d->keys.end())
-      d->keys.push_back(s.key);
+    if (std::find(d->keys.begin(), d->keys.end(), s.key) == d->keys.end()) d->keys.push_back(s.key);
     by_key.emplace(ref_key, v);
     return PickleRef(v);
   };
@@ -541,7 +461,8 @@ bool IsTensorLeafDict(const PickleValue& v) {
   return true;
 }
 
-Result<TorchArchive> ReadZipArchive(std::string_view bytes, const TorchReadOptions& options) {
+Result<TorchArchive> ReadZipArchive(std::string_view bytes, const TorchReadOptions& options,
+                                    bool torchscript = false) {
   ZipReader zip;
   TIFFIN_RETURN_IF_ERROR(zip.Open(bytes));
   std::string record;
@@ -560,7 +481,8 @@ Result<TorchArchive> ReadZipArchive(std::string_view bytes, const TorchReadOptio
         "this zip archive has no <dir>/data.pkl: it is not a torch.save archive");
   }
   const std::string prefix = record + "/";
-  if (zip.Has(prefix + "constants.pkl") || zip.Has(prefix + "code/__torch__.py")) {
+  if (!torchscript &&
+      (zip.Has(prefix + "constants.pkl") || zip.Has(prefix + "code/__torch__.py"))) {
     return NotSupported("this is a TorchScript archive (torch.jit.save), not a torch.save file");
   }
   TorchArchive a;
@@ -579,7 +501,7 @@ Result<TorchArchive> ReadZipArchive(std::string_view bytes, const TorchReadOptio
     a.version = StripSpace(ver);
   }
   TIFFIN_ASSIGN_OR_RETURN(std::string pkl, zip.Read(prefix + "data.pkl", options.max_file_bytes));
-  TIFFIN_ASSIGN_OR_RETURN(ParsedData d, ParseData(pkl, prefix + "data.pkl", false));
+  TIFFIN_ASSIGN_OR_RETURN(ParsedData d, ParseData(pkl, prefix + "data.pkl", false, torchscript));
   a.pickle_protocol = d.parsed.protocol;
   a.storage_count = static_cast<int64_t>(d.keys.size());
   std::map<std::string, std::string> cache;
@@ -593,9 +515,10 @@ Result<TorchArchive> ReadZipArchive(std::string_view bytes, const TorchReadOptio
     }
     return std::string_view(it->second);
   };
-  Rebuilder r(options, a.byteorder == "big", &d.storages, storage_bytes, &a);
+  Rebuilder r(options, a.byteorder == "big", &d.storages, storage_bytes, &a, torchscript);
   TIFFIN_RETURN_IF_ERROR(r.Walk(d.parsed.value, "", 0));
   a.is_state_dict = IsTensorLeafDict(d.parsed.value);
+  if (torchscript) a.format = "TorchScript archive";
   return a;
 }
 
@@ -611,7 +534,8 @@ Result<TorchArchive> ReadLegacy(std::string_view bytes, const TorchReadOptions& 
   TIFFIN_ASSIGN_OR_RETURN(pickle::ParsedPickle magic, next("magic number"));
   if (!(magic.value.kind == Kind::kInt && magic.value.is_big_int &&
         magic.value.big_int == kMagicBytes)) {
-    return InvalidArgument("not a legacy torch file (the first pickle is not torch's magic number)");
+    return InvalidArgument(
+        "not a legacy torch file (the first pickle is not torch's magic number)");
   }
   TIFFIN_ASSIGN_OR_RETURN(pickle::ParsedPickle proto, next("protocol version"));
   if (!proto.value.is_int() || proto.value.int_value != kLegacyProtocolVersion) {
@@ -643,7 +567,8 @@ Result<TorchArchive> ReadLegacy(std::string_view bytes, const TorchReadOptions& 
       return DataLoss("legacy torch file: storage '" + k->str_value +
                       "' is listed but no tensor names its type");
     }
-    if (bytes.size() - pos < 8) return DataLoss("legacy torch file: truncated before storage '" + k->str_value + "'");
+    if (bytes.size() - pos < 8)
+      return DataLoss("legacy torch file: truncated before storage '" + k->str_value + "'");
     int64_t numel;
     std::memcpy(&numel, bytes.data() + pos, 8);
     if (a.byteorder == "big") SwapBytes(reinterpret_cast<char*>(&numel), 8);
@@ -770,8 +695,7 @@ Result<TorchArchive> ReadTorchBytes(std::string_view bytes, const TorchReadOptio
       const std::string cls = TorchScriptClass(bytes);
       return NotSupported(
           "this is a TorchScript archive (torch.jit.save" +
-          (cls.empty() ? std::string(", old format with model.json")
-                       : ", module class " + cls) +
+          (cls.empty() ? std::string(", old format with model.json") : ", module class " + cls) +
           "): it holds TorchScript code, which tiffin does not run. Export the model with "
           "torch.onnx.export, or save its weights with torch.save(model.state_dict(), path)");
     }
@@ -781,11 +705,21 @@ Result<TorchArchive> ReadTorchBytes(std::string_view bytes, const TorchReadOptio
   if (bytes.substr(0, 4) == std::string_view("PK\x03\x04", 4)) {
     ZipReader zip;
     TIFFIN_RETURN_IF_ERROR(zip.Open(bytes));
-    return InvalidArgument("this zip archive has no <dir>/data.pkl: it is not a torch.save archive");
+    return InvalidArgument(
+        "this zip archive has no <dir>/data.pkl: it is not a torch.save archive");
   }
   return InvalidArgument(
       "not a PyTorch file: neither a torch.save zip archive (PK header) nor a legacy torch.save "
       "file (pickled magic number)");
+}
+
+Result<TorchArchive> ReadTorchScriptState(std::string_view bytes, const TorchReadOptions& options) {
+  if (bytes.size() > options.max_file_bytes) {
+    return ResourceExhausted("the file is " + std::to_string(bytes.size()) +
+                             " bytes, more than the limit of " +
+                             std::to_string(options.max_file_bytes));
+  }
+  return ReadZipArchive(bytes, options, true);
 }
 
 Result<TorchArchive> ReadTorchFile(const std::string& path, const TorchReadOptions& options) {
@@ -850,7 +784,8 @@ std::string TorchArchiveText(const TorchArchive& a, const std::string& path) {
 }
 
 std::string TorchArchiveJson(const TorchArchive& a, const std::string& path) {
-  std::string s = "{\"path\":" + JsonQuote(path) + ",\"format\":" + JsonQuote("PyTorch " + a.format) +
+  std::string s = "{\"path\":" + JsonQuote(path) +
+                  ",\"format\":" + JsonQuote("PyTorch " + a.format) +
                   ",\"record\":" + JsonQuote(a.record) + ",\"version\":" + JsonQuote(a.version) +
                   ",\"byteorder\":" + JsonQuote(a.byteorder) +
                   ",\"pickle_protocol\":" + std::to_string(a.pickle_protocol) +
@@ -871,7 +806,8 @@ std::string TorchArchiveJson(const TorchArchive& a, const std::string& path) {
   }
   s += "],\"parameter_count\":" + std::to_string(a.ParameterCount()) +
        ",\"parameter_bytes\":" + std::to_string(a.ParameterBytes()) + ",\"notes\":[";
-  for (size_t i = 0; i < a.notes.size(); ++i) s += std::string(i ? "," : "") + JsonQuote(a.notes[i]);
+  for (size_t i = 0; i < a.notes.size(); ++i)
+    s += std::string(i ? "," : "") + JsonQuote(a.notes[i]);
   return s + "]}";
 }
 

@@ -37,9 +37,9 @@ namespace tiffin::torch_import {
 // checkpoint dict.
 struct TorchTensor {
   std::string name;
-  Tensor tensor;             // contiguous, C order, native byte order
-  std::string torch_dtype;   // as torch names it: "float32", "bfloat16", ...
-  std::string storage_key;   // data/<key> (zip) or the legacy key
+  Tensor tensor;               // contiguous, C order, native byte order
+  std::string torch_dtype;     // as torch names it: "float32", "bfloat16", ...
+  std::string storage_key;     // data/<key> (zip) or the legacy key
   int64_t storage_offset = 0;  // in elements
   bool is_parameter = false;   // rebuilt through _rebuild_parameter
 };
@@ -50,16 +50,25 @@ struct TorchScalar {
   std::string value;  // Python-like rendering
 };
 
+// A TorchScript module object of an archive's data.pkl: where it sits
+// ("" for the root, "0", "0.fc") and its class ("__torch__.torch.nn.modules.
+// linear.Linear", possibly with a ___torch_mangle_N component).
+struct TorchModule {
+  std::string path;
+  std::string cls;
+};
+
 struct TorchArchive {
-  std::string format;    // "torch.save zip" or "torch.save legacy"
-  std::string record;    // zip: the archive's top directory ("archive", "linear", ...)
+  std::string format;     // "torch.save zip" or "torch.save legacy"
+  std::string record;     // zip: the archive's top directory ("archive", "linear", ...)
   std::string byteorder;  // "little" or "big" ("little" when the archive does not say)
   std::string version;    // zip: the `version` record; legacy: the protocol version
   int pickle_protocol = 0;
   int64_t storage_count = 0;
   std::vector<TorchTensor> tensors;  // in pickle order
   std::vector<TorchScalar> scalars;
-  std::vector<std::string> notes;  // e.g. bfloat16 widened
+  std::vector<std::string> notes;    // e.g. bfloat16 widened
+  std::vector<TorchModule> modules;  // TorchScript only, in pickle order
   // True when the top object is a dict of tensors (a state_dict), not a
   // checkpoint holding one.
   bool is_state_dict = false;
@@ -99,6 +108,12 @@ bool LooksLikeTorchLegacy(std::string_view head);
 // pickled modules, kNotSupported for TorchScript and dtypes tiffin lacks,
 // kDataLoss for damage, kResourceExhausted for limits.
 Result<TorchArchive> ReadTorchBytes(std::string_view bytes, const TorchReadOptions& options = {});
+
+// The module tree and tensors of a TorchScript archive's data.pkl: the
+// objects of `__torch__` classes are read as plain data (their attribute
+// dicts), never run. Tensors are named by module path ("0.weight").
+Result<TorchArchive> ReadTorchScriptState(std::string_view bytes,
+                                          const TorchReadOptions& options = {});
 
 // ReadTorchBytes on a file; errors carry the path.
 Result<TorchArchive> ReadTorchFile(const std::string& path, const TorchReadOptions& options = {});

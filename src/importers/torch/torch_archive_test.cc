@@ -87,8 +87,8 @@ TEST(TorchExternal, WholeModulePickleIsRefusedByClass) {
 }
 
 TEST(TorchExternal, TorchScriptIsRefused) {
-  for (const char* f : {"tch-rs__foo.pt", "tch-rs__foo2.pt", "tch-rs__foo3.pt",
-                        "tch-rs__foo_2019.pt"}) {
+  for (const char* f :
+       {"tch-rs__foo.pt", "tch-rs__foo2.pt", "tch-rs__foo3.pt", "tch-rs__foo_2019.pt"}) {
     auto a = ReadTorchFile((ExternalDir() / f).string());
     ASSERT_FALSE(a.ok()) << f;
     EXPECT_EQ(a.status().code(), StatusCode::kNotSupported) << f;

@@ -13,7 +13,8 @@ OUT_DIR/index.json lists every case; each case folder holds:
 Diff cases (diff/) hold state_dicts whose load_state_dict fails, the error
 torch raised (parsed into missing / unexpected / size-mismatch lists) and an
 ONNX export of the same network (torch.onnx.export keeps parameter names).
-A TorchScript Sequential (script/) with its input and torch's output, and a
+Scripted Sequentials (script/) with inputs and torch's outputs, scripted
+modules tiffin must refuse, and a
 hostile corpus (hostile/): a pickled nn.Module class (zip and legacy),
 os.system in data.pkl, a zip path traversal, a view past its storage.
 
@@ -240,18 +241,53 @@ def diff_cases(out):
             "wide_vs_onnx": "wide.pt", "checkpoint_of_net": "net_ckpt.pt"}
 
 
-def script_case(out):
+class Doubler(nn.Module):
+    def forward(self, x):
+        return x * 2
+
+
+def script_cases(out):
+    """Scripted Sequentials tiffin converts (with inputs and torch's outputs)
+    and ones it must refuse (with the module its refusal names)."""
     d = os.path.join(out, "script")
     os.makedirs(d, exist_ok=True)
-    seeded(20)
-    seq = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3), nn.Sigmoid())
-    seq.eval()
-    scripted = torch.jit.script(seq)
-    scripted.save(os.path.join(d, "sequential.pt"))
-    x = torch.randn(5, 4)
-    np.save(os.path.join(d, "input_0.npy"), x.numpy())
-    np.save(os.path.join(d, "expected_0.npy"), seq(x).detach().numpy())
-    return {"file": "sequential.pt", "input": "input_0.npy", "expected": "expected_0.npy"}
+    converted = {
+        "mlp_relu_sigmoid": lambda: nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3),
+                                                  nn.Sigmoid()),
+        "tanh_no_bias": lambda: nn.Sequential(nn.Linear(6, 5, bias=False), nn.Tanh(),
+                                              nn.Linear(5, 2)),
+        "single_linear": lambda: nn.Sequential(nn.Linear(3, 1)),
+        "deep": lambda: nn.Sequential(*[m for i in range(4) for m in (nn.Linear(8, 8), nn.ReLU())],
+                                      nn.Linear(8, 4)),
+    }
+    refused = {
+        "with_dropout": (lambda: nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.1)),
+                         "torch.nn.modules.dropout.Dropout"),
+        "custom_module": (lambda: nn.Sequential(nn.Linear(4, 4), Doubler()), "Doubler"),
+        "nested": (lambda: nn.Sequential(nn.Sequential(nn.Linear(4, 4)), nn.ReLU()), "0.0"),
+        "not_sequential": (lambda: Net(), "not torch.nn.Sequential"),
+    }
+    result = {"converted": [], "refused": []}
+    for i, (name, make) in enumerate(sorted(converted.items())):
+        seeded(20 + i)
+        seq = make()
+        seq.eval()
+        torch.jit.script(seq).save(os.path.join(d, name + ".pt"))
+        n_in = seq[0].in_features
+        x = torch.randn(7, n_in)
+        np.save(os.path.join(d, name + ".input.npy"), x.numpy())
+        with torch.no_grad():
+            np.save(os.path.join(d, name + ".expected.npy"), seq(x).numpy())
+        result["converted"].append({"file": name + ".pt", "input": name + ".input.npy",
+                                    "expected": name + ".expected.npy", "rtol": 1e-5,
+                                    "atol": 1e-6})
+    for i, (name, (make, expect)) in enumerate(sorted(refused.items())):
+        seeded(40 + i)
+        m = make()
+        m.eval()
+        torch.jit.script(m).save(os.path.join(d, name + ".pt"))
+        result["refused"].append({"file": name + ".pt", "expect": expect})
+    return result
 
 
 def pickle_zip(path, record, pkl, extra=()):
@@ -309,7 +345,7 @@ def main():
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
     index = {"torch_version": torch.__version__, "cases": cases(out), "diff": diff_cases(out),
-             "script": script_case(out), "hostile": hostile_cases(out)}
+             "script": script_cases(out), "hostile": hostile_cases(out)}
     with open(os.path.join(out, "index.json"), "w") as f:
         json.dump(index, f, indent=1, sort_keys=True)
     with open(os.path.join(out, ".stamp"), "w") as f:
