@@ -243,8 +243,8 @@ int Inspect(const std::vector<std::string>& argv) {
   const auto format = DetectFileFormat(path);
   // PyTorch torch.save files: the tensors (a state_dict has no graph).
   if (format.ok() &&
-      (*format == "torch-legacy" ||
-       (*format == "zip" && torch_import::DetectTorchFile(path) == torch_import::TorchFileKind::kSave))) {
+      (*format == "torch-legacy" || (*format == "zip" && torch_import::DetectTorchFile(path) ==
+                                                             torch_import::TorchFileKind::kSave))) {
     auto t = torch_import::ReadTorchFile(path);
     if (!t.ok()) return Fail("inspect", t.status());
     const std::string out = a.Has("--json") ? torch_import::TorchArchiveJson(*t, path) + "\n"

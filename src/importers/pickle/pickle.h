@@ -90,7 +90,8 @@ class PickleValue {
   std::vector<std::pair<PickleRef, PickleRef>> entries;
   Global global;
   // kObject: the state attached by BUILD (null if none; also set on a kDict
-  // under PickleOptions::keep_dict_state) and the opcode that created the object ("REDUCE", "NEWOBJ", "NEWOBJ_EX", "INST", "OBJ").
+  // under PickleOptions::keep_dict_state) and the opcode that created the object ("REDUCE",
+  // "NEWOBJ", "NEWOBJ_EX", "INST", "OBJ").
   PickleRef state;
   std::string built_by;
 
