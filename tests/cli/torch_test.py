@@ -122,6 +122,30 @@ def scripted_sequential_predicts_like_torch():
 
 
 @case
+def converted_sequential_runs_in_onnx_runtime():
+    # tiffin convert writes the graph; ONNX Runtime 1.30 (tools/ort) runs it.
+    import numpy as np
+    import tempfile
+    if not os.path.isdir(os.path.join(SOURCE, "tools", "ort", "node_modules", "onnxruntime-node")):
+        print("skip: tools/ort/node_modules/onnxruntime-node is missing (scripts/setup.sh)")
+        return
+    d = os.path.join(FIX, "script")
+    with tempfile.TemporaryDirectory() as tmp:
+        for c in INDEX["script"]["converted"]:
+            onnx = os.path.join(tmp, c["file"] + ".onnx")
+            r = tiffin("convert", os.path.join(d, c["file"]), "-o", onnx)
+            assert r.returncode == 0, r.stderr
+            out = os.path.join(tmp, c["file"] + ".out")
+            os.makedirs(out)
+            r = subprocess.run(["node", os.path.join(SOURCE, "tools", "ort", "run_model.js"), onnx,
+                                out, os.path.join(d, c["input"])], capture_output=True, text=True)
+            assert r.returncode == 0, r.stderr
+            got = np.load(os.path.join(out, "output_0.npy"))
+            want = np.load(os.path.join(d, c["expected"]))
+            np.testing.assert_allclose(got, want, rtol=c["rtol"], atol=c["atol"])
+
+
+@case
 def scripted_sequential_diffs_against_its_state_dict():
     # The scripted module's attributes are its state_dict: same names.
     d = os.path.join(FIX, "script")
