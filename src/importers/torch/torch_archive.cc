@@ -133,13 +133,14 @@ class Rebuilder {
   Rebuilder(const TorchReadOptions& options, bool big_endian,
             const std::unordered_map<const PickleValue*, StorageRef>* storages,
             std::function<Result<std::string_view>(const std::string& key)> storage_bytes,
-            TorchArchive* out, bool torchscript = false)
+            TorchArchive* out, size_t file_size, bool torchscript = false)
       : opt_(options),
         torchscript_(torchscript),
         big_endian_(big_endian),
         storages_(storages),
         storage_bytes_(std::move(storage_bytes)),
-        out_(out) {}
+        out_(out),
+        file_size_(file_size) {}
 
   Status Walk(const PickleValue& v, const std::string& name, int depth) {
     if (++visited_ > opt_.max_tensors * 4 + 1000 ||
@@ -285,6 +286,13 @@ class Rebuilder {
       return ResourceExhausted("the tensors of this file need more than " +
                                std::to_string(opt_.max_total_bytes) + " bytes");
     }
+    // Views may repeat storage elements (expand: stride 0), but a file
+    // whose tensors are far larger than the file itself is a bomb.
+    if (total_bytes_ > 16 * file_size_ + (size_t{64} << 20)) {
+      return ResourceExhausted("tensor '" + name + "' " + ShapeToString(shape) +
+                               ": the rebuilt tensors would be more than 16 times the file's size "
+                               "(views repeating a small storage); refusing");
+    }
     TIFFIN_ASSIGN_OR_RETURN(std::string_view raw, storage_bytes_(s.key));
     // The storage's bytes: numel elements from the view's base.
     const unsigned __int128 need =
@@ -347,6 +355,7 @@ class Rebuilder {
   TorchArchive* out_;
   size_t visited_ = 0;
   size_t total_bytes_ = 0;
+  size_t file_size_ = 0;
   bool noted_bf16_ = false;
   std::set<std::string> noted_locations_;
 };
@@ -515,7 +524,8 @@ Result<TorchArchive> ReadZipArchive(std::string_view bytes, const TorchReadOptio
     }
     return std::string_view(it->second);
   };
-  Rebuilder r(options, a.byteorder == "big", &d.storages, storage_bytes, &a, torchscript);
+  Rebuilder r(options, a.byteorder == "big", &d.storages, storage_bytes, &a, bytes.size(),
+              torchscript);
   TIFFIN_RETURN_IF_ERROR(r.Walk(d.parsed.value, "", 0));
   a.is_state_dict = IsTensorLeafDict(d.parsed.value);
   if (torchscript) a.format = "TorchScript archive";
@@ -587,7 +597,7 @@ Result<TorchArchive> ReadLegacy(std::string_view bytes, const TorchReadOptions& 
     if (it == data.end()) return DataLoss("legacy torch file: storage '" + key + "' is missing");
     return it->second;
   };
-  Rebuilder r(options, a.byteorder == "big", &d.storages, storage_bytes, &a);
+  Rebuilder r(options, a.byteorder == "big", &d.storages, storage_bytes, &a, bytes.size());
   TIFFIN_RETURN_IF_ERROR(r.Walk(d.parsed.value, "", 0));
   a.is_state_dict = IsTensorLeafDict(d.parsed.value);
   return a;

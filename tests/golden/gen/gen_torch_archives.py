@@ -16,7 +16,8 @@ ONNX export of the same network (torch.onnx.export keeps parameter names).
 Scripted Sequentials (script/) with inputs and torch's outputs, scripted
 modules tiffin must refuse, and a
 hostile corpus (hostile/): a pickled nn.Module class (zip and legacy),
-os.system in data.pkl, a zip path traversal, a view past its storage.
+os.system in data.pkl, a zip path traversal, a view past its storage, a
+stride-0 view that would expand 4 bytes into 1 GiB.
 
 Deterministic: fixed seeds; OUT_DIR/.stamp holds the script's sha256 and the
 script returns early when it matches. Exits 77 when torch is not installed.
@@ -330,6 +331,13 @@ def hostile_cases(out):
     pickle_zip(os.path.join(d, "evil_huge_view.pt"), "archive", pkl,
                extra=[("archive/data/0", b"\x00" * 8)])
     entries.append({"file": "evil_huge_view.pt", "expect": "reaches past its storage"})
+    # A stride-0 view repeating one float 2^28 times: 1 GiB from 4 bytes.
+    pkl = (b"\x80\x02}X\x01\x00\x00\x00wctorch._utils\n_rebuild_tensor_v2\n("
+           b"(X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x000X\x03\x00\x00\x00cpuK\x01tQ"
+           b"K\x00J\x00\x00\x00\x10\x85K\x00\x85\x89ccollections\nOrderedDict\n)RtRs.")
+    pickle_zip(os.path.join(d, "evil_expand_bomb.pt"), "archive", pkl,
+               extra=[("archive/data/0", b"\x00" * 4)])
+    entries.append({"file": "evil_expand_bomb.pt", "expect": "more than 16 times the file's size"})
     return entries
 
 
