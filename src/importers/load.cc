@@ -107,6 +107,12 @@ Status ConvertToOnnx(const std::string& path, const std::string& out_path,
     // Let the compiler check the graph before it leaves tiffin.
     auto compiled = exec::CompiledGraph::Compile(graph, options);
     if (!compiled.ok()) return compiled.status().WithContext(path);
+  } else if (format == "torch-legacy" ||
+             (format == "zip" &&
+              torch_import::DetectTorchFile(path) == torch_import::TorchFileKind::kSave)) {
+    // A state_dict: tensors without an architecture, nothing to convert.
+    TIFFIN_ASSIGN_OR_RETURN(torch_import::TorchArchive a, torch_import::ReadTorchFile(path));
+    return torch_import::StateDictIsNotAModel(path, a);
   } else if (format == "zip" &&
              torch_import::DetectTorchFile(path) == torch_import::TorchFileKind::kTorchScript) {
     TIFFIN_ASSIGN_OR_RETURN(sklearn::ImportedGraph g,

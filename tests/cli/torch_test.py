@@ -89,6 +89,9 @@ def a_state_dict_is_not_a_model():
     r = tiffin("predict", os.path.join(FIX, "cases", "state_dict", "model.pt"), "--input", "x.json")
     assert r.returncode != 0, r.stdout
     assert "no architecture" in r.stderr and "tiffin diff" in r.stderr, r.stderr
+    for f in ("model.pt", "model.legacy.pt"):
+        r = tiffin("convert", os.path.join(FIX, "cases", "state_dict", f), "-o", "/tmp/tiffin_torch_x.onnx")
+        assert r.returncode != 0 and "no architecture" in r.stderr, (f, r.stderr)
 
 
 @case
