@@ -374,7 +374,9 @@ Status CheckGlobals(std::string_view pkl, const std::string& what, bool torchscr
                              "); refusing the file, nothing was run");
     }
     if (IsNativeGlobal(full) || IsStorageGlobal(g)) continue;
-    if (torchscript && g.module.rfind("__torch__", 0) == 0) continue;
+    // TorchScript objects, and its list builders (build_intlist, ...): data.
+    if (torchscript && (g.module.rfind("__torch__", 0) == 0 || g.module == "torch.jit._pickle"))
+      continue;
     if (std::find(allowed.begin(), allowed.end(), full) != allowed.end()) continue;
     if (g.module.rfind("torch.nn.", 0) == 0 || g.module == "__main__" ||
         g.module.rfind("__torch__", 0) == 0 || (!g.name.empty() && std::isupper(g.name[0]))) {
@@ -407,7 +409,10 @@ Result<ParsedData> ParseData(std::string_view pkl, const std::string& what, bool
   ParsedData* d = data.get();
   pickle::PickleOptions o;
   o.allowed_globals = TorchAllowedGlobals();
-  if (torchscript) o.allowed_globals.push_back("__torch__.*");
+  if (torchscript) {
+    o.allowed_globals.push_back("__torch__.*");
+    o.allowed_globals.push_back("torch.jit._pickle.*");
+  }
   o.keep_dict_state = true;
   o.persistent_load = [d, &by_key, legacy](const PickleValue& pid) -> Result<PickleRef> {
     if (!pid.is_tuple() || pid.items.empty() || !pid.items[0]->is_str())

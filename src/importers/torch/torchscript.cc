@@ -1,5 +1,8 @@
 #include "importers/torch/torchscript.h"
 
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 
@@ -130,17 +133,77 @@ class SourceReader {
   std::map<std::string, std::string> files_;
 };
 
-// What torch 1.13 prints for the forward of each supported module.
+// What torch 1.13 prints for the forward of each supported module, with its
+// temporaries (_0, _1, ...: numbered per file) written _N and the one number
+// the module holds written {x}.
 const std::map<std::string, std::vector<std::string>>& KnownForwards() {
   static const std::map<std::string, std::vector<std::string>> kBodies = {
       {"torch.nn.modules.linear.Linear",
        {"weight = self.weight", "bias = self.bias", "return torch.linear(input, weight, bias)"}},
+      {"torch.nn.modules.linear.Identity", {"return input"}},
+      {"torch.nn.modules.flatten.Flatten", {"return torch.flatten(input, 1)"}},
       {"torch.nn.modules.activation.ReLU",
-       {"_0 = __torch__.torch.nn.functional.relu(input, False, )", "return _0"}},
+       {"_N = __torch__.torch.nn.functional.relu(input, False, )", "return _N"}},
       {"torch.nn.modules.activation.Sigmoid", {"return torch.sigmoid(input)"}},
       {"torch.nn.modules.activation.Tanh", {"return torch.tanh(input)"}},
+      {"torch.nn.modules.activation.LeakyReLU",
+       {"_N = __torch__.torch.nn.functional.leaky_relu", "_N = _N(input, {x}, False, )",
+        "return _N"}},
+      {"torch.nn.modules.activation.ELU",
+       {"_N = __torch__.torch.nn.functional.elu(input, {x}, False, )", "return _N"}},
+      {"torch.nn.modules.activation.Softmax",
+       {"_N = __torch__.torch.nn.functional.softmax", "return _N(input, {x}, 5, None, )"}},
+      {"torch.nn.modules.dropout.Dropout",
+       {"_N = __torch__.torch.nn.functional.dropout", "training = self.training",
+        "_N = _N(input, {x}, training, False, )", "return _N"}},
   };
   return kBodies;
+}
+
+bool IsWordChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+
+// `line` with every temporary (_0, _12) written _N.
+std::string NormalizeTemporaries(const std::string& line) {
+  std::string out;
+  for (size_t i = 0; i < line.size(); ++i) {
+    if (line[i] == '_' && (i == 0 || !IsWordChar(line[i - 1])) && i + 1 < line.size() &&
+        std::isdigit(static_cast<unsigned char>(line[i + 1]))) {
+      size_t j = i + 1;
+      while (j < line.size() && std::isdigit(static_cast<unsigned char>(line[j]))) ++j;
+      if (j == line.size() || !IsWordChar(line[j])) {
+        out += "_N";
+        i = j - 1;
+        continue;
+      }
+    }
+    out += line[i];
+  }
+  return out;
+}
+
+// Matches `body` against `pattern`; the numbers at {x} go to `numbers`.
+bool MatchBody(const std::vector<std::string>& body, const std::vector<std::string>& pattern,
+               std::vector<double>* numbers) {
+  if (body.size() != pattern.size()) return false;
+  for (size_t i = 0; i < body.size(); ++i) {
+    const std::string line = NormalizeTemporaries(body[i]);
+    const std::string& p = pattern[i];
+    const size_t at = p.find("{x}");
+    if (at == std::string::npos) {
+      if (line != p) return false;
+      continue;
+    }
+    const std::string pre = p.substr(0, at), post = p.substr(at + 3);
+    if (line.size() < pre.size() + post.size() + 1 || line.compare(0, pre.size(), pre) != 0 ||
+        line.compare(line.size() - post.size(), post.size(), post) != 0)
+      return false;
+    const std::string num = line.substr(pre.size(), line.size() - pre.size() - post.size());
+    char* end = nullptr;
+    const double v = std::strtod(num.c_str(), &end);
+    if (end != num.c_str() + num.size() || !std::isfinite(v)) return false;
+    numbers->push_back(v);
+  }
+  return true;
 }
 
 std::string Quote(const std::vector<std::string>& body) {
@@ -183,11 +246,11 @@ Result<sklearn::ImportedGraph> ImportTorchScriptBytes(std::string_view bytes,
       record = n.substr(0, slash);
   }
   auto refuse = [](const std::string& why) {
-    return NotSupported(
-        "this is a TorchScript archive (torch.jit.save): " + why +
-        "; tiffin converts only nn.Sequential of Linear, ReLU, Sigmoid and Tanh and "
-        "never runs TorchScript code: " +
-        kExportAdvice);
+    return NotSupported("this is a TorchScript archive (torch.jit.save): " + why +
+                        "; tiffin converts only nn.Sequential of Linear, ReLU, Sigmoid, Tanh, "
+                        "LeakyReLU, ELU, Softmax, Identity, Flatten and eval-mode Dropout, and "
+                        "never runs TorchScript code: " +
+                        kExportAdvice);
   };
   if (record.empty()) return refuse("an old format (model.json), which tiffin does not read");
   // Tensor constants in constants.pkl mean code that uses them: not a
@@ -227,6 +290,8 @@ Result<sklearn::ImportedGraph> ImportTorchScriptBytes(std::string_view bytes,
   }
   std::map<std::string, const TorchTensor*> tensors;
   for (const auto& t : state.tensors) tensors[t.name] = &t;
+  std::map<std::string, std::string> scalars;
+  for (const auto& v : state.scalars) scalars[v.name] = v.value;
   bool relu_checked = false;
   sklearn::GraphBuilder b;
   int64_t in_features = -1, width = -1;
@@ -239,7 +304,9 @@ Result<sklearn::ImportedGraph> ImportTorchScriptBytes(std::string_view bytes,
       return refuse("module '" + m.path + "' is " + std_cls + ", which tiffin does not convert");
     auto body = src.Forward(m.cls, &sig);
     if (!body.ok()) return refuse(std::string(body.status().message()));
-    if (*body != known->second || sig.find("input: Tensor) -> Tensor:") == std::string::npos) {
+    std::vector<double> numbers;
+    if (!MatchBody(*body, known->second, &numbers) ||
+        sig.find("input: Tensor) -> Tensor:") == std::string::npos) {
       return refuse("module '" + m.path + "' (" + m.cls +
                     ") has a forward that is not torch's own: " + Quote(*body));
     }
@@ -284,6 +351,25 @@ Result<sklearn::ImportedGraph> ImportTorchScriptBytes(std::string_view bytes,
     }
     if (x.empty())
       return refuse("the Sequential does not start with a Linear (input width unknown)");
+    if (short_name == "Identity" || short_name == "Flatten") continue;  // [N, F] stays [N, F]
+    if (short_name == "Dropout") {
+      // Identity in eval mode only.
+      auto training = scalars.find(m.path + ".training");
+      if (training == scalars.end() || training->second != "False")
+        return refuse("Dropout '" + m.path + "' was saved in training mode (call model.eval())");
+      continue;
+    }
+    if (short_name == "Softmax") {
+      if (numbers.empty() || (numbers[0] != 1 && numbers[0] != -1))
+        return refuse("Softmax '" + m.path + "' is over a dimension other than the features");
+      x = b.Op("Softmax", {x}, {{"axis", sklearn::AttrInt(-1)}});
+      continue;
+    }
+    if (short_name == "LeakyReLU" || short_name == "ELU") {
+      x = b.Op(short_name == "ELU" ? "Elu" : "LeakyRelu", {x},
+               {{"alpha", sklearn::AttrFloat(static_cast<float>(numbers.at(0)))}});
+      continue;
+    }
     x = b.Op(short_name == "ReLU" ? "Relu" : short_name, {x});
   }
   if (x.empty()) return refuse("the Sequential has no Linear");

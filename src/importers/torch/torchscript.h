@@ -6,8 +6,11 @@
 // emits the op it stands for. Anything else is refused, naming the module,
 // with the advice to export to ONNX.
 //
-// Supported: Sequential of Linear (Gemm), ReLU, Sigmoid, Tanh, input [N, F]
-// float32. The source forms are those of torch 1.13's TorchScript printer.
+// Supported: Sequential of Linear (Gemm), ReLU, Sigmoid, Tanh, LeakyReLU,
+// ELU, Softmax (over the features), Identity, Flatten and eval-mode Dropout
+// (both no-ops on [N, F]), starting with a Linear; input [N, F] float32. The
+// source forms are those of torch 1.13's TorchScript printer (temporaries
+// renumbered freely).
 #ifndef TIFFIN_IMPORTERS_TORCH_TORCHSCRIPT_H_
 #define TIFFIN_IMPORTERS_TORCH_TORCHSCRIPT_H_
 

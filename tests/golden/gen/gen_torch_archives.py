@@ -260,10 +260,17 @@ def script_cases(out):
         "single_linear": lambda: nn.Sequential(nn.Linear(3, 1)),
         "deep": lambda: nn.Sequential(*[m for i in range(4) for m in (nn.Linear(8, 8), nn.ReLU())],
                                       nn.Linear(8, 4)),
+        "every_module": lambda: nn.Sequential(
+            nn.Linear(5, 8), nn.Dropout(0.3), nn.Identity(), nn.LeakyReLU(0.2), nn.Linear(8, 6),
+            nn.ELU(0.5), nn.Flatten(), nn.Linear(6, 4), nn.Softmax(dim=1)),
     }
     refused = {
-        "with_dropout": (lambda: nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.1)),
-                         "torch.nn.modules.dropout.Dropout"),
+        "dropout_training": (lambda: nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.1)).train(),
+                             "was saved in training mode"),
+        "softmax_dim0": (lambda: nn.Sequential(nn.Linear(4, 4), nn.Softmax(dim=0)),
+                         "over a dimension other than the features"),
+        "conv": (lambda: nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU()),
+                 "torch.nn.modules.conv.Conv2d"),
         "custom_module": (lambda: nn.Sequential(nn.Linear(4, 4), Doubler()), "Doubler"),
         "nested": (lambda: nn.Sequential(nn.Sequential(nn.Linear(4, 4)), nn.ReLU()), "0.0"),
         "not_sequential": (lambda: Net(), "not torch.nn.Sequential"),
@@ -285,7 +292,8 @@ def script_cases(out):
     for i, (name, (make, expect)) in enumerate(sorted(refused.items())):
         seeded(40 + i)
         m = make()
-        m.eval()
+        if name != "dropout_training":
+            m.eval()
         torch.jit.script(m).save(os.path.join(d, name + ".pt"))
         result["refused"].append({"file": name + ".pt", "expect": expect})
     return result
