@@ -171,6 +171,31 @@ def cases(out):
     seeded(6)
     params = {"w": nn.Parameter(torch.randn(2, 2)), "b": nn.Parameter(torch.randn(2))}
     result.append(save_case(out, "parameters", params, "nn.Parameter values (_rebuild_parameter)"))
+
+    seeded(7)
+    big = {"f32": torch.randn(2, 3), "i64": torch.arange(-3, 3), "f16": torch.randn(4).half(),
+           "f64": torch.randn(3, dtype=torch.float64), "bf16": torch.randn(3).bfloat16()}
+    case = save_case(out, "big_endian", big,
+                     "model.big.pt: model.pt with a byteorder record 'big' and every storage "
+                     "byte-swapped (what a big-endian host writes; torch 1.13 writes no such "
+                     "record and cannot read one, so the expected tensors are the originals)")
+    d = os.path.join(out, "cases", "big_endian")
+    sizes = {str(i): t.element_size() for i, t in enumerate(big.values())}  # keys in first-seen order
+    with zipfile.ZipFile(os.path.join(d, "model.pt")) as src, \
+            zipfile.ZipFile(os.path.join(d, "model.big.pt"), "w", zipfile.ZIP_STORED) as dst:
+        # torch 1.13 writes no byteorder record (2.x does; absent means little).
+        for info in src.infolist():
+            data = src.read(info.filename)
+            record, rest = info.filename.split("/", 1)
+            if rest == "byteorder":
+                continue
+            if rest.startswith("data/"):
+                w = sizes[rest[5:]]
+                data = np.frombuffer(data, dtype="u%d" % w).byteswap().tobytes()
+            dst.writestr(info, data)
+        dst.writestr(record + "/byteorder", "big")
+    case["files"].append("model.big.pt")
+    result.append(case)
     return result
 
 
