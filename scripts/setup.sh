@@ -14,6 +14,8 @@ packages=(
   libssl-dev
   python3 python3-onnx python3-numpy python3-sklearn python3-lz4
 )
+# PyTorch archives (src/importers/torch): zip entries through libzip.
+packages+=(libzip-dev)
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch)
 fi

@@ -13,6 +13,7 @@
 #include "importers/onnx/onnx_loader.h"
 #include "importers/onnx/tensor_proto.h"
 #include "importers/sklearn/sklearn.h"
+#include "importers/torch/torch_archive.h"
 
 namespace tiffin::diff {
 namespace {
@@ -471,6 +472,13 @@ Result<GraphView> ReadGraph(const std::string& path, const LoadOptions& options)
   TIFFIN_ASSIGN_OR_RETURN(const std::string format, DetectFileFormat(path));
   GraphView v;
   v.path = path;
+  if (format == "torch-legacy" || (format == "zip" && torch_import::DetectTorchFile(path) ==
+                                                          torch_import::TorchFileKind::kSave)) {
+    // Tensors without a graph: compared by diff/state_dict_diff.h.
+    return InvalidArgument(path +
+                           ": a PyTorch torch.save file holds tensors, not a graph; 'tiffin "
+                           "diff' compares it by parameter names and shapes");
+  }
   if (IsPickleFormat(format)) {
     TIFFIN_ASSIGN_OR_RETURN(sklearn::ImportedGraph g, sklearn::ImportSklearnFile(path, options));
     v.graph = g.graph;

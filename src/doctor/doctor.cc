@@ -60,6 +60,7 @@ std::string Describe(const std::string& format) {
   if (format == "json") return "a JSON document";
   if (format == "npy") return "a numpy .npy array";
   if (format == "lightgbm-text") return "a LightGBM text model";
+  if (format == "torch-legacy") return "a PyTorch torch.save file (legacy, pre-1.6 format)";
   if (IsPickleFormat(format)) return "a compressed (" + format + ") joblib file";
   return "an unrecognised file";
 }
@@ -380,7 +381,8 @@ Report Diagnose(const std::string& path, const Options& options) {
     return r;
   }
   const bool mismatch =
-      !expected.empty() && expected != format && !(expected == "pickle" && pickle);
+      !expected.empty() && expected != format && !(expected == "pickle" && pickle) &&
+      !(expected == "zip" && format == "torch-legacy");  // .pt: zip or legacy torch.save
   Add(&r, "format", mismatch ? Level::kWarn : Level::kPass,
       mismatch ? "named " + ext + " but its content is " + Describe(format) +
                      "; tiffin reads it by content"

@@ -10,6 +10,8 @@
 #include "importers/onnx/onnx_writer.h"
 #include "importers/onnx/tensor_proto.h"
 #include "importers/sklearn/sklearn.h"
+#include "importers/torch/torch_archive.h"
+#include "importers/torch/torchscript.h"
 #include "tiffin/model.h"
 
 namespace tiffin {
@@ -20,6 +22,7 @@ std::string DetectFormat(std::string_view head) {
   if (bundle::LooksLikeBundle(head)) return "tiffin-bundle";  // docs/bundle-format.md
   if (starts("PK\x03\x04")) return "zip";
   if (starts("\x93NUMPY")) return "npy";
+  if (torch_import::LooksLikeTorchLegacy(head)) return "torch-legacy";  // PyTorch < 1.6 torch.save
   if (head.size() >= 2 && static_cast<unsigned char>(head[0]) == 0x80 &&
       static_cast<unsigned char>(head[1]) >= 2 && static_cast<unsigned char>(head[1]) <= 5) {
     return "pickle";
@@ -117,6 +120,21 @@ Status ConvertToOnnx(const std::string& path, const std::string& out_path,
     w.metadata["source_library_version"] = info.producer_version;
     w.doc_string =
         "Converted by tiffin from the bundle " + std::filesystem::path(path).filename().string();
+  } else if (format == "torch-legacy" ||
+             (format == "zip" &&
+              torch_import::DetectTorchFile(path) == torch_import::TorchFileKind::kSave)) {
+    // A state_dict: tensors without an architecture, nothing to convert.
+    TIFFIN_ASSIGN_OR_RETURN(torch_import::TorchArchive a, torch_import::ReadTorchFile(path));
+    return torch_import::StateDictIsNotAModel(path, a);
+  } else if (format == "zip" &&
+             torch_import::DetectTorchFile(path) == torch_import::TorchFileKind::kTorchScript) {
+    TIFFIN_ASSIGN_OR_RETURN(sklearn::ImportedGraph g,
+                            torch_import::ImportTorchScriptFile(path, options));
+    graph = g.graph;
+    w.doc_string = "Converted by tiffin from a TorchScript archive";
+    w.metadata = g.info.metadata;
+    auto compiled = exec::CompiledGraph::Compile(graph, options);
+    if (!compiled.ok()) return compiled.status().WithContext(path);
   } else if (format == "onnx" || format == "unknown") {
     TIFFIN_ASSIGN_OR_RETURN(std::string bytes,
                             onnx_import::ReadFileBytes(path, options.max_file_bytes));
@@ -150,6 +168,23 @@ Result<std::shared_ptr<const Model>> LoadModel(const std::string& path,
     return exec::MakeModel(*compiled, g.inputs, g.outputs, g.info);
   }
   if (format == "tiffin-bundle") return bundle::LoadBundleFile(path, options);
+  // PyTorch: TorchScript Sequentials convert; torch.save files hold tensors, not a graph.
+  const auto torch_kind =
+      format == "zip" ? torch_import::DetectTorchFile(path) : torch_import::TorchFileKind::kNone;
+  if (torch_kind == torch_import::TorchFileKind::kTorchScript) {
+    TIFFIN_ASSIGN_OR_RETURN(sklearn::ImportedGraph g,
+                            torch_import::ImportTorchScriptFile(path, options));
+    auto compiled = exec::CompiledGraph::Compile(g.graph, options);
+    if (!compiled.ok()) return compiled.status().WithContext(path);
+    return exec::MakeModel(*compiled, g.inputs, g.outputs, g.info);
+  }
+  if (format == "torch-legacy" || torch_kind != torch_import::TorchFileKind::kNone) {
+    torch_import::TorchReadOptions topt;
+    topt.max_file_bytes = options.max_file_bytes;
+    topt.max_tensor_bytes = options.max_tensor_bytes;
+    TIFFIN_ASSIGN_OR_RETURN(torch_import::TorchArchive a, torch_import::ReadTorchFile(path, topt));
+    return torch_import::StateDictIsNotAModel(path, a);
+  }
   if (format == "hdf5") return refuse("an HDF5 file (Keras .h5)");
   if (format == "zip") return refuse("a zip archive (Keras .keras or PyTorch .pt)");
   if (format == "npy") {

@@ -10,6 +10,7 @@
 
 #include "core/json.h"
 #include "importers/onnx/tensor_proto.h"
+#include "importers/torch/torch_archive.h"
 #include "io/tensor_io.h"
 #include "kernels/registry.h"
 #include "tiffin/bundle.h"
@@ -240,6 +241,17 @@ int Inspect(const std::vector<std::string>& argv) {
   options.verify = !a.Has("--no-verify");
   std::string sklearn_json;
   const auto format = DetectFileFormat(path);
+  // PyTorch torch.save files: the tensors (a state_dict has no graph).
+  if (format.ok() &&
+      (*format == "torch-legacy" || (*format == "zip" && torch_import::DetectTorchFile(path) ==
+                                                             torch_import::TorchFileKind::kSave))) {
+    auto t = torch_import::ReadTorchFile(path);
+    if (!t.ok()) return Fail("inspect", t.status());
+    const std::string out = a.Has("--json") ? torch_import::TorchArchiveJson(*t, path) + "\n"
+                                            : torch_import::TorchArchiveText(*t, path);
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    return 0;
+  }
   if (format.ok() && IsPickleFormat(*format)) {
     auto f = InspectSklearnFile(path);
     if (!f.ok()) return Fail("inspect", f.status());

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "diff/diff.h"
+#include "diff/state_dict_diff.h"
 #include "tools/tiffin/commands.h"
 
 namespace tiffin::cli {
@@ -41,6 +42,24 @@ int Diff(const std::vector<std::string>& argv) {
                  "  training statistics they carry. Exit 0: same, 1: different, 2: error.\n"
                  "  --steps-a/-b  compose objects of a multi-object pickle (as --steps)\n");
     return !paths.empty() && paths[0] == "--help" ? 0 : 2;
+  }
+  if (diff::IsTorchFile(paths[0]) || diff::IsTorchFile(paths[1])) {
+    // PyTorch state_dicts: keys and shapes, as load_state_dict(A) into B.
+    auto a = diff::ReadNamedParams(paths[0], oa);
+    if (!a.ok()) {
+      std::fprintf(stderr, "tiffin diff: %s\n", a.status().ToString().c_str());
+      return 2;
+    }
+    auto b = diff::ReadNamedParams(paths[1], ob);
+    if (!b.ok()) {
+      std::fprintf(stderr, "tiffin diff: %s\n", b.status().ToString().c_str());
+      return 2;
+    }
+    const diff::StateDictDiff d = diff::CompareStateDicts(*a, *b);
+    const std::string out =
+        json ? diff::StateDictDiffJson(d, *a, *b) + "\n" : diff::ToText(d.result);
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    return d.result.identical ? 0 : 1;
   }
   auto a = diff::ReadGraph(paths[0], oa);
   if (!a.ok()) {

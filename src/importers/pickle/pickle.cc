@@ -1467,6 +1467,12 @@ Status Parser::Step() {
       TIFFIN_ASSIGN_OR_RETURN(PickleRef state, Pop());
       TIFFIN_ASSIGN_OR_RETURN(PickleRef * top, Top());
       PickleValue* obj = top->get();
+      if (obj->kind == Kind::kDict && opt_.keep_dict_state && obj->state == nullptr &&
+          state->kind == Kind::kDict) {
+        // An OrderedDict's attributes (a PyTorch state_dict's _metadata).
+        obj->state = state;
+        return Adopt(obj, *state);
+      }
       if (obj->kind != Kind::kObject) {
         return Error(StatusCode::kDataLoss,
                      "BUILD applied to a " + obj->TypeName() + ", not to a rebuilt object");

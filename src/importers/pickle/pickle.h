@@ -89,8 +89,9 @@ class PickleValue {
   std::vector<PickleRef> items;
   std::vector<std::pair<PickleRef, PickleRef>> entries;
   Global global;
-  // kObject: the state attached by BUILD (null if none) and the opcode that
-  // created the object ("REDUCE", "NEWOBJ", "NEWOBJ_EX", "INST", "OBJ").
+  // kObject: the state attached by BUILD (null if none; also set on a kDict
+  // under PickleOptions::keep_dict_state) and the opcode that created the object ("REDUCE",
+  // "NEWOBJ", "NEWOBJ_EX", "INST", "OBJ").
   PickleRef state;
   std::string built_by;
 
@@ -165,6 +166,10 @@ struct PickleOptions {
   std::vector<std::string> allowed_globals;
   PersistentLoader persistent_load;  // empty: PERSID/BINPERSID are refused
   AfterBuild after_build;            // empty: BUILD only attaches the state
+  // BUILD with a dict state on a dict (an OrderedDict subclass instance's
+  // attributes, e.g. a PyTorch state_dict's `_metadata`) attaches the state
+  // to the dict's `state` instead of being refused.
+  bool keep_dict_state = false;
 
   size_t max_bytes = size_t{1} << 32;       // input size
   size_t max_stack = size_t{1} << 20;       // values on the stack, all marks together
