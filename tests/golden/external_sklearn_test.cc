@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <sstream>
 
@@ -313,8 +314,25 @@ TEST(ExternalSklearn, EveryFileHasItsStatedOutcome) {
       "no estimator, joblib 0.9.2 to 1.6, every compression); `joblib_test` reads each of them "
       "and checks the arrays.\n";
   if (const char* out = std::getenv("TIFFIN_COMPAT_DOC")) {
-    std::ofstream f(out);
-    f << doc;
+    // The doc has one top-level section per importer; this test owns the
+    // scikit-learn one and leaves the others as they are.
+    std::string whole;
+    {
+      std::ifstream in(out, std::ios::binary);
+      whole.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    const std::string title = "# Compatibility: scikit-learn files in the wild\n";
+    size_t begin = whole.find(title), end = std::string::npos;
+    if (begin == std::string::npos) {
+      begin = end = 0;  // not there yet: put it first
+      doc += "\n";
+    } else {
+      end = whole.find("\n# ", begin + title.size());
+      end = end == std::string::npos ? whole.size() : end + 1;
+    }
+    whole.replace(begin, end - begin, doc + (end < whole.size() ? "\n" : ""));
+    std::ofstream f(out, std::ios::binary);
+    f << whole;
   }
 }
 
