@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what tiffin needs on Debian 12, only where it is missing.
 #   scripts/setup.sh            build and test dependencies
-#   scripts/setup.sh --bench    also the benchmark peers (python3-torch)
+#   scripts/setup.sh --bench    also the benchmark peers
 # Safe to run repeatedly: it does nothing when everything is present.
 set -euo pipefail
 
@@ -14,11 +14,9 @@ packages=(
   libssl-dev
   python3 python3-onnx python3-numpy python3-sklearn python3-lz4
 )
-# PyTorch archives (src/importers/torch): zip entries through libzip.
-packages+=(libzip-dev)
-if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(python3-torch)
-fi
+# PyTorch archives (src/importers/torch): zip entries through libzip; Debian's
+# torch writes the differential fixtures (tests/golden/gen/gen_torch_archives.py).
+packages+=(libzip-dev python3-torch)
 if [[ "${1:-}" == "--fuzz" ]]; then
   packages+=(clang libclang-rt-14-dev)
 fi
