@@ -226,6 +226,7 @@ Status PackBundle(const std::string& source, const std::string& out_path,
   };
   LoadOptions load;
   load.steps = options.steps;
+  load.config_path = options.config_path;
   load.verify = true;
   TIFFIN_ASSIGN_OR_RETURN(std::string src, onnx_import::ReadFileBytes(source, load.max_file_bytes));
   const std::string head = src.substr(0, 64);

@@ -224,19 +224,21 @@ std::vector<std::string> SplitSteps(const std::string& s) {
 
 int Inspect(const std::vector<std::string>& argv) {
   Args a;
-  if (!ParseArgs(argv, {"--steps"}, {"--json", "--no-verify", "--help", "-h"}, "inspect", &a))
+  if (!ParseArgs(argv, {"--steps", "--config"}, {"--json", "--no-verify", "--help", "-h"}, "inspect", &a))
     return 2;
   if (a.Has("--help") || a.Has("-h") || a.positional.size() != 1) {
     std::fprintf(stderr,
                  "usage: tiffin inspect MODEL [--json] [--steps A,B] [--no-verify]\n"
                  "  --no-verify  .tiffin bundles: skip replaying the reference cases\n"
                  "  --steps  for files holding several objects: compose them (by name) into one\n"
-                 "           pipeline, in order, e.g. --steps scaler,model\n");
+                 "           pipeline, in order, e.g. --steps scaler,model\n"
+                 "  --config  Keras weights-only .h5: the architecture JSON (model.to_json())\n");
     return a.Has("--help") || a.Has("-h") ? 0 : 2;
   }
   const std::string& path = a.positional[0];
   LoadOptions options;
   options.steps = SplitSteps(a.values["--steps"]);
+  options.config_path = a.values["--config"];
   options.verify = !a.Has("--no-verify");
   std::string sklearn_json;
   const auto format = DetectFileFormat(path);
@@ -353,7 +355,7 @@ int Inspect(const std::vector<std::string>& argv) {
 
 int Predict(const std::vector<std::string>& argv) {
   Args a;
-  if (!ParseArgs(argv, {"--input", "-i", "--output", "-o", "--steps"},
+  if (!ParseArgs(argv, {"--input", "-i", "--output", "-o", "--steps", "--config"},
                  {"--no-verify", "--help", "-h"}, "predict", &a))
     return 2;
   std::string input = a.values.count("--input") ? a.values["--input"] : a.values["-i"];
@@ -367,6 +369,7 @@ int Predict(const std::vector<std::string>& argv) {
                  "        with one input), a CSV file with a header, or JSON records\n"
                  "        [{\"col\": v}, ...] / columns {\"col\": [...]} for tabular models\n"
                  "  --steps  compose objects of a multi-object pickle, e.g. scaler,model\n"
+                 "  --config  Keras weights-only .h5: the architecture JSON (model.to_json())\n"
                  "  --no-verify  .tiffin bundles: skip replaying the reference cases\n"
                  "  prints {\"outputs\":[{\"name\",\"datatype\",\"shape\",\"data\"}]} (or writes "
                  "--output)\n");
@@ -374,6 +377,7 @@ int Predict(const std::vector<std::string>& argv) {
   }
   LoadOptions options;
   options.steps = SplitSteps(a.values["--steps"]);
+  options.config_path = a.values["--config"];
   options.verify = !a.Has("--no-verify");
   auto model = LoadModel(a.positional[0], options);
   if (!model.ok()) return Fail("predict", model.status());
@@ -433,7 +437,7 @@ int Predict(const std::vector<std::string>& argv) {
 
 int Convert(const std::vector<std::string>& argv) {
   Args a;
-  if (!ParseArgs(argv, {"--output", "-o", "--steps"}, {"--help", "-h"}, "convert", &a)) return 2;
+  if (!ParseArgs(argv, {"--output", "-o", "--steps", "--config"}, {"--help", "-h"}, "convert", &a)) return 2;
   std::string output = a.values.count("--output") ? a.values["--output"] : a.values["-o"];
   if (a.Has("--help") || a.Has("-h") || a.positional.size() != 1 || output.empty()) {
     std::fprintf(stderr,
@@ -441,11 +445,13 @@ int Convert(const std::vector<std::string>& argv) {
                  "  writes MODEL (a scikit-learn pickle or joblib file, or ONNX) as a standard\n"
                  "  ONNX file: ai.onnx opset 17, ai.onnx.ml opset 3 (5 with tree ensembles),\n"
                  "  IR version 8 (10 with ai.onnx.ml 5); ONNX Runtime runs it unchanged\n"
-                 "  --steps  compose objects of a multi-object pickle, e.g. scaler,model\n");
+                 "  --steps  compose objects of a multi-object pickle, e.g. scaler,model\n"
+                 "  --config  Keras weights-only .h5: the architecture JSON (model.to_json())\n");
     return a.Has("--help") || a.Has("-h") ? 0 : 2;
   }
   LoadOptions options;
   options.steps = SplitSteps(a.values["--steps"]);
+  options.config_path = a.values["--config"];
   Status s = ConvertToOnnx(a.positional[0], output, options);
   if (!s.ok()) return Fail("convert", s);
   std::fprintf(stderr, "tiffin convert: wrote %s\n", output.c_str());
@@ -455,7 +461,7 @@ int Convert(const std::vector<std::string>& argv) {
 int Pack(const std::vector<std::string>& argv) {
   Args a;
   if (!ParseArgs(argv,
-                 {"--output", "-o", "--name", "--model-version", "--reference", "--steps",
+                 {"--output", "-o", "--name", "--model-version", "--reference", "--steps", "--config",
                   "--reference-rows"},
                  {"--help", "-h"}, "pack", &a))
     return 2;
@@ -469,7 +475,8 @@ int Pack(const std::vector<std::string>& argv) {
                  "  --reference  CSV, JSON table or .npy: its first rows and their predictions\n"
                  "               become reference cases, replayed on every load; its numeric\n"
                  "               columns give training statistics\n"
-                 "  --steps      compose objects of a multi-object pickle, e.g. scaler,model\n");
+                 "  --steps      compose objects of a multi-object pickle, e.g. scaler,model\n"
+                 "  --config     Keras weights-only .h5: the architecture JSON\n");
     return a.Has("--help") || a.Has("-h") ? 0 : 2;
   }
   PackOptions options;
@@ -477,6 +484,7 @@ int Pack(const std::vector<std::string>& argv) {
   if (a.values.count("--model-version")) options.model_version = a.values["--model-version"];
   options.reference_path = a.values["--reference"];
   options.steps = SplitSteps(a.values["--steps"]);
+  options.config_path = a.values["--config"];
   if (a.values.count("--reference-rows")) {
     char* end = nullptr;
     const std::string& v = a.values["--reference-rows"];
