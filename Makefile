@@ -96,3 +96,10 @@ format:
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz
+
+# Keras differential fixtures (tests/golden/gen/gen_keras.py: Keras-layout
+# files with torch weights and torch's outputs), read by keras_import_test.
+KERAS_FIXTURES = $(BUILD)/keras-fixtures
+.PHONY: keras-fixtures
+keras-fixtures:
+	$(SKLEARN_PYTHON) tests/golden/gen/gen_keras.py $(KERAS_FIXTURES) >/dev/null

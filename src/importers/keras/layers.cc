@@ -795,7 +795,8 @@ Tensor Stack(const Tensor& a, const Tensor& b) {
 }
 
 // The ONNX node for one or two directions; returns Y [B,T,dirs,u] and
-// Y_h [B,dirs,u].
+// Y_h [B,dirs,u]. (Unused outputs are computed anyway; the Y transpose of a
+// last-state-only layer costs one copy.)
 std::vector<std::string> RnnNode(Ctx& c, const std::string& x, const RnnSpec& f,
                                  const RnnSpec* back, const std::string& direction) {
   Tensor W = back ? Stack(f.W, back->W) : f.W;
@@ -809,15 +810,18 @@ std::vector<std::string> RnnNode(Ctx& c, const std::string& x, const RnnSpec& f,
     betas.insert(betas.end(), back->betas.begin(), back->betas.end());
   }
   sklearn::Attrs a = {{"hidden_size", AttrInt(f.units)},
-                      {"layout", AttrInt(1)},
                       {"direction", AttrString(direction)},
                       {"activations", AttrStrings(acts)}};
   if (!alphas.empty()) a.push_back({"activation_alpha", AttrFloats(alphas)});
   if (!betas.empty()) a.push_back({"activation_beta", AttrFloats(betas)});
   if (f.op == "GRU") a.push_back({"linear_before_reset", AttrInt(f.linear_before_reset ? 1 : 0)});
+  // Time-major (layout 0): ONNX Runtime does not implement layout=1.
   const int outs = f.op == "LSTM" ? 3 : 2;
-  auto o = c.b.Node(f.op, {x, c.b.Const(W, "W"), c.b.Const(R, "R"), c.b.Const(B, "B")}, a, outs);
-  return {o[0], o[1]};
+  const std::string xt = c.b.Op("Transpose", {x}, {{"perm", AttrInts({1, 0, 2})}});
+  auto o = c.b.Node(f.op, {xt, c.b.Const(W, "W"), c.b.Const(R, "R"), c.b.Const(B, "B")}, a, outs);
+  // Y [T, dirs, B, u] -> [B, T, dirs, u]; Y_h [dirs, B, u] -> [B, dirs, u].
+  return {c.b.Op("Transpose", {o[0]}, {{"perm", AttrInts({2, 0, 1, 3})}}),
+          c.b.Op("Transpose", {o[1]}, {{"perm", AttrInts({1, 0, 2})}})};
 }
 
 Result<Val> Recurrent(Ctx& c, const std::string& cls, const Cfg& cfg, const Val& x,
