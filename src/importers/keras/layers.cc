@@ -1275,8 +1275,9 @@ Result<std::vector<Val>> Converter::Apply(const std::string& cls, const std::str
                         "): tiffin reads TimeDistributed Dense and activations");
   }
   if (cls == "Masking") return NotSupported("Masking (masks change later recurrent layers)");
-  return NotSupported("layer '" + name + "' has class '" + cls +
-                      "', which is not a built-in Keras layer tiffin reads; custom classes are "
+  return NotSupported("class '" + cls +
+                      "' is not a built-in Keras layer tiffin reads; custom classes are never "
+                      "run (rebuild the layer from built-in ones, or export the model to ONNX)"); custom classes are "
                       "never run");
 }
 
