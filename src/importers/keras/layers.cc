@@ -1277,8 +1277,7 @@ Result<std::vector<Val>> Converter::Apply(const std::string& cls, const std::str
   if (cls == "Masking") return NotSupported("Masking (masks change later recurrent layers)");
   return NotSupported("class '" + cls +
                       "' is not a built-in Keras layer tiffin reads; custom classes are never "
-                      "run (rebuild the layer from built-in ones, or export the model to ONNX)"); custom classes are "
-                      "never run");
+                      "run (rebuild the layer from built-in ones, or export the model to ONNX)");
 }
 
 }  // namespace tiffin::keras
