@@ -595,6 +595,80 @@ def keras3_sequential(out):
     return "keras3_sequential.keras", "-", {"input_layer": x}, [y]
 
 
+@case
+def conv2d_groups_dilation(out):
+    w = rnd(4, 2, 3, 3)  # groups=2: 4 in channels, 2 per group
+    b = rnd(4)
+    cfg = sequential([
+        input_layer("x", [9, 9, 4], functional=False),
+        layer("Conv2D", "gconv", filters=4, kernel_size=[3, 3], strides=[1, 2], padding="same",
+              data_format="channels_last", dilation_rate=[2, 2], groups=2, activation="selu",
+              use_bias=True),
+        layer("AveragePooling2D", "ap", pool_size=[2, 2], strides=[2, 2], padding="same",
+              data_format="channels_last"),
+        layer("GlobalAveragePooling2D", "gap", data_format="channels_last", keepdims=True)])
+    save_h5(os.path.join(out, "conv2d_groups_dilation.h5"), cfg, {
+        "gconv": [("kernel", conv_kernel(w)), ("bias", b)], "ap": [], "gap": []})
+    x = rnd(BATCH, 9, 9, 4, scale=1.0)
+    h = t(x).permute(0, 3, 1, 2)
+    # 'same' with dilation 2 (k_eff 5), strides (1, 2): TF pads the extra at the end.
+    h = F.selu(F.conv2d(same_pad(h, (5, 5), (1, 2)), t(w), t(b), stride=(1, 2), dilation=2,
+                        groups=2))
+    # AveragePooling 'same' counts only real cells: pad, then divide by the window's real count.
+    n = F.avg_pool2d(same_pad(torch.ones_like(h[:, :1]), (2, 2), (2, 2)), 2, divisor_override=1)
+    h = F.avg_pool2d(same_pad(h, (2, 2), (2, 2)), 2, divisor_override=1) / n
+    h = h.mean((2, 3), keepdim=True)
+    return "conv2d_groups_dilation.h5", "-", {"x": x}, [h.permute(0, 2, 3, 1)]
+
+
+@case
+def keras3_bidirectional(out):
+    bi = torch.nn.GRU(3, 4, batch_first=True, bidirectional=True)
+    w, b, _ = dense_w(8, 2)
+
+    def k3_gru(sfx):
+        u = 4
+
+        def zrh(a):
+            return np.concatenate([a[u:2 * u], a[0:u], a[2 * u:]], 0)
+        g = lambda n: getattr(bi, n + sfx).detach().numpy()
+        return [zrh(g("weight_ih_l0")).T.copy(), zrh(g("weight_hh_l0")).T.copy(),
+                np.stack([zrh(g("bias_ih_l0")), zrh(g("bias_hh_l0"))])]
+
+    inner = {"module": "keras.layers", "class_name": "GRU", "config": {
+        "name": "gru", "units": 4, "activation": "tanh", "recurrent_activation": "sigmoid",
+        "return_sequences": True, "reset_after": True, "dtype": k3_policy()},
+        "registered_name": None}
+    inp = {"module": "keras.layers", "class_name": "InputLayer",
+           "config": {"batch_shape": [None, 5, 3], "dtype": "float32", "name": "seq"},
+           "registered_name": None, "name": "seq", "inbound_nodes": []}
+    layers = [inp,
+              k3_layer("Bidirectional", "bidirectional", [k3_tensor("seq", [None, 5, 3])],
+                       layer=inner, merge_mode="sum"),
+              k3_layer("TimeDistributed", "time_distributed",
+                       [k3_tensor("bidirectional", [None, 5, 4])],
+                       layer={"module": "keras.layers", "class_name": "Dense", "config": {
+                           "name": "dense", "units": 2, "activation": "linear"},
+                           "registered_name": None})]
+    cfg = {"module": "keras.src.models.functional", "class_name": "Functional",
+           "config": {"name": "functional", "layers": layers,
+                      "input_layers": [["seq", 0, 0]],
+                      "output_layers": [["time_distributed", 0, 0]]},
+           "registered_name": "Functional"}
+    # Dense on the summed directions: kernel (4, 2).
+    wd = rnd(2, 4)
+    bd = rnd(2)
+    save_keras3(os.path.join(out, "keras3_bidirectional.keras"), cfg, {
+        "layers/bidirectional/forward_layer/cell": k3_gru(""),
+        "layers/bidirectional/backward_layer/cell": k3_gru("_reverse"),
+        "layers/time_distributed/layer": [wd.T.copy(), bd]})
+    x = rnd(BATCH, 5, 3, scale=1.0)
+    with torch.no_grad():
+        y, _ = bi(t(x))
+    y = y[..., :4] + y[..., 4:]
+    return "keras3_bidirectional.keras", "-", {"seq": x}, [F.linear(y, t(wd), t(bd))]
+
+
 # ----------------------------------------------------------------------------
 # Hostile files: (file, config or "-", words the refusal must contain)
 
