@@ -351,10 +351,27 @@ Result<Window> ReadWindow(const Cfg& cfg, size_t nsp, const char* kernel_key,
   return w;
 }
 
-void WindowAttrs(const Window& w, sklearn::Attrs* a, bool conv) {
+// 'same' padding is explicit when the input's spatial size is known (ONNX
+// Runtime refuses auto_pad with dilations); SAME_UPPER otherwise, which is
+// the same rule (the odd pixel at the end).
+void WindowAttrs(const Window& w, const Val& x, sklearn::Attrs* a, bool conv) {
   a->push_back({"strides", AttrInts(w.strides)});
   if (conv) a->push_back({"dilations", AttrInts(w.dilations)});
-  if (w.padding == "same") {
+  bool known = true;
+  for (size_t i = 0; i < w.kernel.size(); ++i) known = known && x.shape[i + 1] >= 0;
+  if (w.padding == "same" && known) {
+    std::vector<int64_t> begin, end;
+    for (size_t i = 0; i < w.kernel.size(); ++i) {
+      const int64_t in = x.shape[i + 1], s = w.strides[i];
+      const int64_t k_eff = (w.kernel[i] - 1) * (conv ? w.dilations[i] : 1) + 1;
+      const int64_t out = (in + s - 1) / s;
+      const int64_t total = std::max<int64_t>((out - 1) * s + k_eff - in, 0);
+      begin.push_back(total / 2);
+      end.push_back(total - total / 2);
+    }
+    begin.insert(begin.end(), end.begin(), end.end());
+    a->push_back({"pads", AttrInts(begin)});
+  } else if (w.padding == "same") {
     a->push_back({"auto_pad", AttrString("SAME_UPPER")});
   } else if (w.padding == "causal") {
     std::vector<int64_t> pads;
@@ -415,7 +432,7 @@ Result<Val> Conv(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeights& w, si
     ins.push_back(c.b.Const(bias, "B"));
   }
   sklearn::Attrs a = {{"group", AttrInt(groups)}, {"kernel_shape", AttrInts(win.kernel)}};
-  WindowAttrs(win, &a, true);
+  WindowAttrs(win, x, &a, true);
   std::string y = ToChannelsLast(c, c.b.Op("Conv", ins, a), x.rank());
   TIFFIN_ASSIGN_OR_RETURN(y, ActivateCfg(c, cfg, y));
   return Val{y, WindowShape(x, win, filters)};
@@ -450,7 +467,7 @@ Result<Val> DepthwiseConv(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeigh
     ins.push_back(c.b.Const(bias, "B"));
   }
   sklearn::Attrs a = {{"group", AttrInt(cin)}, {"kernel_shape", AttrInts(win.kernel)}};
-  WindowAttrs(win, &a, true);
+  WindowAttrs(win, x, &a, true);
   std::string y = c.b.Op("Conv", ins, a);
   int64_t channels = cin * dm;
   if (separable) {
@@ -544,7 +561,7 @@ Result<Val> Pool(Ctx& c, const Cfg& cfg, const Val& x, size_t nsp, bool max) {
   }
   if (win.padding == "causal") return InvalidArgument("padding 'causal' is for Conv1D only");
   sklearn::Attrs a = {{"kernel_shape", AttrInts(win.kernel)}};
-  WindowAttrs(win, &a, false);
+  WindowAttrs(win, x, &a, false);
   if (!max) a.push_back({"count_include_pad", AttrInt(0)});
   std::string y = c.b.Op(max ? "MaxPool" : "AveragePool", {ToChannelsFirst(c, x)}, a);
   return Val{ToChannelsLast(c, y, x.rank()), WindowShape(x, win, x.shape.back())};
