@@ -132,13 +132,49 @@ Result<std::string> ReadTextAttr(hid_t obj, const char* name) {
   return v.empty() ? std::string() : v[0];
 }
 
+// True when every component of `path` (relative to `loc`) is a hard link:
+// soft and external links (which may name other files on disk) are never
+// followed.
+Status CheckHardLinks(hid_t loc, const std::string& path) {
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    size_t slash = path.find('/', pos);
+    if (slash == std::string::npos) slash = path.size();
+    const std::string prefix = path.substr(0, slash);
+    if (!prefix.empty()) {
+      H5L_info_t info;
+      if (H5Lget_info(loc, prefix.c_str(), &info, H5P_DEFAULT) < 0)
+        return DataLoss("the weight file has no '" + path + "'");
+      if (info.type != H5L_TYPE_HARD) {
+        return InvalidArgument("'" + prefix +
+                               "' is a soft or external HDF5 link; tiffin reads only data "
+                               "stored inside the file");
+      }
+    }
+    pos = slash + 1;
+  }
+  return Status();
+}
+
 // A numeric dataset as float32.
 Result<Tensor> ReadDataset(hid_t loc, const std::string& path, size_t max_bytes) {
   if (H5Lexists(loc, path.c_str(), H5P_DEFAULT) <= 0) {
     return DataLoss("the weight file has no dataset '" + path + "'");
   }
+  TIFFIN_RETURN_IF_ERROR(CheckHardLinks(loc, path));
   Id ds(H5Dopen2(loc, path.c_str(), H5P_DEFAULT), H5Dclose);
   if (!ds.ok()) return DataLoss("cannot open HDF5 dataset '" + path + "'");
+  {
+    // Raw data in other files (external storage, virtual datasets) is refused:
+    // a weight file must not read the disk around it.
+    Id dcpl(H5Dget_create_plist(ds.get()), H5Pclose);
+    if (!dcpl.ok()) return DataLoss("HDF5 dataset '" + path + "' is damaged");
+    if (H5Pget_external_count(dcpl.get()) != 0 || H5Pget_layout(dcpl.get()) == H5D_VIRTUAL) {
+      return InvalidArgument("weight '" + path +
+                             "' stores its data in another file (external or virtual "
+                             "dataset); tiffin reads only data stored inside the file");
+    }
+  }
   if (HasAttr(ds.get(), "dtype")) {
     TIFFIN_ASSIGN_OR_RETURN(std::string dt, ReadTextAttr(ds.get(), "dtype"));
     return NotSupported("weight '" + path + "' is stored as " + dt +
@@ -206,7 +242,9 @@ Result<std::vector<std::string>> Children(hid_t g) {
 }
 
 bool IsGroup(hid_t loc, const std::string& name) {
+  if (name == "/") return true;
   if (H5Lexists(loc, name.c_str(), H5P_DEFAULT) <= 0) return false;
+  if (!CheckHardLinks(loc, name).ok()) return false;
   H5O_info_t info;
   if (H5Oget_info_by_name(loc, name.c_str(), &info, H5P_DEFAULT) < 0) return false;
   return info.type == H5O_TYPE_GROUP;

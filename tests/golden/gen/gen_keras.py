@@ -710,6 +710,28 @@ def hostile(out):
     with open(os.path.join(out, "broken.json"), "w") as f:
         f.write('{"class_name": "Sequential", "config": {"layers": [')
     rows.append(("hostile_weights_only.h5", "broken.json", "not valid JSON"))
+    # Weights whose data lives in another file on disk (HDF5 external storage),
+    # and a layer group that is an external link: never followed.
+    cfg = functional(base + [layer("Dense", "d", ["x"], units=3)], ["x"], ["d"])
+    with open(os.path.join(out, "secret.bin"), "wb") as f:
+        f.write(np.arange(15, dtype=np.float32).tobytes())
+    with h5py.File(os.path.join(out, "hostile_external_storage.h5"), "w") as f:
+        f.attrs["model_config"] = json.dumps(cfg)
+        g = f.create_group("model_weights")
+        g.attrs["layer_names"] = np.array([b"d"])
+        d = g.create_group("d")
+        d.attrs["weight_names"] = np.array([b"d/kernel:0", b"d/bias:0"])
+        d.create_dataset("d/kernel:0", shape=(4, 3), dtype="f4",
+                         external=[(os.path.abspath(os.path.join(out, "secret.bin")), 0, 48)])
+        d.create_dataset("d/bias:0", data=rnd(3))
+    rows.append(("hostile_external_storage.h5", "-", "stores its data in another file"))
+    with h5py.File(os.path.join(out, "hostile_external_link.h5"), "w") as f:
+        f.attrs["model_config"] = json.dumps(cfg)
+        g = f.create_group("model_weights")
+        g.attrs["layer_names"] = np.array([b"d"])
+        g["d"] = h5py.ExternalLink(os.path.abspath(os.path.join(out, "dense_mlp.h5")),
+                                   "/model_weights/d1")
+    rows.append(("hostile_external_link.h5", "-", "no group for it"))
     # Zip path traversal.
     with zipfile.ZipFile(os.path.join(out, "hostile_traversal.keras"), "w") as z:
         z.writestr("config.json", "{}")
