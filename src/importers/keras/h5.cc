@@ -204,6 +204,14 @@ Result<Tensor> ReadDataset(hid_t loc, const std::string& path, size_t max_bytes)
     elems *= dims[i];
     shape.push_back(static_cast<int64_t>(dims[i]));
   }
+  // A compressed (chunked) dataset may declare far more data than the file
+  // holds: refuse ratios no weight file has (zeros compress about 1000:1).
+  const hsize_t stored = H5Dget_storage_size(ds.get());
+  if (elems * 4 > (size_t{64} << 20) && elems * 4 / std::max<hsize_t>(stored, 1) > 1000) {
+    return ResourceExhausted("weight '" + path + "' declares " + std::to_string(elems * 4) +
+                             " bytes from " + std::to_string(stored) +
+                             " stored: refused as a decompression bomb");
+  }
   TIFFIN_ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(DType::kFloat32, shape, max_bytes));
   if (elems > 0 &&
       H5Dread(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.raw_data()) < 0) {

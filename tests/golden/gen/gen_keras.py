@@ -732,6 +732,17 @@ def hostile(out):
         g["d"] = h5py.ExternalLink(os.path.abspath(os.path.join(out, "dense_mlp.h5")),
                                    "/model_weights/d1")
     rows.append(("hostile_external_link.h5", "-", "no group for it"))
+    # A gzip-compressed kernel declaring 2 GiB (a few KiB in the file).
+    cfg = functional(base + [layer("Dense", "d", ["x"], units=1 << 27)], ["x"], ["d"])
+    with h5py.File(os.path.join(out, "hostile_h5_bomb.h5"), "w") as f:
+        f.attrs["model_config"] = json.dumps(cfg)
+        g = f.create_group("model_weights")
+        g.attrs["layer_names"] = np.array([b"d"])
+        d = g.create_group("d")
+        d.attrs["weight_names"] = np.array([b"d/kernel:0"])
+        d.create_dataset("d/kernel:0", shape=(4, 1 << 27), dtype="f4", chunks=(4, 1 << 20),
+                         compression="gzip", fillvalue=0)
+    rows.append(("hostile_h5_bomb.h5", "-", "decompression bomb"))
     # Zip path traversal.
     with zipfile.ZipFile(os.path.join(out, "hostile_traversal.keras"), "w") as z:
         z.writestr("config.json", "{}")
