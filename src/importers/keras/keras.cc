@@ -445,45 +445,58 @@ Result<sklearn::ImportedGraph> ImportKeras(const KerasSource& src, const LoadOpt
     produced[{d.name, 0}] = {v};
     input_names.insert(d.name);
   }
-  // Then every layer call whose inputs exist, until nothing changes: a
-  // cycle or a reference to a missing layer leaves calls unresolved.
-  std::vector<std::pair<size_t, size_t>> pending;  // (layer, node)
+  // Then every layer call once its inputs exist (Kahn's order, linear in
+  // the number of calls): a cycle or a reference to a missing layer leaves
+  // calls waiting.
+  using Key = std::pair<std::string, int64_t>;
+  std::vector<std::pair<size_t, size_t>> calls;  // (layer, node)
   for (size_t i = 0; i < m.layers.size(); ++i) {
     if (m.layers[i].class_name == "InputLayer") continue;
-    for (size_t n = 0; n < m.layers[i].nodes.size(); ++n) pending.push_back({i, n});
+    for (size_t n = 0; n < m.layers[i].nodes.size(); ++n) calls.push_back({i, n});
+  }
+  std::map<Key, std::vector<size_t>> waiters;  // producer -> calls waiting for it
+  std::vector<size_t> missing_inputs(calls.size(), 0);
+  std::vector<size_t> ready;
+  for (size_t c = 0; c < calls.size(); ++c) {
+    for (const auto& r : m.layers[calls[c].first].nodes[calls[c].second]) {
+      if (produced.count({r.layer, r.node})) continue;
+      ++missing_inputs[c];
+      waiters[{r.layer, r.node}].push_back(c);
+    }
+    if (missing_inputs[c] == 0) ready.push_back(c);
   }
   std::map<size_t, LayerWeights> weights;
-  bool progress = true;
-  while (!pending.empty() && progress) {
-    progress = false;
-    std::vector<std::pair<size_t, size_t>> still;
-    for (auto [li, ni] : pending) {
-      const LayerDesc& d = m.layers[li];
-      std::vector<Val> ins;
-      bool ready = true;
-      for (const auto& r : d.nodes[ni]) {
-        auto it = produced.find({r.layer, r.node});
-        if (it == produced.end() || r.tensor < 0 ||
-            r.tensor >= static_cast<int64_t>(it->second.size())) {
-          ready = false;
-          break;
-        }
-        ins.push_back(it->second[static_cast<size_t>(r.tensor)]);
+  while (!ready.empty()) {
+    const size_t c = ready.back();
+    ready.pop_back();
+    const auto [li, ni] = calls[c];
+    const LayerDesc& d = m.layers[li];
+    std::vector<Val> ins;
+    for (const auto& r : d.nodes[ni]) {
+      const auto& outs = produced.at({r.layer, r.node});
+      if (r.tensor < 0 || r.tensor >= static_cast<int64_t>(outs.size())) {
+        return InvalidArgument("layer '" + d.name + "' takes tensor " + std::to_string(r.tensor) +
+                               " of layer '" + r.layer + "', which has " +
+                               std::to_string(outs.size()));
       }
-      if (!ready) {
-        still.push_back({li, ni});
-        continue;
-      }
-      if (!weights.count(li)) weights[li] = WeightsFor(src, d);
-      auto outs = conv.Apply(d.class_name, d.name, d.config, ins, weights[li]);
-      if (!outs.ok()) {
-        return outs.status().WithContext("layer '" + d.name + "' (" + d.class_name + ")");
-      }
-      produced[{d.name, static_cast<int64_t>(ni)}] = std::move(*outs);
-      progress = true;
+      ins.push_back(outs[static_cast<size_t>(r.tensor)]);
     }
-    pending = std::move(still);
+    if (!weights.count(li)) weights[li] = WeightsFor(src, d);
+    auto outs = conv.Apply(d.class_name, d.name, d.config, ins, weights[li]);
+    if (!outs.ok()) {
+      return outs.status().WithContext("layer '" + d.name + "' (" + d.class_name + ")");
+    }
+    const Key key{d.name, static_cast<int64_t>(ni)};
+    produced[key] = std::move(*outs);
+    auto w = waiters.find(key);
+    if (w == waiters.end()) continue;
+    for (size_t waiting : w->second)
+      if (--missing_inputs[waiting] == 0) ready.push_back(waiting);
+    waiters.erase(w);
   }
+  std::vector<std::pair<size_t, size_t>> pending;
+  for (size_t c = 0; c < calls.size(); ++c)
+    if (missing_inputs[c] > 0) pending.push_back(calls[c]);
   std::set<std::string> out_names;
   for (const auto& r : m.outputs) {
     auto it = produced.find({r.layer, r.node});
