@@ -6,10 +6,10 @@
 
 #include "bundle/bundle.h"
 #include "exec/executor.h"
+#include "importers/keras/keras.h"
 #include "importers/onnx/onnx_loader.h"
 #include "importers/onnx/onnx_writer.h"
 #include "importers/onnx/tensor_proto.h"
-#include "importers/keras/keras.h"
 #include "importers/sklearn/sklearn.h"
 #include "tiffin/model.h"
 
@@ -128,8 +128,8 @@ Status ConvertToOnnx(const std::string& path, const std::string& out_path,
   } else if (IsKerasFile(format, path, options)) {
     TIFFIN_ASSIGN_OR_RETURN(sklearn::ImportedGraph g, keras::ImportKerasFile(path, options));
     graph = g.graph;
-    w.doc_string = "Converted by tiffin from " + g.info.format + " (keras " +
-                   g.info.producer_version + ")";
+    w.doc_string =
+        "Converted by tiffin from " + g.info.format + " (keras " + g.info.producer_version + ")";
     w.metadata = g.info.metadata;
     w.metadata["source_library"] = "keras";
     w.metadata["source_library_version"] = g.info.producer_version;

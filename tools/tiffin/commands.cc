@@ -224,7 +224,8 @@ std::vector<std::string> SplitSteps(const std::string& s) {
 
 int Inspect(const std::vector<std::string>& argv) {
   Args a;
-  if (!ParseArgs(argv, {"--steps", "--config"}, {"--json", "--no-verify", "--help", "-h"}, "inspect", &a))
+  if (!ParseArgs(argv, {"--steps", "--config"}, {"--json", "--no-verify", "--help", "-h"},
+                 "inspect", &a))
     return 2;
   if (a.Has("--help") || a.Has("-h") || a.positional.size() != 1) {
     std::fprintf(stderr,
@@ -437,7 +438,8 @@ int Predict(const std::vector<std::string>& argv) {
 
 int Convert(const std::vector<std::string>& argv) {
   Args a;
-  if (!ParseArgs(argv, {"--output", "-o", "--steps", "--config"}, {"--help", "-h"}, "convert", &a)) return 2;
+  if (!ParseArgs(argv, {"--output", "-o", "--steps", "--config"}, {"--help", "-h"}, "convert", &a))
+    return 2;
   std::string output = a.values.count("--output") ? a.values["--output"] : a.values["-o"];
   if (a.Has("--help") || a.Has("-h") || a.positional.size() != 1 || output.empty()) {
     std::fprintf(stderr,
@@ -461,8 +463,8 @@ int Convert(const std::vector<std::string>& argv) {
 int Pack(const std::vector<std::string>& argv) {
   Args a;
   if (!ParseArgs(argv,
-                 {"--output", "-o", "--name", "--model-version", "--reference", "--steps", "--config",
-                  "--reference-rows"},
+                 {"--output", "-o", "--name", "--model-version", "--reference", "--steps",
+                  "--config", "--reference-rows"},
                  {"--help", "-h"}, "pack", &a))
     return 2;
   std::string output = a.values.count("--output") ? a.values["--output"] : a.values["-o"];
