@@ -530,7 +530,7 @@ Result<sklearn::ImportedGraph> ImportKeras(const KerasSource& src, const LoadOpt
   out.info.format = src.format;
   out.info.producer_name = "keras";
   out.info.producer_version = src.keras_version;
-  out.info.opsets[""] = sklearn::kOnnxOpset;
+  out.info.opsets["ai.onnx"] = sklearn::kOnnxOpset;  // ModelInfo names domains in full
   for (const auto& n : out.graph->nodes) out.info.op_counts[n.op_type]++;
   for (const auto& [id, t] : out.graph->constants) {
     out.info.parameter_count += t.size();
