@@ -154,6 +154,32 @@ TEST(KerasExternal, EveryOtherFileLoadsOrIsRefusedByName) {
   }
 }
 
+// convert writes the same graph LoadModel runs: the ONNX file predicts what
+// the .h5 predicts (weights-only file + --config here).
+TEST(KerasExternal, ConvertedOnnxPredictsTheSame) {
+  LoadOptions o;
+  o.config_path = (ExternalDir() / "hls4ml__models_KERAS_conv1d_small.json").string();
+  const std::string h5 = (ExternalDir() / "hls4ml__models_KERAS_conv1d_small_weights.h5").string();
+  const fs::path onnx = fs::temp_directory_path() / "tiffin_keras_conv1d_small.onnx";
+  ASSERT_TRUE(ConvertToOnnx(h5, onnx.string(), o).ok());
+  auto a = LoadModel(h5, o);
+  auto b = LoadOnnxFile(onnx.string());
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  const auto& in = (*a)->inputs()[0];
+  Shape shape = {2};
+  for (size_t k = 1; k < in.shape.size(); ++k) shape.push_back(in.shape[k].value);
+  Tensor x(DType::kFloat32, shape);
+  for (int64_t i = 0; i < x.size(); ++i)
+    x.data<float>()[i] = static_cast<float>(i % 7) * 0.25f - 0.5f;
+  auto ya = (*a)->Run({{in.name, x}});
+  auto yb = (*b)->Run({{(*b)->inputs()[0].name, x}});
+  ASSERT_TRUE(ya.ok() && yb.ok());
+  std::vector<double> want((*ya)[0].data<float>(), (*ya)[0].data<float>() + (*ya)[0].size());
+  ExpectClose((*yb)[0], want, 0, 0, "converted conv1d_small");
+  fs::remove(onnx);
+}
+
 Tensor ReadBin(const fs::path& p, const Shape& shape) {
   std::ifstream in(p, std::ios::binary);
   Tensor t(DType::kFloat32, shape);
