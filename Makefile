@@ -85,6 +85,8 @@ FUZZ_CORPUS_fuzz_pickle = tests/golden/pickle
 FUZZ_CORPUS_fuzz_tensor_io = fuzz/corpus/io
 FUZZ_CORPUS_fuzz_bundle = fuzz/corpus/bundle
 FUZZ_CORPUS_fuzz_torch = fuzz/corpus/torch
+FUZZ_CORPUS_fuzz_keras_config = fuzz/corpus/keras_config
+FUZZ_CORPUS_fuzz_keras_file = fuzz/corpus/keras_file
 fuzz:
 	@scripts/setup.sh --fuzz
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTIFFIN_BUILD_FUZZ=ON -DTIFFIN_BUILD_TESTS=OFF -DTIFFIN_BUILD_BENCH=OFF
@@ -97,3 +99,10 @@ format:
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz
+
+# Keras differential fixtures (tests/golden/gen/gen_keras.py: Keras-layout
+# files with torch weights and torch's outputs), read by keras_import_test.
+KERAS_FIXTURES = $(BUILD)/keras-fixtures
+.PHONY: keras-fixtures
+keras-fixtures:
+	$(SKLEARN_PYTHON) tests/golden/gen/gen_keras.py $(KERAS_FIXTURES) >/dev/null

@@ -12,6 +12,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libbz2-dev liblzma-dev liblz4-dev libzstd-dev
   libssl-dev
+  libhdf5-dev libzip-dev python3-h5py
   python3 python3-onnx python3-numpy python3-sklearn python3-lz4
 )
 # PyTorch archives (src/importers/torch): zip entries through libzip; Debian's

@@ -44,6 +44,8 @@ struct PackOptions {
   double atol = 1e-5;
   // Objects of a multi-object pickle to compose, as LoadOptions::steps.
   std::vector<std::string> steps;
+  // Keras weights-only `.h5` sources: the architecture JSON (LoadOptions).
+  std::string config_path;
   // Called with a line of progress ("hashing source", "writing ...") during
   // long steps. Default: none.
   std::function<void(std::string_view)> progress;

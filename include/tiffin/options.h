@@ -34,6 +34,10 @@ struct LoadOptions {
   // and refuse the bundle when a prediction differs from the one recorded at
   // pack time. Entry checksums are verified either way. Default: true.
   bool verify = true;
+  // For Keras weights-only `.h5` files (`model.save_weights`): the
+  // architecture JSON (`model.to_json()`) to pair them with. Empty: the
+  // model file must hold its own architecture.
+  std::string config_path;
 };
 
 }  // namespace tiffin

@@ -12,6 +12,7 @@
 #include "bundle/bundle.h"
 #include "bundle/zip.h"
 #include "core/json.h"
+#include "importers/keras/keras.h"
 #include "importers/onnx/onnx_loader.h"
 #include "importers/onnx/onnx_writer.h"
 #include "importers/onnx/tensor_proto.h"
@@ -226,6 +227,7 @@ Status PackBundle(const std::string& source, const std::string& out_path,
   };
   LoadOptions load;
   load.steps = options.steps;
+  load.config_path = options.config_path;
   load.verify = true;
   TIFFIN_ASSIGN_OR_RETURN(std::string src, onnx_import::ReadFileBytes(source, load.max_file_bytes));
   const std::string head = src.substr(0, 64);
@@ -252,6 +254,11 @@ Status PackBundle(const std::string& source, const std::string& out_path,
     graph = g.graph;
     w.doc_string = "Packed by tiffin from " + info.format + " (" + info.producer_name + " " +
                    info.producer_version + ")";
+  } else if (info.producer_name == "keras" && info.format.rfind("Keras", 0) == 0) {
+    TIFFIN_ASSIGN_OR_RETURN(sklearn::ImportedGraph g, keras::ImportKerasFile(source, load));
+    graph = g.graph;
+    w.doc_string =
+        "Packed by tiffin from " + info.format + " (keras " + info.producer_version + ")";
   } else {
     const std::string dir = std::filesystem::path(source).parent_path().string();
     auto parsed = onnx_import::ParseOnnxGraph(src, dir.empty() ? "." : dir, load);

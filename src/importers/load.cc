@@ -6,6 +6,7 @@
 
 #include "bundle/bundle.h"
 #include "exec/executor.h"
+#include "importers/keras/keras.h"
 #include "importers/onnx/onnx_loader.h"
 #include "importers/onnx/onnx_writer.h"
 #include "importers/onnx/tensor_proto.h"
@@ -74,6 +75,26 @@ bool IsPickleFormat(const std::string& format) {
          format == "joblib-zfile";
 }
 
+namespace {
+
+// HDF5 files are Keras files; a zip is one when it holds a config.json
+// (Keras 3 .keras), or when --config names an architecture JSON.
+bool IsKerasFile(const std::string& format, const std::string& path, const LoadOptions& options) {
+  if (format == "hdf5") return true;
+  if (format != "zip") return false;
+  if (!options.config_path.empty()) return true;
+  std::ifstream in(path, std::ios::binary);
+  std::string head(4096, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(in.gcount()));
+  // Keras writes metadata.json / config.json first; torch archives name
+  // their members "<archive>/data.pkl".
+  return head.find("config.json") != std::string::npos ||
+         head.find("metadata.json") != std::string::npos;
+}
+
+}  // namespace
+
 Result<std::string> DetectFileFormat(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return NotFound("model file '" + path + "' not found");
@@ -126,6 +147,16 @@ Status ConvertToOnnx(const std::string& path, const std::string& out_path,
     // A state_dict: tensors without an architecture, nothing to convert.
     TIFFIN_ASSIGN_OR_RETURN(torch_import::TorchArchive a, torch_import::ReadTorchFile(path));
     return torch_import::StateDictIsNotAModel(path, a);
+  } else if (IsKerasFile(format, path, options)) {
+    TIFFIN_ASSIGN_OR_RETURN(sklearn::ImportedGraph g, keras::ImportKerasFile(path, options));
+    graph = g.graph;
+    w.doc_string =
+        "Converted by tiffin from " + g.info.format + " (keras " + g.info.producer_version + ")";
+    w.metadata = g.info.metadata;
+    w.metadata["source_library"] = "keras";
+    w.metadata["source_library_version"] = g.info.producer_version;
+    auto compiled = exec::CompiledGraph::Compile(graph, options);
+    if (!compiled.ok()) return compiled.status().WithContext(path);
   } else if (format == "zip" &&
              torch_import::DetectTorchFile(path) == torch_import::TorchFileKind::kTorchScript) {
     TIFFIN_ASSIGN_OR_RETURN(sklearn::ImportedGraph g,
@@ -184,6 +215,12 @@ Result<std::shared_ptr<const Model>> LoadModel(const std::string& path,
     topt.max_tensor_bytes = options.max_tensor_bytes;
     TIFFIN_ASSIGN_OR_RETURN(torch_import::TorchArchive a, torch_import::ReadTorchFile(path, topt));
     return torch_import::StateDictIsNotAModel(path, a);
+  }
+  if (IsKerasFile(format, path, options)) {
+    TIFFIN_ASSIGN_OR_RETURN(sklearn::ImportedGraph g, keras::ImportKerasFile(path, options));
+    auto compiled = exec::CompiledGraph::Compile(g.graph, options);
+    if (!compiled.ok()) return compiled.status().WithContext(path);
+    return exec::MakeModel(*compiled, g.inputs, g.outputs, g.info);
   }
   if (format == "hdf5") return refuse("an HDF5 file (Keras .h5)");
   if (format == "zip") return refuse("a zip archive (Keras .keras or PyTorch .pt)");

@@ -225,19 +225,22 @@ std::vector<std::string> SplitSteps(const std::string& s) {
 
 int Inspect(const std::vector<std::string>& argv) {
   Args a;
-  if (!ParseArgs(argv, {"--steps"}, {"--json", "--no-verify", "--help", "-h"}, "inspect", &a))
+  if (!ParseArgs(argv, {"--steps", "--config"}, {"--json", "--no-verify", "--help", "-h"},
+                 "inspect", &a))
     return 2;
   if (a.Has("--help") || a.Has("-h") || a.positional.size() != 1) {
     std::fprintf(stderr,
                  "usage: tiffin inspect MODEL [--json] [--steps A,B] [--no-verify]\n"
                  "  --no-verify  .tiffin bundles: skip replaying the reference cases\n"
                  "  --steps  for files holding several objects: compose them (by name) into one\n"
-                 "           pipeline, in order, e.g. --steps scaler,model\n");
+                 "           pipeline, in order, e.g. --steps scaler,model\n"
+                 "  --config  Keras weights-only .h5: the architecture JSON (model.to_json())\n");
     return a.Has("--help") || a.Has("-h") ? 0 : 2;
   }
   const std::string& path = a.positional[0];
   LoadOptions options;
   options.steps = SplitSteps(a.values["--steps"]);
+  options.config_path = a.values["--config"];
   options.verify = !a.Has("--no-verify");
   std::string sklearn_json;
   const auto format = DetectFileFormat(path);
@@ -365,7 +368,7 @@ int Inspect(const std::vector<std::string>& argv) {
 
 int Predict(const std::vector<std::string>& argv) {
   Args a;
-  if (!ParseArgs(argv, {"--input", "-i", "--output", "-o", "--steps"},
+  if (!ParseArgs(argv, {"--input", "-i", "--output", "-o", "--steps", "--config"},
                  {"--no-verify", "--help", "-h"}, "predict", &a))
     return 2;
   std::string input = a.values.count("--input") ? a.values["--input"] : a.values["-i"];
@@ -379,6 +382,7 @@ int Predict(const std::vector<std::string>& argv) {
                  "        with one input), a CSV file with a header, or JSON records\n"
                  "        [{\"col\": v}, ...] / columns {\"col\": [...]} for tabular models\n"
                  "  --steps  compose objects of a multi-object pickle, e.g. scaler,model\n"
+                 "  --config  Keras weights-only .h5: the architecture JSON (model.to_json())\n"
                  "  --no-verify  .tiffin bundles: skip replaying the reference cases\n"
                  "  prints {\"outputs\":[{\"name\",\"datatype\",\"shape\",\"data\"}]} (or writes "
                  "--output)\n");
@@ -386,6 +390,7 @@ int Predict(const std::vector<std::string>& argv) {
   }
   LoadOptions options;
   options.steps = SplitSteps(a.values["--steps"]);
+  options.config_path = a.values["--config"];
   options.verify = !a.Has("--no-verify");
   auto model = LoadModel(a.positional[0], options);
   if (!model.ok()) return Fail("predict", model.status());
@@ -445,19 +450,22 @@ int Predict(const std::vector<std::string>& argv) {
 
 int Convert(const std::vector<std::string>& argv) {
   Args a;
-  if (!ParseArgs(argv, {"--output", "-o", "--steps"}, {"--help", "-h", "--no-verify"}, "convert",
-                 &a)) {
+  if (!ParseArgs(argv, {"--output", "-o", "--steps", "--config"}, {"--help", "-h", "--no-verify"},
+                 "convert", &a)) {
     return 2;
   }
   std::string output = a.values.count("--output") ? a.values["--output"] : a.values["-o"];
   if (a.Has("--help") || a.Has("-h") || a.positional.size() != 1 || output.empty()) {
     std::fprintf(stderr,
-                 "usage: tiffin convert MODEL -o OUT.onnx [--steps A,B] [--no-verify]\n"
-                 "  writes MODEL (a scikit-learn pickle or joblib file, a .tiffin bundle, or\n"
-                 "  ONNX) as one standard ONNX file: ai.onnx opset 17, ai.onnx.ml opset 3\n"
-                 "  (5 with tree ensembles), IR version 8 (10 with ai.onnx.ml 5); ONNX\n"
-                 "  Runtime runs it unchanged. A bundle is verified first.\n"
+                 "usage: tiffin convert MODEL -o OUT.onnx [--steps A,B] [--config ARCH.json]\n"
+                 "                      [--no-verify]\n"
+                 "  writes MODEL (any format tiffin reads: a scikit-learn pickle or joblib file,\n"
+                 "  Keras, TorchScript, a .tiffin bundle, or ONNX) as one standard ONNX file:\n"
+                 "  ai.onnx opset 17, ai.onnx.ml opset 3 (5 with tree ensembles), IR version 8\n"
+                 "  (10 with ai.onnx.ml 5); ONNX Runtime runs it unchanged. A bundle is\n"
+                 "  verified first.\n"
                  "  --steps      compose objects of a multi-object pickle, e.g. scaler,model\n"
+                 "  --config     Keras weights-only .h5: the architecture JSON (model.to_json())\n"
                  "  --no-verify  bundles: skip replaying the reference cases (checksums are\n"
                  "               still checked)\n");
     return a.Has("--help") || a.Has("-h") ? 0 : 2;
@@ -465,6 +473,7 @@ int Convert(const std::vector<std::string>& argv) {
   LoadOptions options;
   options.steps = SplitSteps(a.values["--steps"]);
   options.verify = !a.Has("--no-verify");
+  options.config_path = a.values["--config"];
   Status s = ConvertToOnnx(a.positional[0], output, options);
   if (!s.ok()) return Fail("convert", s);
   std::fprintf(stderr, "tiffin convert: wrote %s\n", output.c_str());
@@ -475,7 +484,7 @@ int Pack(const std::vector<std::string>& argv) {
   Args a;
   if (!ParseArgs(argv,
                  {"--output", "-o", "--name", "--model-version", "--reference", "--steps",
-                  "--reference-rows"},
+                  "--config", "--reference-rows"},
                  {"--help", "-h"}, "pack", &a))
     return 2;
   std::string output = a.values.count("--output") ? a.values["--output"] : a.values["-o"];
@@ -488,7 +497,8 @@ int Pack(const std::vector<std::string>& argv) {
                  "  --reference  CSV, JSON table or .npy: its first rows and their predictions\n"
                  "               become reference cases, replayed on every load; its numeric\n"
                  "               columns give training statistics\n"
-                 "  --steps      compose objects of a multi-object pickle, e.g. scaler,model\n");
+                 "  --steps      compose objects of a multi-object pickle, e.g. scaler,model\n"
+                 "  --config     Keras weights-only .h5: the architecture JSON\n");
     return a.Has("--help") || a.Has("-h") ? 0 : 2;
   }
   PackOptions options;
@@ -496,6 +506,7 @@ int Pack(const std::vector<std::string>& argv) {
   if (a.values.count("--model-version")) options.model_version = a.values["--model-version"];
   options.reference_path = a.values["--reference"];
   options.steps = SplitSteps(a.values["--steps"]);
+  options.config_path = a.values["--config"];
   if (a.values.count("--reference-rows")) {
     char* end = nullptr;
     const std::string& v = a.values["--reference-rows"];

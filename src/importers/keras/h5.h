@@ -1,0 +1,47 @@
+// Reading Keras weight files with Debian's libhdf5, from a file image held in
+// memory (a `.h5` file, or the `model.weights.h5` member of a `.keras` zip).
+//
+// Every count and size read from the file is bounded before it is used.
+// libhdf5 is not thread-safe in Debian's serial build: every call here holds
+// one process-wide lock.
+#ifndef TIFFIN_IMPORTERS_KERAS_H5_H_
+#define TIFFIN_IMPORTERS_KERAS_H5_H_
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tiffin/status.h"
+#include "tiffin/tensor.h"
+
+namespace tiffin::keras {
+
+// One layer's weights in the file's order. `names` (legacy `.h5` only) holds
+// each weight's trailing name ("kernel", "bias", "moving_mean"); it is empty
+// for Keras 3 files, whose weights are positional.
+struct LayerWeights {
+  std::vector<std::string> names;
+  std::vector<Tensor> values;
+};
+
+// What a legacy Keras `.h5` file holds.
+struct LegacyH5 {
+  std::string model_config;   // root attr `model_config`; empty for weights-only files
+  std::string keras_version;  // may be empty
+  std::string backend;
+  std::map<std::string, LayerWeights> layers;  // by layer name
+};
+
+// Reads a legacy (Keras 1/2, or Keras 3 `save(..h5)`) file image.
+Result<LegacyH5> ReadLegacyH5(std::string_view image, size_t max_tensor_bytes);
+
+// Reads a Keras 3 `model.weights.h5` image: every group that holds a `vars`
+// group, by its path ("layers/dense", "layers/lstm/cell"), with the datasets
+// "0", "1", ... in order.
+Result<std::map<std::string, std::vector<Tensor>>> ReadKeras3Weights(std::string_view image,
+                                                                     size_t max_tensor_bytes);
+
+}  // namespace tiffin::keras
+
+#endif  // TIFFIN_IMPORTERS_KERAS_H5_H_
