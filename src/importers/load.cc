@@ -6,10 +6,12 @@
 
 #include "bundle/bundle.h"
 #include "exec/executor.h"
+#include "importers/lightgbm/lightgbm.h"
 #include "importers/onnx/onnx_loader.h"
 #include "importers/onnx/onnx_writer.h"
 #include "importers/onnx/tensor_proto.h"
 #include "importers/sklearn/sklearn.h"
+#include "importers/xgboost/xgboost.h"
 #include "tiffin/model.h"
 
 namespace tiffin {
@@ -86,6 +88,35 @@ Result<std::string> DetectFileFormat(const std::string& path) {
   return DetectFormat(head);
 }
 
+// XGBoost and LightGBM files: their importer's graph, or null when `path`
+// is neither (the caller goes on with `format`).
+static Result<std::shared_ptr<sklearn::ImportedGraph>> ImportGradientBoosting(
+    const std::string& path, const std::string& format, const LoadOptions& options) {
+  std::string head;
+  {
+    std::ifstream in(path, std::ios::binary);
+    head.assign(4096, '\0');
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<size_t>(in.gcount()));
+  }
+  Result<sklearn::ImportedGraph> g = NotFound("");
+  if (format == "lightgbm-text") {
+    g = lightgbm::ImportLightgbmFile(path, options);
+  } else if ((format == "json" && xgboost::LooksLikeXgboostDocument(head)) ||
+             ((format == "unknown" || format == "onnx") && xgboost::LooksLikeXgboostBinary(head))) {
+    g = xgboost::ImportXgboostFile(path, options);
+  } else if (format == "pickle") {
+    std::ifstream in(path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!xgboost::PickleIsXgboost(bytes)) return std::shared_ptr<sklearn::ImportedGraph>();
+    g = xgboost::ImportXgboostPickle(path, options);
+  } else {
+    return std::shared_ptr<sklearn::ImportedGraph>();
+  }
+  if (!g.ok()) return g.status();
+  return std::make_shared<sklearn::ImportedGraph>(std::move(*g));
+}
+
 Status ConvertToOnnx(const std::string& path, const std::string& out_path,
                      const LoadOptions& options) {
   TIFFIN_ASSIGN_OR_RETURN(const std::string format, DetectFileFormat(path));
@@ -93,7 +124,16 @@ Status ConvertToOnnx(const std::string& path, const std::string& out_path,
   w.producer_name = "tiffin";
   w.producer_version = Version();
   std::shared_ptr<ir::Graph> graph;
-  if (IsPickleFormat(format)) {
+  TIFFIN_ASSIGN_OR_RETURN(auto gb, ImportGradientBoosting(path, format, options));
+  if (gb) {
+    graph = gb->graph;
+    w.doc_string = "Converted by tiffin from " + gb->info.format;
+    w.metadata = gb->info.metadata;
+    w.metadata["source_library"] = gb->info.producer_name;
+    w.metadata["source_library_version"] = gb->info.producer_version;
+    auto compiled = exec::CompiledGraph::Compile(graph, options);
+    if (!compiled.ok()) return compiled.status().WithContext(path);
+  } else if (IsPickleFormat(format)) {
     TIFFIN_ASSIGN_OR_RETURN(sklearn::ImportedGraph g, sklearn::ImportSklearnFile(path, options));
     graph = g.graph;
     w.doc_string = "Converted by tiffin from " + g.info.format + " (" + g.info.producer_name + " " +
@@ -129,6 +169,12 @@ Result<std::shared_ptr<const Model>> LoadModel(const std::string& path,
                         "; tiffin does not read this format yet (export the model to ONNX, or "
                         "use a tiffin version with that importer)");
   };
+  TIFFIN_ASSIGN_OR_RETURN(auto gb, ImportGradientBoosting(path, format, options));
+  if (gb) {
+    auto compiled = exec::CompiledGraph::Compile(gb->graph, options);
+    if (!compiled.ok()) return compiled.status().WithContext(path);
+    return exec::MakeModel(*compiled, gb->inputs, gb->outputs, gb->info);
+  }
   if (IsPickleFormat(format)) {
     // Pickles and (compressed) joblib files: scikit-learn.
     TIFFIN_ASSIGN_OR_RETURN(sklearn::ImportedGraph g, sklearn::ImportSklearnFile(path, options));
@@ -142,8 +188,9 @@ Result<std::shared_ptr<const Model>> LoadModel(const std::string& path,
   if (format == "npy") {
     return InvalidArgument(path + ": this is a .npy array, not a model (pass it with --input)");
   }
-  if (format == "json") return refuse("a JSON document (XGBoost JSON or a Keras config)");
-  if (format == "lightgbm-text") return refuse("a LightGBM text model");
+  if (format == "json") {
+    return refuse("a JSON document that is not an XGBoost model (no \"learner\"; a Keras config?)");
+  }
   return LoadOnnxFile(path, options);
 }
 

@@ -1,0 +1,326 @@
+// XGBoost and LightGBM importers, differential against the libraries' own
+// predictions:
+//  - build/xgboost-fixtures (tests/golden/gen/gen_xgboost.py, Debian's
+//    XGBoost 1.7): every objective, in JSON, UBJSON, binary and pickle;
+//  - ../shared/fixtures/external: the treelite files with their shipped
+//    margins/probabilities/predictions, and every other XGBoost/LightGBM
+//    file loading or refused with a reason.
+// Tolerance: |got - want| <= 1e-5 * |want| + 1e-6 (margins and outputs).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "importers/lightgbm/lightgbm.h"
+#include "importers/xgboost/json_value.h"
+#include "importers/xgboost/xgboost.h"
+#include "tiffin/model.h"
+
+namespace tiffin {
+namespace {
+
+namespace fs = std::filesystem;
+using Matrix = std::vector<std::vector<double>>;
+
+fs::path XgbFixtures() {
+  const char* d = std::getenv("TIFFIN_XGB_FIXTURES");
+  return d ? d : TIFFIN_XGB_FIXTURES_DEFAULT;
+}
+fs::path External() {
+  const char* d = std::getenv("TIFFIN_EXTERNAL_FIXTURES");
+  return d ? d : TIFFIN_EXTERNAL_FIXTURES_DEFAULT;
+}
+
+Matrix ReadMatrix(const fs::path& p) {
+  Matrix m;
+  std::ifstream in(p);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream ss(line);
+    std::vector<double> row;
+    std::string tok;
+    while (ss >> tok)
+      row.push_back(tok == "nan" ? std::nan("") : std::strtod(tok.c_str(), nullptr));
+    if (!row.empty()) m.push_back(row);
+  }
+  return m;
+}
+
+// libsvm text: "label idx:value ..."; absent entries are `absent`.
+Matrix ReadLibsvm(const fs::path& p, int64_t width, double absent) {
+  Matrix m;
+  std::ifstream in(p);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream ss(line);
+    std::string tok;
+    ss >> tok;  // label
+    std::vector<double> row(static_cast<size_t>(width), absent);
+    while (ss >> tok) {
+      const size_t c = tok.find(':');
+      const long idx = std::strtol(tok.substr(0, c).c_str(), nullptr, 10);
+      if (idx >= 0 && idx < width)
+        row[static_cast<size_t>(idx)] = std::strtod(tok.c_str() + c + 1, nullptr);
+    }
+    m.push_back(row);
+  }
+  return m;
+}
+
+Tensor ToTensor(const Matrix& x) {
+  std::vector<double> flat;
+  for (const auto& r : x) flat.insert(flat.end(), r.begin(), r.end());
+  return Tensor::FromVector(
+      flat, {static_cast<int64_t>(x.size()), static_cast<int64_t>(x.empty() ? 0 : x[0].size())});
+}
+
+std::map<std::string, std::vector<double>> RunModel(const Model& model, const Matrix& x) {
+  auto out = model.Run({{"X", ToTensor(x)}});
+  EXPECT_TRUE(out.ok()) << out.status().ToString();
+  std::map<std::string, std::vector<double>> r;
+  if (!out.ok()) return r;
+  for (size_t i = 0; i < model.outputs().size(); ++i) {
+    const Tensor& t = (*out)[i];
+    std::vector<double> v(static_cast<size_t>(t.size()));
+    for (int64_t j = 0; j < t.size(); ++j)
+      v[static_cast<size_t>(j)] = t.dtype() == DType::kInt64
+                                      ? static_cast<double>(t.data<int64_t>()[j])
+                                      : t.data<double>()[j];
+    r[model.outputs()[i].name] = v;
+  }
+  return r;
+}
+
+// Counts values outside the tolerance; *worst gets the largest relative error.
+int Mismatches(const std::vector<double>& got, const std::vector<double>& want, double* worst,
+               std::string* first) {
+  if (got.size() != want.size()) {
+    *first = "size " + std::to_string(got.size()) + " vs " + std::to_string(want.size());
+    return static_cast<int>(std::max(got.size(), want.size()));
+  }
+  int bad = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double err = std::fabs(got[i] - want[i]);
+    *worst = std::max(*worst, err / std::max(std::fabs(want[i]), 1e-6));
+    if (!(err <= 1e-5 * std::fabs(want[i]) + 1e-6)) {
+      if (bad == 0)
+        *first = "at " + std::to_string(i) + ": got " + std::to_string(got[i]) + " want " +
+                 std::to_string(want[i]);
+      ++bad;
+    }
+  }
+  return bad;
+}
+
+std::vector<double> Flat(const Matrix& m) {
+  std::vector<double> v;
+  for (const auto& r : m) v.insert(v.end(), r.begin(), r.end());
+  return v;
+}
+
+std::vector<double> Column(const std::vector<double>& v, size_t width, size_t col) {
+  std::vector<double> out;
+  for (size_t i = col; i < v.size(); i += width) out.push_back(v[i]);
+  return out;
+}
+
+TEST(XgboostGolden, EveryObjectiveAndEncodingMatchesXgboost) {
+  if (!fs::exists(XgbFixtures())) GTEST_SKIP() << "run gen_xgboost.py (make xgboost-fixtures)";
+  int checked = 0;
+  double worst = 0;
+  for (const auto& dir : fs::directory_iterator(XgbFixtures())) {
+    if (!dir.is_directory()) continue;
+    const fs::path d = dir.path();
+    const Matrix x = ReadMatrix(d / "X.txt");
+    const std::vector<double> margin = Flat(ReadMatrix(d / "margin.txt"));
+    const Matrix pred = ReadMatrix(d / "pred.txt");
+    std::string kind;
+    std::ifstream(d / "kind.txt") >> kind;
+    for (const char* file : {"model.json", "model.ubj", "model.bin", "model.pkl"}) {
+      const fs::path p = d / file;
+      if (!fs::exists(p)) continue;
+      SCOPED_TRACE(p.string());
+      auto model = LoadModel(p.string());
+      ASSERT_TRUE(model.ok()) << model.status().ToString();
+      auto out = RunModel(**model, x);
+      std::string first;
+      EXPECT_EQ(Mismatches(out["margin"], margin, &worst, &first), 0) << "margin " << first;
+      const std::vector<double> want = Flat(pred);
+      if (kind == "probability") {
+        const auto& probs = out["probabilities"];
+        if (pred[0].size() == 1)
+          EXPECT_EQ(Mismatches(Column(probs, 2, 1), want, &worst, &first), 0) << first;
+        else
+          EXPECT_EQ(Mismatches(probs, want, &worst, &first), 0) << first;
+      } else if (kind == "label") {
+        EXPECT_EQ(Mismatches(out["label"], want, &worst, &first), 0) << first;
+      } else {
+        EXPECT_EQ(Mismatches(out["variable"], want, &worst, &first), 0) << first;
+      }
+      if (std::string(file) == "model.pkl" && fs::exists(d / "proba.txt")) {
+        EXPECT_EQ(
+            Mismatches(out["probabilities"], Flat(ReadMatrix(d / "proba.txt")), &worst, &first), 0)
+            << "predict_proba " << first;
+      }
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 40);
+  std::printf("checked %d XGBoost files; worst relative error %.3g\n", checked, worst);
+}
+
+struct ExternalCase {
+  const char* file;
+  const char* test;    // libsvm inputs
+  int64_t width;       // feature count
+  double absent;       // value of entries the libsvm rows omit
+  const char* margin;  // expected margins (or predictions for regressors)
+  const char* prob;    // expected probabilities (optional)
+};
+
+TEST(GbdtExternal, TreeliteFilesMatchTheirShippedOutputs) {
+  const fs::path e = External();
+  if (!fs::exists(e)) GTEST_SKIP() << "no external fixtures at " << e;
+  const ExternalCase cases[] = {
+      {"xgboost/treelite__mushroom.model", "xgboost/treelite__agaricus.test", 127, NAN,
+       "xgboost/treelite__agaricus.test.margin", "xgboost/treelite__agaricus.test.prob"},
+      {"xgboost/treelite__dermatology.model", "xgboost/treelite__dermatology.test", 33, NAN,
+       "xgboost/treelite__dermatology.test.margin", "xgboost/treelite__dermatology.test.prob"},
+      {"xgboost/treelite__xgb_toy_categorical_model.json",
+       "xgboost/treelite__xgb_toy_categorical.test", 2, NAN,
+       "xgboost/treelite__xgb_toy_categorical.test.pred", nullptr},
+      {"lightgbm/treelite__toy_categorical_model.txt", "lightgbm/treelite__toy_categorical.test", 2,
+       0.0, "lightgbm/treelite__toy_categorical.test.pred", nullptr},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.file);
+    auto model = LoadModel((e / c.file).string());
+    ASSERT_TRUE(model.ok()) << model.status().ToString();
+    const Matrix x = ReadLibsvm(e / c.test, c.width, c.absent);
+    auto out = RunModel(**model, x);
+    double worst = 0;
+    std::string first;
+    EXPECT_EQ(Mismatches(out["margin"], Flat(ReadMatrix(e / c.margin)), &worst, &first), 0)
+        << "margin " << first;
+    if (c.prob) {
+      const std::vector<double> want = Flat(ReadMatrix(e / c.prob));
+      const auto& probs = out["probabilities"];
+      const size_t k = probs.size() / x.size();
+      EXPECT_EQ(Mismatches(k == 2 ? Column(probs, 2, 1) : probs, want, &worst, &first), 0)
+          << "probabilities " << first;
+    }
+    std::printf("%s: %zu rows, worst relative error %.3g\n", c.file, x.size(), worst);
+  }
+}
+
+// Every other external file either loads and runs, or is refused with a
+// reason naming what is missing.
+TEST(GbdtExternal, EveryFileLoadsOrIsRefusedWithAReason) {
+  const fs::path e = External();
+  if (!fs::exists(e)) GTEST_SKIP() << "no external fixtures at " << e;
+  const std::map<std::string, std::string> refused = {
+      {"mlrun__XGBClassifier__xgb1.7.3_proto5.pkl", "cloudpickle"},
+  };
+  for (const char* sub : {"xgboost", "lightgbm"}) {
+    for (const auto& f : fs::directory_iterator(e / sub)) {
+      const std::string name = f.path().filename().string();
+      if (name.find(".test") != std::string::npos) continue;
+      SCOPED_TRACE(name);
+      auto model = LoadModel(f.path().string());
+      auto it = refused.find(name);
+      if (it != refused.end()) {
+        ASSERT_FALSE(model.ok());
+        EXPECT_NE(model.status().ToString().find(it->second), std::string::npos)
+            << model.status().ToString();
+        std::printf("%s: refused: %s\n", name.c_str(), model.status().ToString().c_str());
+        continue;
+      }
+      ASSERT_TRUE(model.ok()) << model.status().ToString();
+      const int64_t width = (*model)->inputs()[0].shape[1].value;
+      Matrix x(3, std::vector<double>(static_cast<size_t>(width), 0.5));
+      x[1].assign(static_cast<size_t>(width), std::nan(""));
+      x[2].assign(static_cast<size_t>(width), 1.0);
+      auto out = (*model)->Run({{"X", ToTensor(x)}});
+      ASSERT_TRUE(out.ok()) << out.status().ToString();
+      std::printf("%s: loads (%s, %s trees, %s)\n", name.c_str(), (*model)->info().format.c_str(),
+                  (*model)->info().metadata.at("num_trees").c_str(),
+                  (*model)->info().metadata.at("objective").c_str());
+    }
+  }
+}
+
+TEST(Ubjson, BoundsAndForms) {
+  using xgboost::ParseUbjson;
+  // {"a": [$d #i 2 1.0 2.0]} as XGBoost writes it.
+  std::string ok = std::string(
+                       "{i\x01"
+                       "a[$d#i\x02",
+                       10) +
+                   std::string("\x3f\x80\x00\x00\x40\x00\x00\x00", 8) + "}";
+  auto v = ParseUbjson(ok);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  ASSERT_NE(v->Find("a"), nullptr);
+  EXPECT_EQ(v->Find("a")->numbers, (std::vector<double>{1.0, 2.0}));
+  // A count far beyond the data is refused before allocating.
+  std::string huge = std::string("[$d#L", 5) + std::string("\x7f\xff\xff\xff\xff\xff\xff\xff", 8);
+  EXPECT_FALSE(ParseUbjson(huge).ok());
+  EXPECT_FALSE(ParseUbjson("{i\x05"
+                           "ab")
+                   .ok());
+  std::string deep(1000, '[');
+  EXPECT_FALSE(ParseUbjson(deep).ok());
+}
+
+TEST(LightgbmText, ZeroMissingTypeAndCategoricalSplits) {
+  // One split on feature 0 with missing type Zero (decision_type 4 | default
+  // left 2 = 6) at threshold -1: 0 and NaN take the default (left) child.
+  const char* text =
+      "tree\nversion=v3\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\n"
+      "max_feature_idx=1\nobjective=regression\n\nTree=0\nnum_leaves=3\nnum_cat=1\n"
+      "split_feature=0 1\nsplit_gain=1 1\nthreshold=-1 0\ndecision_type=6 1\n"
+      "left_child=-1 -2\nright_child=1 -3\nleaf_value=10 20 30\n"
+      "cat_boundaries=0 1\ncat_threshold=10\nshrinkage=1\n\nend of trees\n";
+  auto m = lightgbm::ReadTextModel(text);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  auto g = gbdt::BuildGbdtGraph(*m);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  const fs::path tmp = fs::temp_directory_path() / "tiffin_lgbm_zero.txt";
+  std::ofstream(tmp) << text;
+  auto model = LoadModel(tmp.string());
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  // Rows: x0 = -2 (left: 10); 0 (zero: default left 10); NaN (default: 10);
+  // 5 with x1 = 1 (category 1 in {1, 3}: left 20); 5 with x1 = 2 (right 30);
+  // 5 with x1 = NaN (right 30); 5 with x1 = -1 (right 30).
+  const Matrix x = {{-2, 0}, {0, 0}, {NAN, 0}, {5, 1}, {5, 2}, {5, NAN}, {5, -1}};
+  auto out = RunModel(**model, x);
+  EXPECT_EQ(out["variable"], (std::vector<double>{10, 10, 10, 20, 30, 30, 30}));
+  fs::remove(tmp);
+}
+
+TEST(XgboostRefusals, HostileAndUnsupportedInputs) {
+  EXPECT_FALSE(xgboost::ReadModelBytes("{\"learner\": 3}").ok());
+  EXPECT_FALSE(xgboost::ReadModelBytes("binf").ok());
+  auto bad = xgboost::ReadModelBytes(
+      R"({"learner":{"learner_model_param":{"num_feature":"2","num_class":"0","base_score":"[5E-1]"},)"
+      R"("objective":{"name":"reg:squarederror"},"gradient_booster":{"name":"gbtree","model":{)"
+      R"("trees":[{"left_children":[1,-1,-1],"right_children":[0,-1,-1],"split_indices":[0,0,0],)"
+      R"("split_conditions":[0.5,1,2],"default_left":[1,0,0],"split_type":[0,0,0]}],"tree_info":[0]}}}})");
+  ASSERT_TRUE(bad.ok()) << bad.status().ToString();  // parses; the cycle is caught on build
+  auto g = gbdt::BuildGbdtGraph(*bad);
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().ToString().find("cycle"), std::string::npos) << g.status().ToString();
+  auto obj = xgboost::ReadModelBytes(
+      R"({"learner":{"learner_model_param":{"num_feature":"2"},"objective":{"name":"binary:hinge"},)"
+      R"("gradient_booster":{"name":"gbtree","model":{"trees":[],"tree_info":[]}}}})");
+  ASSERT_FALSE(obj.ok());
+  EXPECT_NE(obj.status().ToString().find("binary:hinge"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tiffin

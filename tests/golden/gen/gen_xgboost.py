@@ -1,0 +1,119 @@
+#!/usr/bin/python3
+"""XGBoost differential fixtures for tiffin's XGBoost importer.
+
+Trains one small model per objective with Debian's python3-xgboost (1.7),
+with NaNs in the inputs and a categorical case, and saves each in every
+encoding XGBoost writes: JSON, UBJSON, the deprecated binary format and a
+pickle of the scikit-learn wrapper (or of the Booster). Next to them: the
+inputs and XGBoost's own outputs, as text (one row per line, "nan" for
+missing):
+
+  <case>/X.txt       inputs [N, F]
+  <case>/margin.txt  Booster.predict(output_margin=True)   [N] or [N, K]
+  <case>/pred.txt    Booster.predict()                      [N] or [N, K]
+  <case>/kind.txt    what pred.txt holds: "probability" (binary, softprob),
+                     "label" (multi:softmax), "variable" (regressors)
+  <case>/model.{json,ubj,bin,pkl}
+
+Usage: gen_xgboost.py OUT_DIR
+"""
+import os
+import pickle
+import sys
+
+import numpy as np
+import xgboost as xgb
+
+OUT = sys.argv[1] if len(sys.argv) > 1 else "xgboost-fixtures"
+rng = np.random.RandomState(0)
+
+
+def data(n=300, f=6, nan_frac=0.1):
+    X = rng.normal(size=(n, f)).astype(np.float32)
+    # Values right at float32 split points matter: repeat a few exactly.
+    X[::7, 0] = X[1, 0]
+    mask = rng.rand(n, f) < nan_frac
+    X[mask] = np.nan
+    return X
+
+
+def save(case, booster, X, kind, wrapper=None, binary=True):
+    d = os.path.join(OUT, case)
+    os.makedirs(d, exist_ok=True)
+    dm = xgb.DMatrix(X, enable_categorical=True) if booster.feature_types else xgb.DMatrix(X)
+    margin = booster.predict(dm, output_margin=True)
+    pred = booster.predict(dm)
+    np.savetxt(os.path.join(d, "X.txt"), X, fmt="%.9g")
+    np.savetxt(os.path.join(d, "margin.txt"), margin.reshape(len(X), -1), fmt="%.9g")
+    np.savetxt(os.path.join(d, "pred.txt"), pred.reshape(len(X), -1), fmt="%.9g")
+    with open(os.path.join(d, "kind.txt"), "w") as f:
+        f.write(kind + "\n")
+    booster.save_model(os.path.join(d, "model.json"))
+    booster.save_model(os.path.join(d, "model.ubj"))
+    if binary:
+        with open(os.path.join(d, "model.bin"), "wb") as f:
+            f.write(booster.save_raw("deprecated"))
+    with open(os.path.join(d, "model.pkl"), "wb") as f:
+        pickle.dump(wrapper if wrapper is not None else booster, f, protocol=4)
+    if wrapper is not None and hasattr(wrapper, "predict_proba"):
+        np.savetxt(os.path.join(d, "proba.txt"), wrapper.predict_proba(X), fmt="%.9g")
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    X = data()
+    y_bin = (np.nan_to_num(X[:, 0]) + np.nan_to_num(X[:, 1]) > 0).astype(int)
+    y_reg = np.nan_to_num(X[:, 0]) * 2 + np.nan_to_num(X[:, 2]) + rng.normal(scale=0.1, size=len(X))
+    y_multi = (np.nan_to_num(X[:, 0]) > 0).astype(int) + 2 * (np.nan_to_num(X[:, 3]) > 0.5)
+    y_count = rng.poisson(np.exp(0.5 * np.nan_to_num(X[:, 1])))
+    y_unit = 1 / (1 + np.exp(-np.nan_to_num(X[:, 2])))
+    common = dict(n_estimators=12, max_depth=4, learning_rate=0.3, random_state=0)
+
+    m = xgb.XGBClassifier(objective="binary:logistic", **common).fit(X, y_bin)
+    save("binary_logistic", m.get_booster(), X, "probability", m)
+    m = xgb.XGBClassifier(objective="binary:logistic", base_score=0.3, **common).fit(X, y_bin)
+    save("binary_logistic_base03", m.get_booster(), X, "probability", m)
+    m = xgb.XGBRegressor(objective="reg:squarederror", **common).fit(X, y_reg)
+    save("reg_squarederror", m.get_booster(), X, "variable", m)
+    m = xgb.XGBRegressor(objective="reg:logistic", **common).fit(X, y_unit)
+    save("reg_logistic", m.get_booster(), X, "variable", m)
+    m = xgb.XGBRegressor(objective="binary:logitraw", **common).fit(X, y_bin)
+    save("binary_logitraw", m.get_booster(), X, "variable", m)
+    m = xgb.XGBClassifier(objective="multi:softprob", **common).fit(X, y_multi)
+    save("multi_softprob", m.get_booster(), X, "probability", m)
+    b = xgb.train({"objective": "multi:softmax", "num_class": 4, "max_depth": 4},
+                  xgb.DMatrix(X, label=y_multi), num_boost_round=8)
+    save("multi_softmax", b, X, "label")
+    m = xgb.XGBRegressor(objective="count:poisson", **common).fit(X, y_count)
+    save("count_poisson", m.get_booster(), X, "variable", m)
+    m = xgb.XGBRegressor(objective="reg:tweedie", tweedie_variance_power=1.3, **common).fit(X, y_count)
+    save("reg_tweedie", m.get_booster(), X, "variable", m)
+    m = xgb.XGBRegressor(objective="reg:gamma", **common).fit(X, y_count + 1.0)
+    save("reg_gamma", m.get_booster(), X, "variable", m)
+    m = xgb.XGBRanker(objective="rank:pairwise", **common).fit(X, y_multi, group=[100, 100, 100])
+    save("rank_pairwise", m.get_booster(), X, "variable", m)
+    b = xgb.train({"objective": "reg:squarederror", "booster": "dart", "rate_drop": 0.3,
+                   "max_depth": 3, "seed": 0}, xgb.DMatrix(X, label=y_reg), num_boost_round=10)
+    save("dart", b, X, "variable")
+
+    # Categorical splits (partition-based, not one-hot): features 0 and 2
+    # hold category codes, with NaNs.
+    Xc = data(400, 4, 0.05)
+    Xc[:, 0] = np.where(np.isnan(Xc[:, 0]), np.nan, rng.randint(0, 12, size=len(Xc)))
+    Xc[:, 2] = np.where(np.isnan(Xc[:, 2]), np.nan, rng.randint(0, 5, size=len(Xc)))
+    yc = np.isin(np.nan_to_num(Xc[:, 0], nan=-1), [1, 4, 5, 9]).astype(float) * 3 + \
+        np.nan_to_num(Xc[:, 1]) + (np.nan_to_num(Xc[:, 2]) == 3)
+    dm = xgb.DMatrix(Xc, label=yc, feature_types=["c", "q", "c", "q"], enable_categorical=True)
+    b = xgb.train({"objective": "reg:squarederror", "tree_method": "hist", "max_cat_to_onehot": 1,
+                   "max_depth": 4}, dm, num_boost_round=10)
+    save("categorical", b, Xc, "variable", binary=False)
+    ybc = (yc > 1.5).astype(int)
+    dm = xgb.DMatrix(Xc, label=ybc, feature_types=["c", "q", "c", "q"], enable_categorical=True)
+    b = xgb.train({"objective": "binary:logistic", "tree_method": "hist", "max_cat_to_onehot": 1,
+                   "max_depth": 4}, dm, num_boost_round=10)
+    save("categorical_binary", b, Xc, "probability", binary=False)
+    print("wrote", OUT)
+
+
+if __name__ == "__main__":
+    main()
