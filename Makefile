@@ -96,3 +96,17 @@ format:
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz
+
+# XGBoost differential fixtures (Debian's python3-xgboost), regenerated only
+# when the generator changed (.stamp holds its sha256).
+XGBOOST_GEN = tests/golden/gen/gen_xgboost.py
+XGBOOST_FIXTURES = $(BUILD)/xgboost-fixtures
+.PHONY: xgboost-fixtures
+xgboost-fixtures:
+	@want=$$(sha256sum $(XGBOOST_GEN) | cut -d' ' -f1); \
+	if [ "$$(cat $(XGBOOST_FIXTURES)/.stamp 2>/dev/null)" != "$$want" ]; then \
+	  echo "xgboost-fixtures: generating $(XGBOOST_FIXTURES)"; \
+	  rm -rf $(XGBOOST_FIXTURES); \
+	  $(SKLEARN_PYTHON) $(XGBOOST_GEN) $(XGBOOST_FIXTURES) >/dev/null && echo $$want > $(XGBOOST_FIXTURES)/.stamp; \
+	fi
+test: xgboost-fixtures
