@@ -460,7 +460,7 @@ Result<GraphView> ReadGraph(const std::string& path, const LoadOptions& options)
   TIFFIN_ASSIGN_OR_RETURN(const std::string format, DetectFileFormat(path));
   GraphView v;
   v.path = path;
-  if (IsPickleFormat(format)) {
+  if (IsPickleFormat(format) && !IsGradientBoostingFile(path)) {
     TIFFIN_ASSIGN_OR_RETURN(sklearn::ImportedGraph g, sklearn::ImportSklearnFile(path, options));
     v.graph = g.graph;
     v.inputs = g.inputs;

@@ -6,12 +6,11 @@
 
 #include "bundle/bundle.h"
 #include "exec/executor.h"
-#include "importers/lightgbm/lightgbm.h"
+#include "importers/gbdt/import.h"
 #include "importers/onnx/onnx_loader.h"
 #include "importers/onnx/onnx_writer.h"
 #include "importers/onnx/tensor_proto.h"
 #include "importers/sklearn/sklearn.h"
-#include "importers/xgboost/xgboost.h"
 #include "tiffin/model.h"
 
 namespace tiffin {
@@ -88,33 +87,9 @@ Result<std::string> DetectFileFormat(const std::string& path) {
   return DetectFormat(head);
 }
 
-// XGBoost and LightGBM files: their importer's graph, or null when `path`
-// is neither (the caller goes on with `format`).
-static Result<std::shared_ptr<sklearn::ImportedGraph>> ImportGradientBoosting(
-    const std::string& path, const std::string& format, const LoadOptions& options) {
-  std::string head;
-  {
-    std::ifstream in(path, std::ios::binary);
-    head.assign(4096, '\0');
-    in.read(head.data(), static_cast<std::streamsize>(head.size()));
-    head.resize(static_cast<size_t>(in.gcount()));
-  }
-  Result<sklearn::ImportedGraph> g = NotFound("");
-  if (format == "lightgbm-text") {
-    g = lightgbm::ImportLightgbmFile(path, options);
-  } else if ((format == "json" && xgboost::LooksLikeXgboostDocument(head)) ||
-             ((format == "unknown" || format == "onnx") && xgboost::LooksLikeXgboostBinary(head))) {
-    g = xgboost::ImportXgboostFile(path, options);
-  } else if (format == "pickle") {
-    std::ifstream in(path, std::ios::binary);
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (!xgboost::PickleIsXgboost(bytes)) return std::shared_ptr<sklearn::ImportedGraph>();
-    g = xgboost::ImportXgboostPickle(path, options);
-  } else {
-    return std::shared_ptr<sklearn::ImportedGraph>();
-  }
-  if (!g.ok()) return g.status();
-  return std::make_shared<sklearn::ImportedGraph>(std::move(*g));
+bool IsGradientBoostingFile(const std::string& path) {
+  auto format = DetectFileFormat(path);
+  return format.ok() && gbdt::GradientBoostingKind(path, *format) != gbdt::Kind::kNone;
 }
 
 Status ConvertToOnnx(const std::string& path, const std::string& out_path,
@@ -124,7 +99,7 @@ Status ConvertToOnnx(const std::string& path, const std::string& out_path,
   w.producer_name = "tiffin";
   w.producer_version = Version();
   std::shared_ptr<ir::Graph> graph;
-  TIFFIN_ASSIGN_OR_RETURN(auto gb, ImportGradientBoosting(path, format, options));
+  TIFFIN_ASSIGN_OR_RETURN(auto gb, gbdt::ImportGradientBoosting(path, format, options));
   if (gb) {
     graph = gb->graph;
     w.doc_string = "Converted by tiffin from " + gb->info.format;
@@ -169,7 +144,7 @@ Result<std::shared_ptr<const Model>> LoadModel(const std::string& path,
                         "; tiffin does not read this format yet (export the model to ONNX, or "
                         "use a tiffin version with that importer)");
   };
-  TIFFIN_ASSIGN_OR_RETURN(auto gb, ImportGradientBoosting(path, format, options));
+  TIFFIN_ASSIGN_OR_RETURN(auto gb, gbdt::ImportGradientBoosting(path, format, options));
   if (gb) {
     auto compiled = exec::CompiledGraph::Compile(gb->graph, options);
     if (!compiled.ok()) return compiled.status().WithContext(path);

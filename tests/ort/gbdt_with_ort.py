@@ -68,7 +68,7 @@ def main():
         else:
             out = {"variable": pred}
         out["margin"] = margin
-        for f in ("model.json", "model.ubj", "model.bin", "model.pkl"):
+        for f in ("model.json", "model.ubj", "model.bin", "model.pkl", "model.joblib"):
             if os.path.exists(os.path.join(d, f)):
                 cases.append((f"{name}/{f}", os.path.join(d, f), x, out))
     ext = args.external

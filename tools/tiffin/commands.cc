@@ -256,7 +256,7 @@ int Inspect(const std::vector<std::string>& argv) {
   options.verify = !a.Has("--no-verify");
   std::string sklearn_json;
   const auto format = DetectFileFormat(path);
-  if (format.ok() && IsPickleFormat(*format)) {
+  if (format.ok() && IsPickleFormat(*format) && !IsGradientBoostingFile(path)) {
     auto f = InspectSklearnFile(path);
     if (!f.ok()) return Fail("inspect", f.status());
     if (a.Has("--json")) {

@@ -142,7 +142,7 @@ TEST(XgboostGolden, EveryObjectiveAndEncodingMatchesXgboost) {
     const Matrix pred = ReadMatrix(d / "pred.txt");
     std::string kind;
     std::ifstream(d / "kind.txt") >> kind;
-    for (const char* file : {"model.json", "model.ubj", "model.bin", "model.pkl"}) {
+    for (const char* file : {"model.json", "model.ubj", "model.bin", "model.pkl", "model.joblib"}) {
       const fs::path p = d / file;
       if (!fs::exists(p)) continue;
       SCOPED_TRACE(p.string());
@@ -163,7 +163,8 @@ TEST(XgboostGolden, EveryObjectiveAndEncodingMatchesXgboost) {
       } else {
         EXPECT_EQ(Mismatches(out["variable"], want, &worst, &first), 0) << first;
       }
-      if (std::string(file) == "model.pkl" && fs::exists(d / "proba.txt")) {
+      if ((std::string(file) == "model.pkl" || std::string(file) == "model.joblib") &&
+          fs::exists(d / "proba.txt")) {
         EXPECT_EQ(
             Mismatches(out["probabilities"], Flat(ReadMatrix(d / "proba.txt")), &worst, &first), 0)
             << "predict_proba " << first;

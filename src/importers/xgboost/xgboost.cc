@@ -5,6 +5,8 @@
 #include <fstream>
 #include <limits>
 
+#include "importers/pickle/compression.h"
+#include "importers/pickle/joblib.h"
 #include "importers/pickle/pickle.h"
 
 namespace tiffin::xgboost {
@@ -567,15 +569,29 @@ Result<sklearn::ImportedGraph> ImportXgboostFile(const std::string& path,
 
 bool PickleIsXgboost(std::string_view bytes) {
   auto globals = pickle::ListGlobals(bytes);
-  if (!globals.ok()) return false;
+  if (!globals.ok()) {
+    // joblib streams hold raw array bytes between opcodes, which stop the
+    // opcode walk: look for the module names instead (only a sniff: the
+    // import itself is restricted to the allow-list).
+    const std::string_view head = bytes.substr(0, size_t{1} << 20);
+    return head.find("xgboost.sklearn") != std::string_view::npos ||
+           head.find("xgboost.core") != std::string_view::npos;
+  }
   for (const auto& g : *globals)
     if (g.module == "xgboost.sklearn" || g.module == "xgboost.core") return true;
   return false;
 }
 
+bool FileIsXgboostPickle(const std::string& path, size_t max_bytes) {
+  auto bytes = ReadAll(path, max_bytes);
+  if (!bytes.ok()) return false;
+  if (pickle::DetectCompression(*bytes) == "none") return PickleIsXgboost(*bytes);
+  auto raw = pickle::DecompressStream(*bytes, max_bytes, nullptr);
+  return raw.ok() && PickleIsXgboost(*raw);
+}
+
 Result<sklearn::ImportedGraph> ImportXgboostPickle(const std::string& path,
                                                    const LoadOptions& options) {
-  TIFFIN_ASSIGN_OR_RETURN(std::string bytes, ReadAll(path, options.max_file_bytes));
   pickle::PickleOptions po;
   po.max_bytes = options.max_file_bytes;
   // Only what an XGBoost estimator's state holds: the estimator and its
@@ -591,14 +607,16 @@ Result<sklearn::ImportedGraph> ImportXgboostPickle(const std::string& path,
                         "numpy.ndarray",
                         "numpy.dtype",
                         "copyreg._reconstructor"};
-  auto parsed = pickle::ParsePickle(bytes, po);
-  if (!parsed.ok()) {
-    return parsed.status().WithContext(path +
-                                       " (an XGBoost pickle: only XGBoost estimators, "
-                                       "their Booster and numpy arrays are read)");
+  // Plain pickles and joblib.dump files (compressed or not).
+  auto file = pickle::ReadJoblibOrPickle(path, po);
+  if (!file.ok()) {
+    return file.status().WithContext(path +
+                                     " (an XGBoost pickle: only XGBoost estimators, "
+                                     "their Booster and numpy arrays are read)");
   }
+  const pickle::PickleValue* parsed = &file->root;
   // Find the Booster: the value itself, or the estimator's _Booster.
-  const pickle::PickleValue* booster = &*parsed;
+  const pickle::PickleValue* booster = parsed;
   std::string estimator = "Booster";
   if (parsed->is_object() && parsed->global.module == "xgboost.sklearn") {
     estimator = parsed->global.name;

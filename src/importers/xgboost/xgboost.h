@@ -40,6 +40,8 @@ Result<sklearn::ImportedGraph> ImportXgboostPickle(const std::string& path,
                                                    const LoadOptions& options);
 // True when a pickle names an xgboost class.
 bool PickleIsXgboost(std::string_view bytes);
+// The same for the (possibly compressed joblib) pickle file at `path`.
+bool FileIsXgboostPickle(const std::string& path, size_t max_bytes);
 
 }  // namespace tiffin::xgboost
 

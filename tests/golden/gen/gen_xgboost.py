@@ -13,7 +13,7 @@ missing):
   <case>/pred.txt    Booster.predict()                      [N] or [N, K]
   <case>/kind.txt    what pred.txt holds: "probability" (binary, softprob),
                      "label" (multi:softmax), "variable" (regressors)
-  <case>/model.{json,ubj,bin,pkl}
+  <case>/model.{json,ubj,bin,pkl}, model.joblib (the wrapper, gzip joblib)
 
 Usage: gen_xgboost.py OUT_DIR
 """
@@ -21,6 +21,7 @@ import os
 import pickle
 import sys
 
+import joblib
 import numpy as np
 import xgboost as xgb
 
@@ -55,6 +56,8 @@ def save(case, booster, X, kind, wrapper=None, binary=True):
             f.write(booster.save_raw("deprecated"))
     with open(os.path.join(d, "model.pkl"), "wb") as f:
         pickle.dump(wrapper if wrapper is not None else booster, f, protocol=4)
+    if wrapper is not None:
+        joblib.dump(wrapper, os.path.join(d, "model.joblib"), compress=3)
     if wrapper is not None and hasattr(wrapper, "predict_proba"):
         np.savetxt(os.path.join(d, "proba.txt"), wrapper.predict_proba(X), fmt="%.9g")
 
