@@ -107,6 +107,6 @@ xgboost-fixtures:
 	if [ "$$(cat $(XGBOOST_FIXTURES)/.stamp 2>/dev/null)" != "$$want" ]; then \
 	  echo "xgboost-fixtures: generating $(XGBOOST_FIXTURES)"; \
 	  rm -rf $(XGBOOST_FIXTURES); \
-	  $(SKLEARN_PYTHON) $(XGBOOST_GEN) $(XGBOOST_FIXTURES) >/dev/null && echo $$want > $(XGBOOST_FIXTURES)/.stamp; \
+	  $(SKLEARN_PYTHON) $(XGBOOST_GEN) $(XGBOOST_FIXTURES) ../shared/fixtures/external/xgboost >/dev/null && echo $$want > $(XGBOOST_FIXTURES)/.stamp; \
 	fi
 test: xgboost-fixtures

@@ -53,9 +53,12 @@ def main():
         return 77
     # (name, model path, X, {output: expected}), expected arrays flattened.
     cases = []
-    for name in sorted(os.listdir(args.fixtures)):
-        d = os.path.join(args.fixtures, name)
-        if not os.path.isdir(d):
+    dirs = [(n, os.path.join(args.fixtures, n)) for n in sorted(os.listdir(args.fixtures))]
+    ext_cases = os.path.join(args.fixtures, "external")
+    if os.path.isdir(ext_cases):
+        dirs += [("external/" + n, os.path.join(ext_cases, n)) for n in sorted(os.listdir(ext_cases))]
+    for name, d in dirs:
+        if not os.path.exists(os.path.join(d, "X.txt")):
             continue
         x = np.loadtxt(os.path.join(d, "X.txt"), ndmin=2)
         margin = np.loadtxt(os.path.join(d, "margin.txt"), ndmin=2)
@@ -68,6 +71,10 @@ def main():
         else:
             out = {"variable": pred}
         out["margin"] = margin
+        if os.path.exists(os.path.join(d, "source.txt")):
+            src = open(os.path.join(d, "source.txt")).read().strip()
+            cases.append((name, os.path.join(args.external, "xgboost", src), x, out))
+            continue
         for f in ("model.json", "model.ubj", "model.bin", "model.pkl", "model.joblib"):
             if os.path.exists(os.path.join(d, f)):
                 cases.append((f"{name}/{f}", os.path.join(d, f), x, out))

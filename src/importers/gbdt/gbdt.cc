@@ -200,6 +200,14 @@ Result<sklearn::ImportedGraph> BuildGbdtGraph(const GbdtModel& m) {
   std::string x = b.AddInput("X", DType::kFloat64, in_shape);
   out.inputs.push_back(TensorInfo{"X", DType::kFloat64, true, in_shape});
   if (m.float32) x = b.Cast(x, DType::kFloat32);
+  if (!m.floor_features.empty()) {
+    std::vector<uint8_t> mask(static_cast<size_t>(m.n_features), 0);
+    for (int64_t f : m.floor_features)
+      if (f >= 0 && f < m.n_features) mask[static_cast<size_t>(f)] = 1;
+    const std::string is_cat =
+        b.Cast(b.Const(Tensor::FromVector(mask, {m.n_features}), "categorical"), DType::kBool);
+    x = b.Op("Where", {is_cat, b.Op("Floor", {x}), x});
+  }
   std::string sum = e.Emit(b, x);  // [N, K]
   if (m.average) {
     // LightGBM random forests divide by the number of iterations.

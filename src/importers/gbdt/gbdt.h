@@ -65,6 +65,10 @@ struct GbdtModel {
   Transform transform = Transform::kIdentity;
   double sigmoid_scale = 1.0;
   bool classifier = false;  // binary (1 target + sigmoid) or K-class
+  // Features rounded down before the trees see them: XGBoost truncates a
+  // categorical value to an integer category (2.7 is category 2; negative
+  // values are invalid and stay out of every set).
+  std::vector<int64_t> floor_features;
   std::vector<std::string> feature_names;
   // Shown by inspect (ModelInfo): library, format, objective, ...
   std::string library, library_version, format, objective;

@@ -130,50 +130,75 @@ std::vector<double> Column(const std::vector<double>& v, size_t width, size_t co
   return out;
 }
 
+// Checks every model file of case directory `d` (inputs X.txt, XGBoost's
+// margin.txt and pred.txt) and returns how many were checked.
+int CheckCase(const fs::path& d, const std::vector<fs::path>& models, double* worst) {
+  const Matrix x = ReadMatrix(d / "X.txt");
+  const std::vector<double> margin = Flat(ReadMatrix(d / "margin.txt"));
+  const Matrix pred = ReadMatrix(d / "pred.txt");
+  std::string kind;
+  std::ifstream(d / "kind.txt") >> kind;
+  int checked = 0;
+  for (const fs::path& p : models) {
+    SCOPED_TRACE(p.string());
+    auto model = LoadModel(p.string());
+    EXPECT_TRUE(model.ok()) << model.status().ToString();
+    if (!model.ok()) continue;
+    auto out = RunModel(**model, x);
+    std::string first;
+    EXPECT_EQ(Mismatches(out["margin"], margin, worst, &first), 0) << "margin " << first;
+    const std::vector<double> want = Flat(pred);
+    if (kind == "probability") {
+      const auto& probs = out["probabilities"];
+      if (pred[0].size() == 1)
+        EXPECT_EQ(Mismatches(Column(probs, 2, 1), want, worst, &first), 0) << first;
+      else
+        EXPECT_EQ(Mismatches(probs, want, worst, &first), 0) << first;
+    } else if (kind == "label") {
+      EXPECT_EQ(Mismatches(out["label"], want, worst, &first), 0) << first;
+    } else {
+      EXPECT_EQ(Mismatches(out["variable"], want, worst, &first), 0) << first;
+    }
+    const std::string file = p.filename().string();
+    if ((file == "model.pkl" || file == "model.joblib") && fs::exists(d / "proba.txt")) {
+      EXPECT_EQ(Mismatches(out["probabilities"], Flat(ReadMatrix(d / "proba.txt")), worst, &first),
+                0)
+          << "predict_proba " << first;
+    }
+    ++checked;
+  }
+  return checked;
+}
+
 TEST(XgboostGolden, EveryObjectiveAndEncodingMatchesXgboost) {
   if (!fs::exists(XgbFixtures())) GTEST_SKIP() << "run gen_xgboost.py (make xgboost-fixtures)";
   int checked = 0;
   double worst = 0;
   for (const auto& dir : fs::directory_iterator(XgbFixtures())) {
-    if (!dir.is_directory()) continue;
-    const fs::path d = dir.path();
-    const Matrix x = ReadMatrix(d / "X.txt");
-    const std::vector<double> margin = Flat(ReadMatrix(d / "margin.txt"));
-    const Matrix pred = ReadMatrix(d / "pred.txt");
-    std::string kind;
-    std::ifstream(d / "kind.txt") >> kind;
-    for (const char* file : {"model.json", "model.ubj", "model.bin", "model.pkl", "model.joblib"}) {
-      const fs::path p = d / file;
-      if (!fs::exists(p)) continue;
-      SCOPED_TRACE(p.string());
-      auto model = LoadModel(p.string());
-      ASSERT_TRUE(model.ok()) << model.status().ToString();
-      auto out = RunModel(**model, x);
-      std::string first;
-      EXPECT_EQ(Mismatches(out["margin"], margin, &worst, &first), 0) << "margin " << first;
-      const std::vector<double> want = Flat(pred);
-      if (kind == "probability") {
-        const auto& probs = out["probabilities"];
-        if (pred[0].size() == 1)
-          EXPECT_EQ(Mismatches(Column(probs, 2, 1), want, &worst, &first), 0) << first;
-        else
-          EXPECT_EQ(Mismatches(probs, want, &worst, &first), 0) << first;
-      } else if (kind == "label") {
-        EXPECT_EQ(Mismatches(out["label"], want, &worst, &first), 0) << first;
-      } else {
-        EXPECT_EQ(Mismatches(out["variable"], want, &worst, &first), 0) << first;
-      }
-      if ((std::string(file) == "model.pkl" || std::string(file) == "model.joblib") &&
-          fs::exists(d / "proba.txt")) {
-        EXPECT_EQ(
-            Mismatches(out["probabilities"], Flat(ReadMatrix(d / "proba.txt")), &worst, &first), 0)
-            << "predict_proba " << first;
-      }
-      ++checked;
-    }
+    if (!dir.is_directory() || !fs::exists(dir.path() / "X.txt")) continue;
+    std::vector<fs::path> models;
+    for (const char* file : {"model.json", "model.ubj", "model.bin", "model.pkl", "model.joblib"})
+      if (fs::exists(dir.path() / file)) models.push_back(dir.path() / file);
+    checked += CheckCase(dir.path(), models, &worst);
   }
   EXPECT_GE(checked, 40);
   std::printf("checked %d XGBoost files; worst relative error %.3g\n", checked, worst);
+}
+
+// The external XGBoost files, on random inputs, against Debian's XGBoost
+// (gen_xgboost.py's external/ cases).
+TEST(XgboostGolden, ExternalFilesMatchXgboost) {
+  const fs::path cases = XgbFixtures() / "external";
+  if (!fs::exists(cases)) GTEST_SKIP() << "run gen_xgboost.py with the external directory";
+  int checked = 0;
+  double worst = 0;
+  for (const auto& dir : fs::directory_iterator(cases)) {
+    std::string source;
+    std::ifstream(dir.path() / "source.txt") >> source;
+    checked += CheckCase(dir.path(), {External() / "xgboost" / source}, &worst);
+  }
+  EXPECT_GE(checked, 11);
+  std::printf("checked %d external XGBoost files; worst relative error %.3g\n", checked, worst);
 }
 
 struct ExternalCase {

@@ -306,6 +306,13 @@ Result<GbdtModel> ReadLearner(const JValue& learner, const std::string& version)
     m.trees.push_back(std::move(*t));
   }
   TIFFIN_RETURN_IF_ERROR(SetObjective(&m, oname->str, num_class, base, false));
+  std::vector<uint8_t> cat(static_cast<size_t>(m.n_features), 0);
+  for (const Tree& t : m.trees)
+    for (const Node& nd : t.nodes)
+      if (!nd.is_leaf && nd.mode == Mode::kMember && nd.feature >= 0 && nd.feature < m.n_features)
+        cat[static_cast<size_t>(nd.feature)] = 1;
+  for (int64_t f = 0; f < m.n_features; ++f)
+    if (cat[static_cast<size_t>(f)]) m.floor_features.push_back(f);
   if (const JValue* fn = learner.Find("feature_names"); fn && fn->is_array())
     for (const auto& v : fn->items)
       if (v.is_string()) m.feature_names.push_back(v.str);

@@ -15,11 +15,18 @@ missing):
                      "label" (multi:softmax), "variable" (regressors)
   <case>/model.{json,ubj,bin,pkl}, model.joblib (the wrapper, gzip joblib)
 
-Usage: gen_xgboost.py OUT_DIR
+With EXTERNAL_DIR (../shared/fixtures/external/xgboost), every model file
+there that this XGBoost loads also gets a case under OUT_DIR/external/<file>/
+with random inputs (NaNs included) and XGBoost's own outputs; source.txt names
+the file (it is not copied).
+
+Usage: gen_xgboost.py OUT_DIR [EXTERNAL_DIR]
 """
 import os
 import pickle
 import sys
+
+import json
 
 import joblib
 import numpy as np
@@ -38,10 +45,12 @@ def data(n=300, f=6, nan_frac=0.1):
     return X
 
 
-def save(case, booster, X, kind, wrapper=None, binary=True):
-    d = os.path.join(OUT, case)
+def write_outputs(d, booster, X, kind):
     os.makedirs(d, exist_ok=True)
-    dm = xgb.DMatrix(X, enable_categorical=True) if booster.feature_types else xgb.DMatrix(X)
+    if booster.feature_types and "c" in booster.feature_types:
+        dm = xgb.DMatrix(X, enable_categorical=True, feature_types=booster.feature_types)
+    else:
+        dm = xgb.DMatrix(X)
     margin = booster.predict(dm, output_margin=True)
     pred = booster.predict(dm)
     np.savetxt(os.path.join(d, "X.txt"), X, fmt="%.9g")
@@ -49,6 +58,35 @@ def save(case, booster, X, kind, wrapper=None, binary=True):
     np.savetxt(os.path.join(d, "pred.txt"), pred.reshape(len(X), -1), fmt="%.9g")
     with open(os.path.join(d, "kind.txt"), "w") as f:
         f.write(kind + "\n")
+
+
+def external(ext_dir):
+    """XGBoost's own outputs for the external model files it loads."""
+    for name in sorted(os.listdir(ext_dir)):
+        path = os.path.join(ext_dir, name)
+        if ".test" in name or name.endswith(".pkl"):
+            continue
+        booster = xgb.Booster(model_file=path)
+        objective = json.loads(booster.save_config())["learner"]["objective"]["name"]
+        n = booster.num_features()
+        X = data(200, n, 0.1)
+        if n > 20:  # one-hot style data (agaricus): 0/1 with missing
+            X = np.where(np.isnan(X), np.nan, (X > 0.5).astype(np.float32))
+        ft = booster.feature_types or []
+        for j, t in enumerate(ft):
+            if t == "c":
+                X[:, j] = np.where(np.isnan(X[:, j]), np.nan, rng.randint(0, 6, size=len(X)))
+        kind = {"binary:logistic": "probability", "multi:softprob": "probability",
+                "multi:softmax": "label"}.get(objective, "variable")
+        d = os.path.join(OUT, "external", name)
+        write_outputs(d, booster, X, kind)
+        with open(os.path.join(d, "source.txt"), "w") as f:
+            f.write(name + "\n")
+
+
+def save(case, booster, X, kind, wrapper=None, binary=True):
+    d = os.path.join(OUT, case)
+    write_outputs(d, booster, X, kind)
     booster.save_model(os.path.join(d, "model.json"))
     booster.save_model(os.path.join(d, "model.ubj"))
     if binary:
@@ -115,6 +153,8 @@ def main():
     b = xgb.train({"objective": "binary:logistic", "tree_method": "hist", "max_cat_to_onehot": 1,
                    "max_depth": 4}, dm, num_boost_round=10)
     save("categorical_binary", b, Xc, "probability", binary=False)
+    if len(sys.argv) > 2:
+        external(sys.argv[2])
     print("wrote", OUT)
 
 
