@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <sstream>
 
@@ -313,8 +314,16 @@ TEST(ExternalSklearn, EveryFileHasItsStatedOutcome) {
       "no estimator, joblib 0.9.2 to 1.6, every compression); `joblib_test` reads each of them "
       "and checks the arrays.\n";
   if (const char* out = std::getenv("TIFFIN_COMPAT_DOC")) {
+    // Sections other importers keep after this table ("\n## ...") stay.
+    std::string tail;
+    {
+      std::ifstream in(out);
+      std::string old((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      const size_t at = old.find("\n## ");
+      if (at != std::string::npos) tail = old.substr(at);
+    }
     std::ofstream f(out);
-    f << doc;
+    f << doc << tail;
   }
 }
 

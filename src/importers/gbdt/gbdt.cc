@@ -206,7 +206,10 @@ Result<sklearn::ImportedGraph> BuildGbdtGraph(const GbdtModel& m) {
       if (f >= 0 && f < m.n_features) mask[static_cast<size_t>(f)] = 1;
     const std::string is_cat =
         b.Cast(b.Const(Tensor::FromVector(mask, {m.n_features}), "categorical"), DType::kBool);
-    x = b.Op("Where", {is_cat, b.Op("Floor", {x}), x});
+    const std::string whole =
+        m.truncate_toward_zero ? b.Op("Mul", {b.Op("Sign", {x}), b.Op("Floor", {b.Op("Abs", {x})})})
+                               : b.Op("Floor", {x});
+    x = b.Op("Where", {is_cat, whole, x});
   }
   std::string sum = e.Emit(b, x);  // [N, K]
   if (m.average) {

@@ -65,10 +65,12 @@ struct GbdtModel {
   Transform transform = Transform::kIdentity;
   double sigmoid_scale = 1.0;
   bool classifier = false;  // binary (1 target + sigmoid) or K-class
-  // Features rounded down before the trees see them: XGBoost truncates a
-  // categorical value to an integer category (2.7 is category 2; negative
-  // values are invalid and stay out of every set).
+  // Categorical features, made integer categories before the trees see
+  // them. XGBoost: rounded down (2.7 is category 2; negative values stay
+  // negative, invalid, in no set). LightGBM (truncate_toward_zero): C's
+  // int cast (-0.5 is category 0).
   std::vector<int64_t> floor_features;
+  bool truncate_toward_zero = false;
   std::vector<std::string> feature_names;
   // Shown by inspect (ModelInfo): library, format, objective, ...
   std::string library, library_version, format, objective;

@@ -311,7 +311,7 @@ TEST(LightgbmText, ZeroMissingTypeAndCategoricalSplits) {
       "max_feature_idx=1\nobjective=regression\n\nTree=0\nnum_leaves=3\nnum_cat=1\n"
       "split_feature=0 1\nsplit_gain=1 1\nthreshold=-1 0\ndecision_type=6 1\n"
       "left_child=-1 -2\nright_child=1 -3\nleaf_value=10 20 30\n"
-      "cat_boundaries=0 1\ncat_threshold=10\nshrinkage=1\n\nend of trees\n";
+      "cat_boundaries=0 1\ncat_threshold=11\nshrinkage=1\n\nend of trees\n";
   auto m = lightgbm::ReadTextModel(text);
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   auto g = gbdt::BuildGbdtGraph(*m);
@@ -321,11 +321,13 @@ TEST(LightgbmText, ZeroMissingTypeAndCategoricalSplits) {
   auto model = LoadModel(tmp.string());
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   // Rows: x0 = -2 (left: 10); 0 (zero: default left 10); NaN (default: 10);
-  // 5 with x1 = 1 (category 1 in {1, 3}: left 20); 5 with x1 = 2 (right 30);
-  // 5 with x1 = NaN (right 30); 5 with x1 = -1 (right 30).
-  const Matrix x = {{-2, 0}, {0, 0}, {NAN, 0}, {5, 1}, {5, 2}, {5, NAN}, {5, -1}};
+  // 5 with x1 = 1 (category 1 in {0, 1, 3}: left 20); 5 with x1 = 2 (right 30);
+  // 5 with x1 = NaN (right 30); 5 with x1 = -1 (right 30); x1 = 3.7 is
+  // category 3 (C's int cast: left 20); x1 = -0.5 is category 0, in {0, 1, 3} (left 20).
+  const Matrix x = {{-2, 0},  {0, 0},  {NAN, 0}, {5, 1},   {5, 2},
+                    {5, NAN}, {5, -1}, {5, 3.7}, {5, -0.5}};
   auto out = RunModel(**model, x);
-  EXPECT_EQ(out["variable"], (std::vector<double>{10, 10, 10, 20, 30, 30, 30}));
+  EXPECT_EQ(out["variable"], (std::vector<double>{10, 10, 10, 20, 30, 30, 30, 20, 20}));
   fs::remove(tmp);
 }
 

@@ -326,6 +326,14 @@ Result<GbdtModel> ReadTextModel(std::string_view text) {
     m.trees.push_back(std::move(*t));
   }
   if (trees.empty()) return InvalidArgument("the model has no trees");
+  // LightGBM casts a categorical value to int (truncation) before the lookup.
+  std::vector<uint8_t> cat(static_cast<size_t>(m.n_features), 0);
+  for (const Tree& t : m.trees)
+    for (const Node& nd : t.nodes)
+      if (!nd.is_leaf && nd.mode == Mode::kMember) cat[static_cast<size_t>(nd.feature)] = 1;
+  for (int64_t f = 0; f < m.n_features; ++f)
+    if (cat[static_cast<size_t>(f)]) m.floor_features.push_back(f);
+  m.truncate_toward_zero = true;
   return m;
 }
 

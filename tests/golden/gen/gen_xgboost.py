@@ -153,6 +153,14 @@ def main():
     b = xgb.train({"objective": "binary:logistic", "tree_method": "hist", "max_cat_to_onehot": 1,
                    "max_depth": 4}, dm, num_boost_round=10)
     save("categorical_binary", b, Xc, "probability", binary=False)
+    # Benchmark model (bench/run.sh --only xgboost): 300 trees of depth 6 on
+    # 30 features; X.npy holds 2000 rows for the timing loops.
+    Xb = data(4000, 30, 0.05)
+    yb = (np.nan_to_num(Xb[:, :10]).sum(axis=1) + rng.normal(size=len(Xb)) > 0).astype(int)
+    m = xgb.XGBClassifier(n_estimators=300, max_depth=6, learning_rate=0.1, random_state=0,
+                          n_jobs=1).fit(Xb[:2000], yb[:2000])
+    save("bench__xgb300", m.get_booster(), Xb[2000:], "probability", m)
+    np.save(os.path.join(OUT, "bench__xgb300", "X.npy"), Xb[2000:].astype(np.float64))
     if len(sys.argv) > 2:
         external(sys.argv[2])
     print("wrote", OUT)
