@@ -326,6 +326,15 @@ Result<GbdtModel> ReadTextModel(std::string_view text) {
     m.trees.push_back(std::move(*t));
   }
   if (trees.empty()) return InvalidArgument("the model has no trees");
+  // tree_sizes (LightGBM >= 2.1) lists every tree: fewer blocks means the
+  // file was cut short.
+  if (auto sizes = header.find("tree_sizes"); sizes != header.end()) {
+    const size_t listed = Split(sizes->second, ' ').size();
+    if (listed != trees.size())
+      return DataLoss("the header's tree_sizes lists " + std::to_string(listed) +
+                      " trees but the file holds " + std::to_string(trees.size()) +
+                      " (truncated file?)");
+  }
   // LightGBM casts a categorical value to int (truncation) before the lookup.
   std::vector<uint8_t> cat(static_cast<size_t>(m.n_features), 0);
   for (const Tree& t : m.trees)
