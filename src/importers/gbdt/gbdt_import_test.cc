@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <string>
@@ -348,6 +349,27 @@ TEST(XgboostRefusals, HostileAndUnsupportedInputs) {
       R"("gradient_booster":{"name":"gbtree","model":{"trees":[],"tree_info":[]}}}})");
   ASSERT_FALSE(obj.ok());
   EXPECT_NE(obj.status().ToString().find("binary:hinge"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tiffin
+
+namespace tiffin {
+namespace {
+
+TEST(LightgbmText, TruncatedFileIsRefused) {
+  const fs::path p = External() / "lightgbm" / "lleaves__multiclass_model.txt";
+  if (!fs::exists(p)) GTEST_SKIP() << "no external fixtures";
+  std::ifstream in(p);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_TRUE(lightgbm::ReadTextModel(text).ok());
+  // Cut before a tree block: every block left is whole, but trees are missing.
+  const std::string cut = text.substr(0, text.rfind("Tree=", 30000));
+  auto m = lightgbm::ReadTextModel(cut);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().ToString().find("truncated"), std::string::npos) << m.status().ToString();
+  // Cut inside a block: a line is short of values or missing.
+  EXPECT_FALSE(lightgbm::ReadTextModel(text.substr(0, 30000)).ok());
 }
 
 }  // namespace
