@@ -148,6 +148,18 @@ def main():
     b = xgb.train({"objective": "reg:squarederror", "tree_method": "hist", "max_cat_to_onehot": 1,
                    "max_depth": 4}, dm, num_boost_round=10)
     save("categorical", b, Xc, "variable", binary=False)
+    # Values no category holds: fractions (rounded down), negatives, huge and
+    # NaN, with every default direction flipped to the right (so "invalid
+    # goes left" and "missing goes to the default" are told apart).
+    j = json.loads(b.save_raw("json"))
+    for t in j["learner"]["gradient_booster"]["model"]["trees"]:
+        t["default_left"] = [0] * len(t["default_left"])
+    flipped = xgb.Booster()
+    flipped.load_model(bytearray(json.dumps(j).encode()))
+    odd = Xc[:60].copy()
+    odd[:, 0] = np.tile([2.5, 4.9, -1, -0.5, 40, 1e9, np.nan, 0, 11.99, 3], 6)
+    odd[:, 2] = np.tile([1.5, -3, np.nan, 3, 1e6, 0.1], 10)
+    save("categorical_odd_values", flipped, odd, "variable", binary=False)
     ybc = (yc > 1.5).astype(int)
     dm = xgb.DMatrix(Xc, label=ybc, feature_types=["c", "q", "c", "q"], enable_categorical=True)
     b = xgb.train({"objective": "binary:logistic", "tree_method": "hist", "max_cat_to_onehot": 1,
