@@ -195,7 +195,6 @@ Result<sklearn::ImportedGraph> BuildGbdtGraph(const GbdtModel& m) {
   sklearn::ImportedGraph out;
   GraphBuilder b;
   const Dim n{-1, "N"};
-  const DType ft = m.float32 ? DType::kFloat32 : DType::kFloat64;
   std::vector<Dim> in_shape = {n, Dim{m.n_features, ""}};
   std::string x = b.AddInput("X", DType::kFloat64, in_shape);
   out.inputs.push_back(TensorInfo{"X", DType::kFloat64, true, in_shape});
@@ -231,7 +230,6 @@ Result<sklearn::ImportedGraph> BuildGbdtGraph(const GbdtModel& m) {
     sum = b.Op("Add", {sum, b.Const(base, "base_margin")});
   }
   std::string margin = m.float32 ? b.Cast(sum, DType::kFloat64) : sum;  // [N, K] float64
-  (void)ft;
   const int64_t k = m.n_targets;
   auto add_out = [&](const std::string& value, const std::string& name, DType dt,
                      std::vector<Dim> shape) {

@@ -163,6 +163,16 @@ Result<std::vector<double>> Array(const JValue& tree, std::string_view key, size
   return v->numbers;
 }
 
+// An index read as a double: an integer in [lo, hi), or an error naming it
+// (a cast of an out-of-range double is undefined behaviour).
+Result<int64_t> Index(double v, double lo, double hi, const std::string& what) {
+  if (!(v >= lo && v < hi) || v != std::floor(v))
+    return InvalidArgument(what + " is " + std::to_string(v) + ", outside [" +
+                           std::to_string(static_cast<int64_t>(lo)) + ", " +
+                           std::to_string(static_cast<int64_t>(hi)) + ")");
+  return static_cast<int64_t>(v);
+}
+
 Result<Tree> ReadJsonTree(const JValue& t, const std::string& where) {
   if (!t.is_object()) return InvalidArgument(where + " is not an object");
   TIFFIN_ASSIGN_OR_RETURN(auto left, Array(t, "left_children", 0, where));
@@ -188,14 +198,18 @@ Result<Tree> ReadJsonTree(const JValue& t, const std::string& where) {
   out.nodes.resize(n);
   for (size_t i = 0; i < n; ++i) {
     Node& nd = out.nodes[i];
+    const std::string node = where + " node " + std::to_string(i);
     if (left[i] == -1) {
       nd.is_leaf = true;
       nd.value = static_cast<float>(cond[i]);
       continue;
     }
     if (dleft.size() != n) return InvalidArgument(where + " has no \"default_left\" entries");
-    nd.feature = static_cast<int64_t>(feat[i]);
-    const int64_t l = static_cast<int64_t>(left[i]), r = static_cast<int64_t>(right[i]);
+    TIFFIN_ASSIGN_OR_RETURN(nd.feature, Index(feat[i], 0, kMaxFeatures, node + " feature"));
+    TIFFIN_ASSIGN_OR_RETURN(const int64_t l,
+                            Index(left[i], 0, static_cast<double>(n), node + " left child"));
+    TIFFIN_ASSIGN_OR_RETURN(const int64_t r,
+                            Index(right[i], 0, static_cast<double>(n), node + " right child"));
     nd.mode = Mode::kLt;
     nd.split = static_cast<float>(cond[i]);
     nd.yes = l;
@@ -299,7 +313,10 @@ Result<GbdtModel> ReadLearner(const JValue& learner, const std::string& version)
   for (size_t i = 0; i < trees->items.size(); ++i) {
     auto t = ReadJsonTree(trees->items[i], "tree " + std::to_string(i));
     if (!t.ok()) return t.status();
-    t->target = info.empty() ? 0 : static_cast<int64_t>(info[i]);
+    if (!info.empty()) {
+      TIFFIN_ASSIGN_OR_RETURN(t->target, Index(info[i], 0, static_cast<double>(m.n_targets),
+                                               "tree_info[" + std::to_string(i) + "]"));
+    }
     if (!weight_drop.empty())
       for (Node& nd : t->nodes)
         if (nd.is_leaf) nd.value = static_cast<float>(nd.value * weight_drop[i]);
