@@ -9,8 +9,8 @@ namespace tiffin::xgboost {
 
 const JValue* JValue::Find(std::string_view key) const {
   if (kind != Kind::kObject) return nullptr;
-  for (const auto& [k, v] : members)
-    if (k == key) return &v;
+  for (const auto& m : members)
+    if (m.key == key) return &m.value;
   return nullptr;
 }
 
@@ -107,8 +107,8 @@ struct JsonBuild {
         simdjson::dom::object o;
         if (e.get(o) != simdjson::SUCCESS) return DataLoss("bad JSON object");
         for (simdjson::dom::key_value_pair field : o) {
-          out->members.emplace_back(std::string(field.key), JValue{});
-          TIFFIN_RETURN_IF_ERROR(Build(field.value, depth + 1, &out->members.back().second));
+          out->members.push_back({std::string(field.key), JValue{}});
+          TIFFIN_RETURN_IF_ERROR(Build(field.value, depth + 1, &out->members.back().value));
         }
         return Status::Ok();
       }
@@ -363,12 +363,12 @@ class Ubj {
             }
           }
           TIFFIN_ASSIGN_OR_RETURN(std::string key, String());
-          out->members.emplace_back(std::move(key), JValue{});
+          out->members.push_back({std::move(key), JValue{}});
           char em = type;
           if (!em) {
             TIFFIN_ASSIGN_OR_RETURN(em, Marker());
           }
-          TIFFIN_RETURN_IF_ERROR(ValueOf(em, &out->members.back().second, depth + 1));
+          TIFFIN_RETURN_IF_ERROR(ValueOf(em, &out->members.back().value, depth + 1));
         }
         return Status::Ok();
       }

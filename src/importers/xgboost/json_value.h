@@ -21,6 +21,8 @@
 
 namespace tiffin::xgboost {
 
+struct JMember;
+
 class JValue {
  public:
   enum class Kind { kNull, kBool, kNumber, kString, kArray, kObject };
@@ -34,7 +36,7 @@ class JValue {
   std::vector<double> numbers;
   bool numeric_array = false;
   std::vector<JValue> items;
-  std::vector<std::pair<std::string, JValue>> members;
+  std::vector<JMember> members;  // objects: in file order
 
   bool is_object() const { return kind == Kind::kObject; }
   bool is_array() const { return kind == Kind::kArray; }
@@ -44,6 +46,11 @@ class JValue {
   const JValue* Find(std::string_view key) const;
   // Array length (numeric or not).
   size_t size() const { return numeric_array ? numbers.size() : items.size(); }
+};
+
+struct JMember {
+  std::string key;
+  JValue value;
 };
 
 struct JsonLimits {
