@@ -439,6 +439,9 @@ Result<GbdtModel> ReadBinaryModel(std::string_view bytes) {
   TIFFIN_ASSIGN_OR_RETURN(int32_t num_output_group, r.Get<int32_t>("num_output_group"));
   TIFFIN_ASSIGN_OR_RETURN(int32_t size_leaf_vector, r.Get<int32_t>("size_leaf_vector"));
   TIFFIN_RETURN_IF_ERROR(r.Skip(32 * 4, "gbtree parameter padding"));
+  if (num_output_group < 0 || num_output_group > kMaxClasses || num_target > kMaxClasses)
+    return InvalidArgument("num_output_group " + std::to_string(num_output_group) +
+                           " / num_target " + std::to_string(num_target) + " is out of range");
   if (num_trees < 0 || num_trees > kMaxTrees)
     return InvalidArgument("num_trees " + std::to_string(num_trees) + " is out of range");
   if (size_leaf_vector > 1)
