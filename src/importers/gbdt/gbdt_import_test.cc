@@ -374,3 +374,27 @@ TEST(LightgbmText, TruncatedFileIsRefused) {
 
 }  // namespace
 }  // namespace tiffin
+
+namespace tiffin {
+namespace {
+
+// XGBoost 3.1 writes base_score as a bracketed vector ("[3E-1]"): the same
+// model in that spelling predicts what XGBoost 1.7 predicted.
+TEST(XgboostGolden, BaseScoreAsBracketedVector) {
+  const fs::path d = XgbFixtures() / "binary_logistic_base03";
+  if (!fs::exists(d)) GTEST_SKIP() << "run gen_xgboost.py (make xgboost-fixtures)";
+  std::ifstream in(d / "model.json");
+  std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string from = "\"base_score\":\"3E-1\"";
+  const size_t at = json.find(from);
+  ASSERT_NE(at, std::string::npos);
+  json.replace(at, from.size(), "\"base_score\":\"[3E-1]\"");
+  const fs::path p = fs::temp_directory_path() / "tiffin_xgb_base_vector.json";
+  std::ofstream(p) << json;
+  double worst = 0;
+  EXPECT_EQ(CheckCase(d, {p}, &worst), 1);
+  fs::remove(p);
+}
+
+}  // namespace
+}  // namespace tiffin
