@@ -398,3 +398,38 @@ TEST(XgboostGolden, BaseScoreAsBracketedVector) {
 
 }  // namespace
 }  // namespace tiffin
+
+namespace tiffin {
+namespace {
+
+// binary sigmoid:2 gives p = 1 / (1 + exp(-2 raw)) (LightGBM's
+// BinaryLogloss::ConvertOutput); average_output divides the sum of the
+// trees by the number of iterations (GBDT::Predict in random-forest mode).
+TEST(LightgbmText, SigmoidScaleAndAverageOutput) {
+  const std::string trees =
+      "Tree=0\nnum_leaves=2\nnum_cat=0\nsplit_feature=0\nsplit_gain=1\nthreshold=0.5\n"
+      "decision_type=2\nleft_child=-1\nright_child=-2\nleaf_value=-1 3\nshrinkage=1\n\n"
+      "Tree=1\nnum_leaves=1\nnum_cat=0\nleaf_value=0.5\nshrinkage=1\n\nend of trees\n";
+  const std::string head =
+      "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\n"
+      "label_index=0\nmax_feature_idx=0\n";
+  const fs::path p = fs::temp_directory_path() / "tiffin_lgbm_sigmoid.txt";
+  std::ofstream(p) << head << "objective=binary sigmoid:2\n\n" << trees;
+  auto model = LoadModel(p.string());
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  auto out = RunModel(**model, {{0.0}, {1.0}});
+  // raw = -1 + 0.5 = -0.5 and 3 + 0.5 = 3.5.
+  ASSERT_EQ(out["probabilities"].size(), 4u);
+  EXPECT_NEAR(out["probabilities"][1], 1 / (1 + std::exp(1.0)), 1e-12);
+  EXPECT_NEAR(out["probabilities"][3], 1 / (1 + std::exp(-7.0)), 1e-12);
+  EXPECT_EQ(out["margin"], (std::vector<double>{-0.5, 3.5}));
+  std::ofstream(p) << head << "objective=regression\naverage_output\n\n" << trees;
+  model = LoadModel(p.string());
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  out = RunModel(**model, {{0.0}, {1.0}});
+  EXPECT_EQ(out["variable"], (std::vector<double>{-0.25, 1.75}));
+  fs::remove(p);
+}
+
+}  // namespace
+}  // namespace tiffin
