@@ -87,6 +87,8 @@ FUZZ_CORPUS_fuzz_bundle = fuzz/corpus/bundle
 FUZZ_CORPUS_fuzz_torch = fuzz/corpus/torch
 FUZZ_CORPUS_fuzz_keras_config = fuzz/corpus/keras_config
 FUZZ_CORPUS_fuzz_keras_file = fuzz/corpus/keras_file
+FUZZ_CORPUS_fuzz_xgboost = fuzz/corpus/xgboost
+FUZZ_CORPUS_fuzz_lightgbm = fuzz/corpus/lightgbm
 fuzz:
 	@scripts/setup.sh --fuzz
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTIFFIN_BUILD_FUZZ=ON -DTIFFIN_BUILD_TESTS=OFF -DTIFFIN_BUILD_BENCH=OFF
@@ -106,3 +108,16 @@ KERAS_FIXTURES = $(BUILD)/keras-fixtures
 .PHONY: keras-fixtures
 keras-fixtures:
 	$(SKLEARN_PYTHON) tests/golden/gen/gen_keras.py $(KERAS_FIXTURES) >/dev/null
+# XGBoost differential fixtures (Debian's python3-xgboost), regenerated only
+# when the generator changed (.stamp holds its sha256).
+XGBOOST_GEN = tests/golden/gen/gen_xgboost.py
+XGBOOST_FIXTURES = $(BUILD)/xgboost-fixtures
+.PHONY: xgboost-fixtures
+xgboost-fixtures:
+	@want=$$(sha256sum $(XGBOOST_GEN) | cut -d' ' -f1); \
+	if [ "$$(cat $(XGBOOST_FIXTURES)/.stamp 2>/dev/null)" != "$$want" ]; then \
+	  echo "xgboost-fixtures: generating $(XGBOOST_FIXTURES)"; \
+	  rm -rf $(XGBOOST_FIXTURES); \
+	  $(SKLEARN_PYTHON) $(XGBOOST_GEN) $(XGBOOST_FIXTURES) ../shared/fixtures/external/xgboost >/dev/null && echo $$want > $(XGBOOST_FIXTURES)/.stamp; \
+	fi
+test: xgboost-fixtures

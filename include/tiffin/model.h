@@ -131,6 +131,11 @@ Status ConvertToOnnx(const std::string& path, const std::string& out_path,
 // compressed joblib files), as named by DetectFormat.
 bool IsPickleFormat(const std::string& format);
 
+// True for the files the XGBoost and LightGBM importers read: XGBoost JSON,
+// UBJSON, binary models and pickled XGBoost estimators (which are pickles,
+// but not scikit-learn ones), and LightGBM text models.
+bool IsGradientBoostingFile(const std::string& path);
+
 // Names the format of a file from its first bytes: "onnx", "pickle", "zip",
 // "hdf5", "json", "npy", "gzip", ... or "unknown".
 std::string DetectFormat(std::string_view head);

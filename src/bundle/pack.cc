@@ -13,6 +13,7 @@
 #include "bundle/zip.h"
 #include "core/json.h"
 #include "importers/keras/keras.h"
+#include "importers/gbdt/import.h"
 #include "importers/onnx/onnx_loader.h"
 #include "importers/onnx/onnx_writer.h"
 #include "importers/onnx/tensor_proto.h"
@@ -249,7 +250,12 @@ Status PackBundle(const std::string& source, const std::string& out_path,
   w.producer_version = Version();
   w.metadata = info.metadata;
   std::shared_ptr<ir::Graph> graph;
-  if (IsPickleFormat(format)) {
+  TIFFIN_ASSIGN_OR_RETURN(auto gb, gbdt::ImportGradientBoosting(source, format, load));
+  if (gb) {
+    graph = gb->graph;
+    w.doc_string = "Packed by tiffin from " + info.format + " (" + info.producer_name + " " +
+                   info.producer_version + ")";
+  } else if (IsPickleFormat(format)) {
     TIFFIN_ASSIGN_OR_RETURN(sklearn::ImportedGraph g, sklearn::ImportSklearnFile(source, load));
     graph = g.graph;
     w.doc_string = "Packed by tiffin from " + info.format + " (" + info.producer_name + " " +

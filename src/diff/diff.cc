@@ -479,7 +479,7 @@ Result<GraphView> ReadGraph(const std::string& path, const LoadOptions& options)
                            ": a PyTorch torch.save file holds tensors, not a graph; 'tiffin "
                            "diff' compares it by parameter names and shapes");
   }
-  if (IsPickleFormat(format)) {
+  if (IsPickleFormat(format) && !IsGradientBoostingFile(path)) {
     TIFFIN_ASSIGN_OR_RETURN(sklearn::ImportedGraph g, sklearn::ImportSklearnFile(path, options));
     v.graph = g.graph;
     v.inputs = g.inputs;

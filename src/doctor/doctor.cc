@@ -373,7 +373,7 @@ Report Diagnose(const std::string& path, const Options& options) {
   const std::string format = *detected;
   const std::string ext = Lower(fs::path(path).extension().string());
   const std::string expected = ExpectedFormat(ext);
-  const bool pickle = IsPickleFormat(format);
+  const bool pickle = IsPickleFormat(format) && !IsGradientBoostingFile(path);
   if (format == "unknown") {
     Add(&r, "format", Level::kFail, "the content is not a model format tiffin recognises",
         "check that the file is a model (ONNX, scikit-learn pickle/joblib) and was copied "

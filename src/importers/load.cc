@@ -7,6 +7,7 @@
 #include "bundle/bundle.h"
 #include "exec/executor.h"
 #include "importers/keras/keras.h"
+#include "importers/gbdt/import.h"
 #include "importers/onnx/onnx_loader.h"
 #include "importers/onnx/onnx_writer.h"
 #include "importers/onnx/tensor_proto.h"
@@ -110,6 +111,11 @@ Result<std::string> DetectFileFormat(const std::string& path) {
   return DetectFormat(head);
 }
 
+bool IsGradientBoostingFile(const std::string& path) {
+  auto format = DetectFileFormat(path);
+  return format.ok() && gbdt::GradientBoostingKind(path, *format) != gbdt::Kind::kNone;
+}
+
 Status ConvertToOnnx(const std::string& path, const std::string& out_path,
                      const LoadOptions& options) {
   TIFFIN_ASSIGN_OR_RETURN(const std::string format, DetectFileFormat(path));
@@ -117,7 +123,16 @@ Status ConvertToOnnx(const std::string& path, const std::string& out_path,
   w.producer_name = "tiffin";
   w.producer_version = Version();
   std::shared_ptr<const ir::Graph> graph;
-  if (IsPickleFormat(format)) {
+  TIFFIN_ASSIGN_OR_RETURN(auto gb, gbdt::ImportGradientBoosting(path, format, options));
+  if (gb) {
+    graph = gb->graph;
+    w.doc_string = "Converted by tiffin from " + gb->info.format;
+    w.metadata = gb->info.metadata;
+    w.metadata["source_library"] = gb->info.producer_name;
+    w.metadata["source_library_version"] = gb->info.producer_version;
+    auto compiled = exec::CompiledGraph::Compile(graph, options);
+    if (!compiled.ok()) return compiled.status().WithContext(path);
+  } else if (IsPickleFormat(format)) {
     TIFFIN_ASSIGN_OR_RETURN(sklearn::ImportedGraph g, sklearn::ImportSklearnFile(path, options));
     graph = g.graph;
     w.doc_string = "Converted by tiffin from " + g.info.format + " (" + g.info.producer_name + " " +
@@ -191,6 +206,12 @@ Result<std::shared_ptr<const Model>> LoadModel(const std::string& path,
                         "; tiffin does not read this format yet (export the model to ONNX, or "
                         "use a tiffin version with that importer)");
   };
+  TIFFIN_ASSIGN_OR_RETURN(auto gb, gbdt::ImportGradientBoosting(path, format, options));
+  if (gb) {
+    auto compiled = exec::CompiledGraph::Compile(gb->graph, options);
+    if (!compiled.ok()) return compiled.status().WithContext(path);
+    return exec::MakeModel(*compiled, gb->inputs, gb->outputs, gb->info);
+  }
   if (IsPickleFormat(format)) {
     // Pickles and (compressed) joblib files: scikit-learn.
     TIFFIN_ASSIGN_OR_RETURN(sklearn::ImportedGraph g, sklearn::ImportSklearnFile(path, options));
@@ -227,8 +248,9 @@ Result<std::shared_ptr<const Model>> LoadModel(const std::string& path,
   if (format == "npy") {
     return InvalidArgument(path + ": this is a .npy array, not a model (pass it with --input)");
   }
-  if (format == "json") return refuse("a JSON document (XGBoost JSON or a Keras config)");
-  if (format == "lightgbm-text") return refuse("a LightGBM text model");
+  if (format == "json") {
+    return refuse("a JSON document that is not an XGBoost model (no \"learner\"; a Keras config?)");
+  }
   return LoadOnnxFile(path, options);
 }
 

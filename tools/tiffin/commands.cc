@@ -209,6 +209,22 @@ void PrintBundleSummary(const ModelInfo& info) {
   std::printf("integrity   every entry's SHA-256 matches the manifest\n");
 }
 
+// The gradient-boosting part of `inspect` (XGBoost, LightGBM): what the
+// importer read from the file; nothing for other formats.
+void PrintGbdtSummary(const ModelInfo& info) {
+  auto objective = info.metadata.find("objective");
+  auto trees = info.metadata.find("num_trees");
+  if (objective == info.metadata.end() || trees == info.metadata.end()) return;
+  auto get = [&](const char* key) {
+    auto it = info.metadata.find(key);
+    return it == info.metadata.end() ? std::string("?") : it->second;
+  };
+  std::printf("objective   %s\n", objective->second.c_str());
+  std::printf("trees       %s (%s outputs, %s features)\n", trees->second.c_str(),
+              get("num_outputs").c_str(), get("num_features").c_str());
+  std::printf("outputs are %s\n", get("outputs").c_str());
+}
+
 }  // namespace
 
 std::vector<std::string> SplitSteps(const std::string& s) {
@@ -255,7 +271,7 @@ int Inspect(const std::vector<std::string>& argv) {
     std::fwrite(out.data(), 1, out.size(), stdout);
     return 0;
   }
-  if (format.ok() && IsPickleFormat(*format)) {
+  if (format.ok() && IsPickleFormat(*format) && !IsGradientBoostingFile(path)) {
     auto f = InspectSklearnFile(path);
     if (!f.ok()) return Fail("inspect", f.status());
     if (a.Has("--json")) {
@@ -311,6 +327,7 @@ int Inspect(const std::vector<std::string>& argv) {
   }
   std::printf("model       %s\n", path.c_str());
   PrintBundleSummary(info);
+  PrintGbdtSummary(info);
   if (info.ir_version > 0) {
     std::printf("format      %s (IR version %lld)\n", info.format.c_str(),
                 static_cast<long long>(info.ir_version));

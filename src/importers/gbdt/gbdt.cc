@@ -1,0 +1,315 @@
+#include "importers/gbdt/gbdt.h"
+
+#include <cmath>
+#include <map>
+
+#include "importers/sklearn/graph_builder.h"
+
+namespace tiffin::gbdt {
+
+namespace {
+
+using sklearn::AttrInt;
+using sklearn::AttrInts;
+using sklearn::Attrs;
+using sklearn::AttrTensor;
+using sklearn::GraphBuilder;
+
+constexpr size_t kMaxNodes = size_t{1} << 28;
+
+// Collects the trees into one TreeEnsemble node.
+class Emitter {
+ public:
+  Emitter(int64_t n_targets, bool float32) : n_targets_(n_targets), float32_(float32) {}
+
+  Status Add(const Tree& t, size_t index, int64_t n_features) {
+    const std::string what = "tree " + std::to_string(index);
+    const int64_t n = static_cast<int64_t>(t.nodes.size());
+    if (n == 0) return InvalidArgument(what + " has no nodes");
+    if (t.root < 0 || t.root >= n) return InvalidArgument(what + " has no root node");
+    if (t.target < 0 || t.target >= n_targets_)
+      return InvalidArgument(what + " writes output " + std::to_string(t.target) +
+                             ", outside the model's " + std::to_string(n_targets_) + " outputs");
+    // Reachable nodes in depth-first order; refuse cycles.
+    std::vector<uint8_t> state(static_cast<size_t>(n), 0);  // 0 new, 1 on path, 2 done
+    std::vector<int64_t> order;
+    std::vector<std::pair<int64_t, bool>> stack = {{t.root, false}};
+    while (!stack.empty()) {
+      auto [i, leaving] = stack.back();
+      stack.pop_back();
+      const size_t k = static_cast<size_t>(i);
+      if (leaving) {
+        state[k] = 2;
+        continue;
+      }
+      if (state[k] == 2) continue;
+      if (state[k] == 1)
+        return InvalidArgument(what + " has a cycle through node " + std::to_string(i));
+      state[k] = 1;
+      order.push_back(i);
+      stack.push_back({i, true});
+      const Node& nd = t.nodes[k];
+      if (nd.is_leaf) continue;
+      for (int64_t c : {nd.no, nd.yes}) {
+        if (c < 0 || c >= n)
+          return InvalidArgument(what + ": node " + std::to_string(i) + " has child " +
+                                 std::to_string(c) + ", outside its " + std::to_string(n) +
+                                 " nodes");
+        if (state[static_cast<size_t>(c)] == 1)
+          return InvalidArgument(what + " has a cycle through node " + std::to_string(c));
+        stack.push_back({c, false});
+      }
+      if (nd.feature < 0 || nd.feature >= n_features)
+        return InvalidArgument(what + ": node " + std::to_string(i) + " splits on feature " +
+                               std::to_string(nd.feature) + ", but the model has " +
+                               std::to_string(n_features) + " features");
+    }
+    const Node& root = t.nodes[static_cast<size_t>(t.root)];
+    if (root.is_leaf) {
+      AddConstant(t.target, root.value);
+      return Status::Ok();
+    }
+    if (features_.size() + order.size() > kMaxNodes)
+      return ResourceExhausted("the ensemble has more than " + std::to_string(kMaxNodes) +
+                               " nodes");
+    std::vector<int64_t> id(static_cast<size_t>(n), -1);
+    int64_t next_node = static_cast<int64_t>(features_.size());
+    int64_t next_leaf = static_cast<int64_t>(leaf_targets_.size());
+    for (int64_t i : order)
+      id[static_cast<size_t>(i)] =
+          t.nodes[static_cast<size_t>(i)].is_leaf ? next_leaf++ : next_node++;
+    roots_.push_back(id[static_cast<size_t>(t.root)]);
+    // Interior nodes in id order, then leaves in id order.
+    for (int64_t i : order) {
+      const Node& nd = t.nodes[static_cast<size_t>(i)];
+      if (nd.is_leaf) continue;
+      features_.push_back(nd.feature);
+      modes_.push_back(static_cast<uint8_t>(nd.mode));
+      splits_.push_back(nd.split);
+      const Node& y = t.nodes[static_cast<size_t>(nd.yes)];
+      const Node& f = t.nodes[static_cast<size_t>(nd.no)];
+      true_ids_.push_back(id[static_cast<size_t>(nd.yes)]);
+      true_leafs_.push_back(y.is_leaf ? 1 : 0);
+      false_ids_.push_back(id[static_cast<size_t>(nd.no)]);
+      false_leafs_.push_back(f.is_leaf ? 1 : 0);
+      missing_true_.push_back(nd.missing_yes ? 1 : 0);
+      if (nd.mode == Mode::kMember) {
+        for (double c : nd.set) membership_.push_back(c);
+        membership_.push_back(std::nan(""));
+      }
+    }
+    for (int64_t i : order) {
+      const Node& nd = t.nodes[static_cast<size_t>(i)];
+      if (!nd.is_leaf) continue;
+      leaf_targets_.push_back(t.target);
+      leaf_weights_.push_back(nd.value);
+    }
+    return Status::Ok();
+  }
+
+  void AddConstant(int64_t target, double value) {
+    const int64_t leaf = static_cast<int64_t>(leaf_targets_.size());
+    roots_.push_back(static_cast<int64_t>(features_.size()));
+    features_.push_back(0);
+    splits_.push_back(0);
+    modes_.push_back(0);
+    true_ids_.push_back(leaf);
+    true_leafs_.push_back(1);
+    false_ids_.push_back(leaf);
+    false_leafs_.push_back(1);
+    missing_true_.push_back(0);
+    leaf_targets_.push_back(target);
+    leaf_weights_.push_back(value);
+  }
+
+  std::string Emit(GraphBuilder& b, const std::string& x) {
+    auto tensor = [&](const std::vector<double>& v) {
+      if (!float32_) return Tensor::FromVector(v);
+      std::vector<float> f(v.begin(), v.end());
+      return Tensor::FromVector(f);
+    };
+    Attrs attrs = {
+        {"n_targets", AttrInt(n_targets_)},
+        {"aggregate_function", AttrInt(1)},  // SUM
+        {"post_transform", AttrInt(0)},      // NONE
+        {"tree_roots", AttrInts(roots_)},
+        {"nodes_featureids", AttrInts(features_)},
+        {"nodes_splits", AttrTensor(tensor(splits_))},
+        {"nodes_modes", AttrTensor(Tensor::FromVector(modes_))},
+        {"nodes_truenodeids", AttrInts(true_ids_)},
+        {"nodes_trueleafs", AttrInts(true_leafs_)},
+        {"nodes_falsenodeids", AttrInts(false_ids_)},
+        {"nodes_falseleafs", AttrInts(false_leafs_)},
+        {"nodes_missing_value_tracks_true", AttrInts(missing_true_)},
+        {"leaf_targetids", AttrInts(leaf_targets_)},
+        {"leaf_weights", AttrTensor(tensor(leaf_weights_))},
+    };
+    if (!membership_.empty())
+      attrs.push_back({"membership_values", AttrTensor(tensor(membership_))});
+    return b.Op("TreeEnsemble", {x}, std::move(attrs), sklearn::kMl);
+  }
+
+ private:
+  int64_t n_targets_;
+  bool float32_;
+  std::vector<int64_t> roots_, features_, true_ids_, true_leafs_, false_ids_, false_leafs_,
+      missing_true_;
+  std::vector<uint8_t> modes_;
+  std::vector<double> splits_, membership_;
+  std::vector<int64_t> leaf_targets_;
+  std::vector<double> leaf_weights_;
+};
+
+std::string JsonList(const std::vector<std::string>& v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i) s += ",";
+    s += "\"";
+    for (char c : v[i]) {
+      if (c == '"' || c == '\\') s += '\\';
+      if (static_cast<unsigned char>(c) >= 0x20) s += c;
+    }
+    s += "\"";
+  }
+  return s + "]";
+}
+
+}  // namespace
+
+Result<sklearn::ImportedGraph> BuildGbdtGraph(const GbdtModel& m) {
+  if (m.n_targets < 1 || m.n_targets > 100000)
+    return InvalidArgument("the model has " + std::to_string(m.n_targets) +
+                           " outputs; expected 1 to 100000");
+  if (m.n_features < 1 || m.n_features > 10000000)
+    return InvalidArgument("the model has " + std::to_string(m.n_features) +
+                           " features; expected 1 to 10000000");
+  if (static_cast<int64_t>(m.base_margin.size()) != m.n_targets)
+    return InvalidArgument("base margin has " + std::to_string(m.base_margin.size()) +
+                           " values for " + std::to_string(m.n_targets) + " outputs");
+  Emitter e(m.n_targets, m.float32);
+  for (size_t i = 0; i < m.trees.size(); ++i)
+    TIFFIN_RETURN_IF_ERROR(e.Add(m.trees[i], i, m.n_features));
+  // Targets no tree writes still need a value: a zero tree keeps shapes right.
+  if (m.trees.empty()) e.AddConstant(0, 0.0);
+
+  sklearn::ImportedGraph out;
+  GraphBuilder b;
+  const Dim n{-1, "N"};
+  std::vector<Dim> in_shape = {n, Dim{m.n_features, ""}};
+  std::string x = b.AddInput("X", DType::kFloat64, in_shape);
+  out.inputs.push_back(TensorInfo{"X", DType::kFloat64, true, in_shape});
+  if (m.float32) x = b.Cast(x, DType::kFloat32);
+  if (!m.floor_features.empty()) {
+    std::vector<uint8_t> mask(static_cast<size_t>(m.n_features), 0);
+    for (int64_t f : m.floor_features)
+      if (f >= 0 && f < m.n_features) mask[static_cast<size_t>(f)] = 1;
+    const std::string is_cat =
+        b.Cast(b.Const(Tensor::FromVector(mask, {m.n_features}), "categorical"), DType::kBool);
+    const std::string whole =
+        m.truncate_toward_zero ? b.Op("Mul", {b.Op("Sign", {x}), b.Op("Floor", {b.Op("Abs", {x})})})
+                               : b.Op("Floor", {x});
+    x = b.Op("Where", {is_cat, whole, x});
+  }
+  std::string sum = e.Emit(b, x);  // [N, K]
+  if (m.average) {
+    // LightGBM random forests divide by the number of iterations.
+    const double iters = static_cast<double>(m.trees.size()) / static_cast<double>(m.n_targets);
+    if (iters > 0) {
+      Tensor s = m.float32 ? Tensor::FromVector(std::vector<float>{static_cast<float>(1 / iters)})
+                           : Tensor::FromVector(std::vector<double>{1 / iters});
+      sum = b.Op("Mul", {sum, b.Const(s, "inv_iterations")});
+    }
+  }
+  bool any_base = false;
+  for (double v : m.base_margin) any_base = any_base || v != 0;
+  if (any_base) {
+    Tensor base =
+        m.float32
+            ? Tensor::FromVector(std::vector<float>(m.base_margin.begin(), m.base_margin.end()))
+            : Tensor::FromVector(m.base_margin);
+    sum = b.Op("Add", {sum, b.Const(base, "base_margin")});
+  }
+  std::string margin = m.float32 ? b.Cast(sum, DType::kFloat64) : sum;  // [N, K] float64
+  const int64_t k = m.n_targets;
+  auto add_out = [&](const std::string& value, const std::string& name, DType dt,
+                     std::vector<Dim> shape) {
+    b.AddOutput(value, name, dt, shape);
+    out.outputs.push_back(TensorInfo{name, dt, true, std::move(shape)});
+  };
+  const std::vector<Dim> shape_k = k == 1 ? std::vector<Dim>{n} : std::vector<Dim>{n, Dim{k, ""}};
+  auto flat = [&](const std::string& v) { return k == 1 ? b.Squeeze1(v) : v; };
+
+  std::string transformed;  // [N, K]
+  switch (m.transform) {
+    case Transform::kIdentity:
+      transformed = margin;
+      break;
+    case Transform::kSigmoid:
+    case Transform::kSigmoidEach: {
+      std::string z = margin;
+      if (m.sigmoid_scale != 1.0) z = b.Op("Mul", {z, b.ScalarDouble(m.sigmoid_scale)});
+      transformed = b.Op("Sigmoid", {z});
+      break;
+    }
+    case Transform::kSoftmax:
+      transformed = b.Op("Softmax", {margin}, {{"axis", AttrInt(1)}});
+      break;
+    case Transform::kExp:
+      transformed = b.Op("Exp", {margin});
+      break;
+  }
+  if (m.classifier) {
+    std::string label, probs;
+    int64_t n_classes = k;
+    if (k == 1) {
+      // Binary: p is the positive class; probabilities [1 - p, p].
+      const std::string one = b.ScalarDouble(1.0);
+      probs = b.Concat({b.Op("Sub", {one, transformed}), transformed}, 1);
+      label =
+          b.Cast(b.Squeeze1(b.Op("Greater", {transformed, b.ScalarDouble(0.5)})), DType::kInt64);
+      n_classes = 2;
+    } else {
+      probs = transformed;
+      label = b.Op("ArgMax", {margin}, {{"axis", AttrInt(1)}, {"keepdims", AttrInt(0)}});
+    }
+    add_out(label, "label", DType::kInt64, {n});
+    add_out(probs, "probabilities", DType::kFloat64, {n, Dim{n_classes, ""}});
+    for (int64_t c = 0; c < n_classes; ++c) out.info.class_labels.push_back(std::to_string(c));
+  } else {
+    add_out(flat(transformed), "variable", DType::kFloat64, shape_k);
+  }
+  add_out(flat(margin), "margin", DType::kFloat64, shape_k);
+  out.graph = b.Finish();
+
+  ModelInfo& info = out.info;
+  info.format = m.format;
+  info.producer_name = m.library;
+  info.producer_version = m.library_version;
+  info.opsets["ai.onnx"] = sklearn::kOnnxOpset;
+  for (const auto& node : out.graph->nodes) {
+    ++info.op_counts[node.domain.empty() ? node.op_type : node.domain + ":" + node.op_type];
+    if (!node.domain.empty()) info.opsets[node.domain] = node.opset;
+    for (const auto& [key, a] : node.attributes)
+      if (a.kind == ir::Attribute::Kind::kTensor) {
+        info.parameter_count += a.t.size();
+        info.parameter_bytes += static_cast<int64_t>(a.t.nbytes());
+      }
+  }
+  info.metadata = m.metadata;
+  info.metadata["objective"] = m.objective;
+  info.metadata["num_trees"] = std::to_string(m.trees.size());
+  info.metadata["num_features"] = std::to_string(m.n_features);
+  info.metadata["num_outputs"] = std::to_string(m.n_targets);
+  info.metadata["outputs"] =
+      m.classifier ? "label, probabilities, margin (raw score before the objective's transform)"
+                   : "variable, margin (raw score before the objective's transform)";
+  if (static_cast<int64_t>(m.feature_names.size()) == m.n_features) {
+    info.feature_names = m.feature_names;
+    info.metadata["feature_names"] = JsonList(m.feature_names);
+  }
+  out.notes = m.notes;
+  if (!m.notes.empty()) info.metadata["notes"] = JsonList(m.notes);
+  return out;
+}
+
+}  // namespace tiffin::gbdt

@@ -1,0 +1,150 @@
+#!/usr/bin/python3
+"""Every converted XGBoost/LightGBM graph also runs in ONNX Runtime 1.30.
+
+`tiffin convert` writes each model as ONNX; ONNX Runtime (onnxruntime-node,
+tools/ort/run_batch.js) runs it, and its `margin` and transformed output are
+compared with the library's own values at rtol 1e-5, atol 1e-6:
+  - every case of tests/golden/gen/gen_xgboost.py (XGBoost 1.7's predictions),
+    from its JSON, UBJSON, binary and pickle files;
+  - the treelite files in ../shared/fixtures/external with their shipped
+    margins / probabilities / predictions.
+Exits 77 (ctest's skip code) when Node.js or the fixtures are missing.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+RTOL, ATOL = 1e-5, 1e-6
+
+
+def libsvm(path, width, absent):
+    rows = []
+    for line in open(path):
+        parts = line.split()
+        if not parts:
+            continue
+        row = [absent] * width
+        for tok in parts[1:]:
+            i, v = tok.split(":")
+            if int(i) < width:
+                row[int(i)] = float(v)
+        rows.append(row)
+    return np.array(rows, dtype=float)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tiffin", required=True)
+    ap.add_argument("--source", required=True)
+    ap.add_argument("--fixtures", required=True)
+    ap.add_argument("--external", required=True)
+    args = ap.parse_args()
+    if shutil.which("node") is None:
+        print("SKIP: Node.js is not installed")
+        return 77
+    if not os.path.isdir(args.fixtures):
+        print(f"SKIP: no fixtures at {args.fixtures} (make xgboost-fixtures)")
+        return 77
+    # (name, model path, X, {output: expected}), expected arrays flattened.
+    cases = []
+    dirs = [(n, os.path.join(args.fixtures, n)) for n in sorted(os.listdir(args.fixtures))]
+    ext_cases = os.path.join(args.fixtures, "external")
+    if os.path.isdir(ext_cases):
+        dirs += [("external/" + n, os.path.join(ext_cases, n)) for n in sorted(os.listdir(ext_cases))]
+    for name, d in dirs:
+        if not os.path.exists(os.path.join(d, "X.txt")):
+            continue
+        x = np.loadtxt(os.path.join(d, "X.txt"), ndmin=2)
+        margin = np.loadtxt(os.path.join(d, "margin.txt"), ndmin=2)
+        pred = np.loadtxt(os.path.join(d, "pred.txt"), ndmin=2)
+        kind = open(os.path.join(d, "kind.txt")).read().strip()
+        if kind == "probability":
+            out = {"probabilities": pred if pred.shape[1] > 1 else np.hstack([1 - pred, pred])}
+        elif kind == "label":
+            out = {"label": pred}
+        else:
+            out = {"variable": pred}
+        out["margin"] = margin
+        if os.path.exists(os.path.join(d, "source.txt")):
+            src = open(os.path.join(d, "source.txt")).read().strip()
+            cases.append((name, os.path.join(args.external, "xgboost", src), x, out))
+            continue
+        for f in ("model.json", "model.ubj", "model.bin", "model.pkl", "model.joblib"):
+            if os.path.exists(os.path.join(d, f)):
+                cases.append((f"{name}/{f}", os.path.join(d, f), x, out))
+    ext = args.external
+    for model, test, width, absent, margin, prob in [
+            ("xgboost/treelite__mushroom.model", "xgboost/treelite__agaricus.test", 127, np.nan,
+             "xgboost/treelite__agaricus.test.margin", "xgboost/treelite__agaricus.test.prob"),
+            ("xgboost/treelite__dermatology.model", "xgboost/treelite__dermatology.test", 33, np.nan,
+             "xgboost/treelite__dermatology.test.margin", "xgboost/treelite__dermatology.test.prob"),
+            ("xgboost/treelite__xgb_toy_categorical_model.json", "xgboost/treelite__xgb_toy_categorical.test",
+             2, np.nan, "xgboost/treelite__xgb_toy_categorical.test.pred", None),
+            ("lightgbm/treelite__toy_categorical_model.txt", "lightgbm/treelite__toy_categorical.test",
+             2, 0.0, "lightgbm/treelite__toy_categorical.test.pred", None)]:
+        if not os.path.exists(os.path.join(ext, model)):
+            continue
+        x = libsvm(os.path.join(ext, test), width, absent)
+        out = {"margin": np.loadtxt(os.path.join(ext, margin)).reshape(len(x), -1)}
+        if prob:
+            p = np.loadtxt(os.path.join(ext, prob)).reshape(len(x), -1)
+            out["probabilities"] = p if p.shape[1] > 1 else np.hstack([1 - p, p])
+        cases.append((model, os.path.join(ext, model), x, out))
+
+    failures = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        jobs, kept = [], []
+        for i, (name, path, x, out) in enumerate(cases):
+            onnx = os.path.join(tmp, f"{i}.onnx")
+            r = subprocess.run([args.tiffin, "convert", path, "-o", onnx], capture_output=True, text=True)
+            if r.returncode != 0:
+                print(f"FAIL {name}: tiffin convert: {r.stderr.strip()}")
+                failures += 1
+                continue
+            jobs.append({"model": onnx, "inputs": {"X": {
+                "type": "float64", "dims": list(x.shape),
+                "data": [None if np.isnan(v) else float(v) for v in x.ravel()]}}})
+            kept.append((name, out))
+        jobs_path, res_path = os.path.join(tmp, "jobs.json"), os.path.join(tmp, "results.json")
+        with open(jobs_path, "w") as f:
+            json.dump(jobs, f)
+        subprocess.run(["node", os.path.join(args.source, "tools", "ort", "run_batch.js"), jobs_path,
+                        res_path], check=True)
+        results = json.load(open(res_path))
+        worst = 0.0
+        for (name, out), res in zip(kept, results):
+            if "error" in res:
+                print(f"FAIL {name}: ONNX Runtime: {res['error'][:300]}")
+                failures += 1
+                continue
+            errs = []
+            for key, want in out.items():
+                o = res["outputs"].get(key)
+                if o is None:
+                    errs.append(f"no output {key}")
+                    continue
+                got = np.array(o["data"], dtype=float).ravel()
+                want = np.asarray(want, dtype=float).ravel()
+                if got.shape != want.shape:
+                    errs.append(f"{key}: {got.shape} values vs {want.shape}")
+                    continue
+                bad = ~np.isclose(got, want, rtol=RTOL, atol=ATOL)
+                worst = max(worst, float(np.max(np.abs(got - want))))
+                if bad.any():
+                    errs.append(f"{key}: {int(bad.sum())} differ (max abs {np.max(np.abs(got - want)):.3g})")
+            if errs:
+                failures += 1
+                print(f"FAIL {name}: " + "; ".join(errs))
+        print(f"gbdt_with_ort: {len(kept)} converted models run in ONNX Runtime, {failures} failing, "
+              f"worst abs difference {worst:.3g}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
