@@ -12,6 +12,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libbz2-dev liblzma-dev liblz4-dev libzstd-dev
   libssl-dev
+  libboost-dev
   python3 python3-onnx python3-numpy python3-sklearn python3-lz4
 )
 if [[ "${1:-}" == "--bench" ]]; then
