@@ -1,5 +1,7 @@
 #include "server/http.h"
 
+#include "core/json.h"
+
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -235,7 +237,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void WriteError(int status, const std::string& message) {
     HttpResponse r;
     r.status = status;
-    r.body = "{\"error\":\"" + message + "\"}";
+    r.body = "{\"error\":" + JsonQuote(message) + "}";
     keep_alive_ = false;
     version_ = 11;
     auto req = std::make_shared<HttpRequest>();
@@ -281,23 +283,16 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     if (ec) return Close();
     stream_.expires_after(std::chrono::seconds(2));
-    buffer_.consume(buffer_.size());
-    stream_.async_read_some(buffer_.prepare(64 * 1024),
-                            [self = shared_from_this()](beast::error_code e, size_t n) {
-                              if (e) return self->Close();
-                              self->linger_bytes_ += n;
-                              if (self->linger_bytes_ > (size_t{256} << 20)) return self->Close();
-                              self->Linger2();
-                            });
+    Discard();
   }
-  void Linger2() {
+  void Discard() {
     buffer_.consume(buffer_.size());
     stream_.async_read_some(buffer_.prepare(64 * 1024),
                             [self = shared_from_this()](beast::error_code e, size_t n) {
                               if (e) return self->Close();
                               self->linger_bytes_ += n;
                               if (self->linger_bytes_ > (size_t{256} << 20)) return self->Close();
-                              self->Linger2();
+                              self->Discard();
                             });
   }
 

@@ -320,6 +320,7 @@ Status Repository::Reload(const Discovered& d) {
     sv->path = path;
     sv->file_id = id;
     sv->model = std::move(model).value();
+    if (previous) sv->stats = previous->stats;  // same version, new file: counters go on
     next->versions[v] = std::move(sv);
     ++loaded;
     char buf[32];
