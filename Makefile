@@ -17,6 +17,7 @@ run: setup build
 	@$(BUILD)/bin/tiffin inspect examples/sklearn_iris/model.pkl
 	@echo "== tiffin predict examples/sklearn_iris/model.pkl --input examples/sklearn_iris/input.csv --steps scaler,model"
 	@$(BUILD)/bin/tiffin predict examples/sklearn_iris/model.pkl --input examples/sklearn_iris/input.csv --steps scaler,model
+	@scripts/serve_demo.sh $(BUILD) $(or $(PORT),8080)
 
 test: setup build conformance-data sklearn-fixtures
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)

@@ -220,6 +220,17 @@ class Session : public std::enable_shared_from_this<Session> {
       return Write(std::move(r), req, /*counted=*/false);
     }
     busy_ = true;
+    if (options().inline_handlers) {
+      req->started = std::chrono::steady_clock::now();
+      HttpResponse r;
+      try {
+        r = server_->handler_(*req);
+      } catch (const std::exception& e) {
+        r.status = 500;
+        r.body = "{\"error\":\"internal error\"}";
+      }
+      return Write(std::move(r), req, true);
+    }
     net::post(server_->pool_, [self = shared_from_this(), req] {
       req->started = std::chrono::steady_clock::now();
       HttpResponse r;
@@ -363,6 +374,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Listen(HttpOptions options, Http
     options.worker_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
   if (options.io_threads <= 0) options.io_threads = 1;
+  if (options.inline_handlers) options.io_threads = options.worker_threads;
   auto impl = std::make_unique<Impl>(std::move(options), std::move(handler));
   TIFFIN_RETURN_IF_ERROR(impl->Bind());
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));

@@ -55,6 +55,11 @@ struct HttpOptions {
   int port = 8080;         // 0: any free port (see HttpServer::port())
   int worker_threads = 0;  // 0: the number of CPUs
   int io_threads = 1;
+  // Run the handler on the I/O thread that read the request (io_threads =
+  // worker_threads) instead of handing it to the worker pool: one thread hop
+  // less per request; requests beyond the threads wait in socket buffers
+  // (so max_in_flight can only refuse when it is below worker_threads).
+  bool inline_handlers = false;
   size_t max_body_bytes = size_t{64} << 20;
   int request_timeout_ms = 30000;
   int max_in_flight = 1024;

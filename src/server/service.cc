@@ -245,7 +245,10 @@ std::string DimsJson(const TensorInfo& info) {
 std::string Platform(const Model& m) {
   const std::string& f = m.info().format;
   if (f == "onnx") return "onnx_onnxv1";
-  return "tiffin_" + (f.empty() ? std::string("model") : f);
+  std::string out = f.rfind("tiffin", 0) == 0 ? "" : "tiffin_";
+  for (char c : f.empty() ? std::string("model") : f)
+    out += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c)) : '_';
+  return out;
 }
 
 // ---- paths -------------------------------------------------------------------

@@ -622,6 +622,27 @@ def dynamic_batching_keeps_each_requests_rows():
 
 
 @case
+def example_models_match_their_libraries():
+    srv = Server(os.path.join(SOURCE, "examples", "models"), "--inline")
+    with open(os.path.join(SOURCE, "examples", "models", "iris_forest", "model.pkl"), "rb") as f:
+        forest = pickle.load(f)
+    r = srv.post("/v1/models/iris_forest:predict", {"instances": X.tolist()}).json()
+    got = np.array([p["probabilities"] for p in r["predictions"]])
+    assert np.abs(got - forest.predict_proba(X)).max() < 1e-9, got
+    assert [p["label"] for p in r["predictions"]] == forest.predict(X).tolist()
+    r = srv.post("/v2/models/iris_logreg/infer", {"inputs": [v2_input("X", X, "FP64")]}).json()
+    assert r["outputs"][0]["data"] == SK_LABEL.tolist(), r
+    with open(os.path.join(SOURCE, "examples", "iris_mlp", "input.json")) as f:
+        feats = np.array(json.load(f)["features"], dtype=np.float32)
+    with open(os.path.join(SOURCE, "examples", "iris_mlp", "expected_output.json")) as f:
+        want = np.array(json.load(f)["probabilities"])  # PyTorch's
+    r = srv.post("/v2/models/iris_mlp/infer", {"inputs": [v2_input("features", feats)]}).json()
+    got = np.array(r["outputs"][0]["data"]).reshape(want.shape)
+    assert np.abs(got - want).max() < 1e-5, np.abs(got - want).max()
+    assert srv.stop() == 0
+
+
+@case
 def curl_drives_the_server():
     r = subprocess.run(["curl", "-sf", S.url + "/v2/health/ready"], capture_output=True)
     assert r.returncode == 0

@@ -127,6 +127,10 @@ int Serve(const std::vector<std::string>& argv) {
       redact = true;
       continue;
     }
+    if (a == "--inline") {
+      values["--inline"] = "1";
+      continue;
+    }
     if (a == "--no-verify") {
       no_verify = true;
       continue;
@@ -200,6 +204,7 @@ int Serve(const std::vector<std::string>& argv) {
     return 2;
   }
   if (values.count("--host")) http.host = values["--host"];
+  http.inline_handlers = values.count("--inline") > 0;
   repo_options.path = path;
   repo_options.model_name = values["--model-name"];
   repo_options.load.steps = SplitSteps(values["--steps"]);
