@@ -85,6 +85,7 @@ FUZZ_CORPUS_fuzz_sklearn = fuzz/corpus/sklearn
 FUZZ_CORPUS_fuzz_pickle = tests/golden/pickle
 FUZZ_CORPUS_fuzz_tensor_io = fuzz/corpus/io
 FUZZ_CORPUS_fuzz_bundle = fuzz/corpus/bundle
+FUZZ_CORPUS_fuzz_serve = fuzz/corpus/serve
 fuzz:
 	@scripts/setup.sh --fuzz
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTIFFIN_BUILD_FUZZ=ON -DTIFFIN_BUILD_TESTS=OFF -DTIFFIN_BUILD_BENCH=OFF

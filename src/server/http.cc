@@ -179,6 +179,30 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(options().max_body_bytes);
     parser_->header_limit(64 * 1024);
     stream_.expires_after(std::chrono::milliseconds(options().request_timeout_ms));
+    bhttp::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+  }
+
+  // Answers "Expect: 100-continue" (curl sends it for bodies over 1 KiB and
+  // otherwise waits a second), then reads the body.
+  void OnHeader(beast::error_code ec) {
+    if (ec || parser_->is_done()) return OnRead(ec);
+    const auto& h = parser_->get();
+    if (beast::iequals(h[bhttp::field::expect], "100-continue")) {
+      continue_ = std::make_unique<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_,
+                                                                        h.version());
+      bhttp::async_write(stream_, *continue_,
+                         [self = shared_from_this()](beast::error_code e, size_t) {
+                           if (e) return self->Close();
+                           self->ReadBody();
+                         });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
     bhttp::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
@@ -317,6 +341,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bhttp::response<bhttp::string_body> res_;
+  std::unique_ptr<bhttp::response<bhttp::empty_body>> continue_;
   HttpServer::Impl* server_;
   bool keep_alive_ = true;
   unsigned version_ = 11;

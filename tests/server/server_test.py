@@ -646,6 +646,15 @@ def example_models_match_their_libraries():
 def curl_drives_the_server():
     r = subprocess.run(["curl", "-sf", S.url + "/v2/health/ready"], capture_output=True)
     assert r.returncode == 0
+    # a body over 1 KiB: curl sends "Expect: 100-continue" and waits for the 100
+    path = os.path.join(TMP, "big.json")
+    with open(path, "w") as f:
+        json.dump({"inputs": [v2_input("x", np.ones((200, 3), dtype=np.float32))]}, f)
+    t0 = time.time()
+    r = subprocess.run(["curl", "-sf", "--data-binary", "@" + path,
+                        S.url + "/v2/models/scale/versions/1/infer"], capture_output=True, text=True)
+    assert r.returncode == 0 and json.loads(r.stdout)["outputs"][0]["shape"] == [200, 3], r
+    assert time.time() - t0 < 0.5, f"curl took {time.time() - t0:.2f}s (100-continue not answered?)"
     r = subprocess.run(["curl", "-sf", "-H", "Content-Type: application/json", "-d",
                         '{"instances": [[1, 2, 3]]}', S.url + "/v1/models/scale:predict"],
                        capture_output=True, text=True)
@@ -680,6 +689,10 @@ for s in servers:
     code = s.stop()
     if code not in (0, None):
         results.append(("server exit code", f"{code}", 0))
+    time.sleep(0.05)
+    races = [line for line in s.lines if "ThreadSanitizer" in line or "AddressSanitizer" in line]
+    if races:
+        results.append(("sanitizer reports", "".join(s.lines)[-4000:], 0))
 failed = [(n, e) for n, e, _ in results if e]
 for n, e, t in results:
     print(("FAIL " if e else "ok   ") + n + f" ({t:.2f}s)" + (": " + e if e else ""))
