@@ -191,7 +191,7 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto& h = parser_->get();
     if (beast::iequals(h[bhttp::field::expect], "100-continue")) {
       continue_ = std::make_unique<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_,
-                                                                        h.version());
+                                                                       h.version());
       bhttp::async_write(stream_, *continue_,
                          [self = shared_from_this()](beast::error_code e, size_t) {
                            if (e) return self->Close();
