@@ -292,6 +292,11 @@ class Session : public std::enable_shared_from_this<Session> {
     res_.keep_alive(keep);
     res_.body() = std::move(r.body);
     res_.prepare_payload();
+    if (req->method == "HEAD") {  // the GET answer's headers, no body
+      const size_t n = res_.body().size();
+      res_.body().clear();
+      res_.content_length(n);
+    }
     if (server_->options_.on_response && !req->method.empty()) {
       double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() -
                                                             req->received)

@@ -149,6 +149,8 @@ S = Server(REPO, "--version-policy", "all", "--label", "scale:stable=1",
 @case
 def v2_health_and_server_metadata():
     assert S.get("/v2/health/live").status_code == 200
+    h = requests.head(S.url + "/v2/models/scale", timeout=5)
+    assert h.status_code == 200 and int(h.headers["Content-Length"]) > 0 and h.content == b""
     assert S.get("/v2/health/ready").status_code == 200
     m = S.get("/v2").json()
     assert m["name"] == "tiffin" and "binary_tensor_data" in m["extensions"], m
@@ -201,6 +203,10 @@ def v2_infer_sklearn_bundle_matches_sklearn():
     body["outputs"] = [{"name": "label"}]
     r = S.post("/v2/models/iris/infer", body).json()
     assert [o["name"] for o in r["outputs"]] == ["label"], r
+    # far outside the training range: answered, with the bundle's warning
+    far = {"inputs": [v2_input("X", np.array([[500.0, 3.0, 5.1, 1.8]]), "FP64")]}
+    r = S.post("/v2/models/iris/infer", far).json()
+    assert r["outputs"] and r.get("warnings"), r
     body["outputs"] = [{"name": "nope"}]
     r = S.post("/v2/models/iris/infer", body)
     assert r.status_code == 400 and "nope" in r.json()["error"], r.text
