@@ -200,6 +200,22 @@ for m in ("logreg", "forest"):
             t = idx[("tiffin", m, b, c)]
             lines.append(f"| {m} | {b} | {c} | {t / idx[('nginx (fixed body)', '-', b, c)]:.2f} | "
                          f"{t / idx[('FastAPI+uvicorn+sklearn', m, b, c)]:.1f}x |")
+# The issue's targets, judged on this run.
+t16 = [(m, b) for m in ("logreg", "forest") for b in BODIES]
+worst_ngx = min(idx[("tiffin", m, b, c)] / idx[("nginx (fixed body)", "-", b, c)]
+                for m, b in t16 for c in concs)
+worst_fa = min(idx[("tiffin", m, b, c)] / idx[("FastAPI+uvicorn+sklearn", m, b, c)]
+               for m, b in t16 for c in concs)
+p99_16 = max(p99 for s, m, b, c, _, _, p99 in results if s == "tiffin" and c == 16)
+ok = lambda cond: "met" if cond else "**not met**"  # noqa: E731
+lines += ["", "Targets (issue 5), on this run:", "",
+          "| target | measured | |", "|---|---|---|",
+          f"| >= 50% of nginx's requests/s | worst cell {worst_ngx:.0%} | {ok(worst_ngx >= 0.5)} |",
+          f"| >= 20x FastAPI's requests/s | worst cell {worst_fa:.1f}x | {ok(worst_fa >= 20)} |",
+          f"| p99 < 1 ms at concurrency 16 | worst {p99_16:.0f} µs | {ok(p99_16 < 1000)} |",
+          f"| < 50 MB RSS with the models loaded | {rss / 1e6:.1f} MB | {ok(rss < 50e6)} |",
+          f"| < 100 ms from start to ready | {ready_ms:.1f} ms (log), {wall_ready:.0f} ms wall | "
+          f"{ok(wall_ready < 100)} |"]
 text = "\n".join(lines) + "\n"
 print(text)
 if args.doc:
