@@ -2,6 +2,7 @@
 // src/server/ (http, repository, service, batcher).
 #include <sys/time.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
