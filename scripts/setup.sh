@@ -12,11 +12,12 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libbz2-dev liblzma-dev liblz4-dev libzstd-dev
   libssl-dev
-  libboost-dev
+  libboost-dev curl python3-requests
   python3 python3-onnx python3-numpy python3-sklearn python3-lz4
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch)
+  packages+=(wrk nginx python3-fastapi python3-uvicorn)  # bench/serve_bench.sh
 fi
 if [[ "${1:-}" == "--fuzz" ]]; then
   packages+=(clang libclang-rt-14-dev)
