@@ -17,6 +17,7 @@ run: setup build
 	@$(BUILD)/bin/tiffin inspect examples/sklearn_iris/model.pkl
 	@echo "== tiffin predict examples/sklearn_iris/model.pkl --input examples/sklearn_iris/input.csv --steps scaler,model"
 	@$(BUILD)/bin/tiffin predict examples/sklearn_iris/model.pkl --input examples/sklearn_iris/input.csv --steps scaler,model
+	@scripts/serve_demo.sh $(BUILD) $(or $(PORT),8080)
 
 test: setup build conformance-data sklearn-fixtures
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
@@ -89,6 +90,7 @@ FUZZ_CORPUS_fuzz_keras_config = fuzz/corpus/keras_config
 FUZZ_CORPUS_fuzz_keras_file = fuzz/corpus/keras_file
 FUZZ_CORPUS_fuzz_xgboost = fuzz/corpus/xgboost
 FUZZ_CORPUS_fuzz_lightgbm = fuzz/corpus/lightgbm
+FUZZ_CORPUS_fuzz_serve = fuzz/corpus/serve
 fuzz:
 	@scripts/setup.sh --fuzz
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTIFFIN_BUILD_FUZZ=ON -DTIFFIN_BUILD_TESTS=OFF -DTIFFIN_BUILD_BENCH=OFF

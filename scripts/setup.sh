@@ -13,11 +13,15 @@ packages=(
   zlib1g-dev libbz2-dev liblzma-dev liblz4-dev libzstd-dev
   libssl-dev
   libhdf5-dev libzip-dev python3-h5py
+  libboost-dev curl python3-requests
   python3 python3-onnx python3-numpy python3-sklearn python3-lz4
 )
-# PyTorch archives (src/importers/torch): zip entries through libzip; Debian's
-# torch writes the differential fixtures (tests/golden/gen/gen_torch_archives.py).
-packages+=(libzip-dev python3-torch)
+# Debian's torch and xgboost write the differential fixtures
+# (tests/golden/gen/gen_torch_archives.py, gen_keras.py, gen_xgboost.py).
+packages+=(python3-torch python3-xgboost)
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(wrk nginx python3-fastapi python3-uvicorn)  # bench/serve_bench.sh
+fi
 if [[ "${1:-}" == "--fuzz" ]]; then
   packages+=(clang libclang-rt-14-dev)
 fi

@@ -20,6 +20,7 @@ int Convert(const std::vector<std::string>& args);
 int Diff(const std::vector<std::string>& args);
 int Doctor(const std::vector<std::string>& args);
 int Pack(const std::vector<std::string>& args);
+int Serve(const std::vector<std::string>& args);  // serve_command.cc
 
 }  // namespace tiffin::cli
 

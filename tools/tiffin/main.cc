@@ -26,6 +26,8 @@ void Usage() {
       "                                                 standard ONNX file\n"
       "  pack MODEL -o OUT.tiffin [--reference DATA]    bundle a model with its schema,\n"
       "                                                 provenance and reference cases\n"
+      "  serve PATH [--http-port 8080] [--threads N]     serve models over HTTP (KServe V2,\n"
+      "                                                 TF Serving, MLflow, /metrics)\n"
       "  ops [--json]                                   list the operators tiffin runs,\n"
       "                                                 with their opset ranges\n"
       "  --version                                      print the version\n"
@@ -57,6 +59,7 @@ int main(int argc, char** argv) {
   if (cmd == "diff") return tiffin::cli::Diff(args);
   if (cmd == "doctor") return tiffin::cli::Doctor(args);
   if (cmd == "pack") return tiffin::cli::Pack(args);
+  if (cmd == "serve") return tiffin::cli::Serve(args);
   std::fprintf(stderr, "tiffin: unknown command '%s'\n\n", cmd.c_str());
   Usage();
   return 2;

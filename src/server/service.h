@@ -1,0 +1,53 @@
+// The HTTP endpoints of `tiffin serve`: the Open Inference Protocol (KServe
+// V2) REST API with Triton's binary-tensor, repository and statistics
+// extensions, TF Serving's REST API, MLflow's scoring API and Prometheus
+// metrics with Triton's names. docs/serving.md is the reference.
+//
+// Errors: 400 {"error": "...", "details": [{"input", "problem", "expected",
+// "got"}]} for a request that does not fit the model, 404 for an unknown
+// model, version or route; never 500 for a bad request.
+//
+// Thread safety: Handle may be called from any number of threads at once.
+#ifndef TIFFIN_SERVER_SERVICE_H_
+#define TIFFIN_SERVER_SERVICE_H_
+
+#include <memory>
+#include <string>
+
+#include "server/http.h"
+#include "server/repository.h"
+
+namespace tiffin::server {
+
+struct ServiceOptions {
+  // Leave input values out of error messages (names, dtypes and shapes stay).
+  bool redact_errors = false;
+  // Dynamic batching (0: off): requests for one model version that arrive
+  // within `max_queue_delay_us` of each other run as one batch of up to
+  // `max_batch_size` rows; each gets its own rows back, in order.
+  int max_batch_size = 0;
+  int max_queue_delay_us = 100;
+};
+
+class Batcher;
+
+class Service {
+ public:
+  Service(Repository* repo, ServiceOptions options);
+  ~Service();
+
+  HttpResponse Handle(const HttpRequest& req);
+
+  // Prometheus text exposition of every model version's counters and the
+  // process's CPU time and memory.
+  std::string Metrics() const;
+
+ private:
+  Repository* repo_;
+  ServiceOptions options_;
+  std::unique_ptr<Batcher> batcher_;
+};
+
+}  // namespace tiffin::server
+
+#endif  // TIFFIN_SERVER_SERVICE_H_
