@@ -189,10 +189,10 @@ def read_sections(path):
     except OSError:
         return {}
     found = {}
-    for name in SECTIONS:
-        m = re.search(rf"<!-- bench:{name} -->\n(.*?)<!-- /bench:{name} -->", text, re.S)
-        if m:
-            found[name] = m.group(1)
+    # Every marked section, also those other scripts write by hand or keep
+    # (bundle load, serve, xgboost): they are kept, in their order.
+    for m in re.finditer(r"<!-- bench:([\w-]+) -->\n(.*?)<!-- /bench:\1 -->", text, re.S):
+        found[m.group(1)] = m.group(2)
     if not found and "| model | batch | threads |" in text:
         body = text.split("\n", 1)[1] if text.startswith("# Benchmarks") else text
         body = body.split("\nRaw JSON lines")[0].strip("\n")
@@ -233,7 +233,7 @@ def main():
                                               ", ".join(map(str, threads)), args.command)
     with open(args.doc, "w") as f:
         f.write("# Benchmarks\n\n")
-        for name in SECTIONS:
+        for name in list(SECTIONS) + [n for n in sections if n not in SECTIONS]:
             if name in sections:
                 f.write(f"<!-- bench:{name} -->\n{sections[name]}<!-- /bench:{name} -->\n\n")
         parts = " and ".join(n for n, t in (("torch", ttable), ("sklearn", stable)) if t)

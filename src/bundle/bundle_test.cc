@@ -16,6 +16,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <sstream>
 
 #include "bundle/zip.h"
 #include "importers/onnx/onnx_writer.h"
@@ -156,6 +157,107 @@ TEST(Bundle, RoundTripSklearn) {
     const std::string input = fs::exists(dir / "X.csv") ? "X.csv" : "X.npy";
     RoundTrip(model.string(), (dir / input).string());
   }
+}
+
+// Deterministic inputs for a model without a fixture input file: each
+// declared input with symbolic dims set to 3, values in [-1, 1).
+std::vector<NamedTensor> SyntheticFeeds(const Model& model) {
+  std::vector<NamedTensor> feeds;
+  uint64_t state = 12345;
+  for (const TensorInfo& in : model.inputs()) {
+    Shape shape;
+    for (const Dim& d : in.shape) shape.push_back(d.fixed() ? d.value : 3);
+    Tensor t(in.dtype == DType::kUndefined ? DType::kFloat32 : in.dtype, shape);
+    for (int64_t i = 0; i < t.size(); ++i) {
+      state = state * 6364136223846793005ull + 1442695040888963407ull;
+      const double v = static_cast<double>(state >> 11) / 9007199254740992.0 * 2 - 1;
+      if (t.dtype() == DType::kFloat32) t.data<float>()[i] = static_cast<float>(v);
+      if (t.dtype() == DType::kFloat64) t.data<double>()[i] = v;
+    }
+    feeds.push_back({in.name, std::move(t)});
+  }
+  return feeds;
+}
+
+// A whitespace-separated text matrix (the XGBoost fixtures' X.txt; "nan"
+// for missing values) as float64 [rows, cols].
+Tensor ReadTextMatrix(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<double> v;
+  int64_t rows = 0, cols = -1;
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream ls(line);
+    int64_t c = 0;
+    for (std::string tok; ls >> tok; ++c) v.push_back(std::strtod(tok.c_str(), nullptr));
+    if (c == 0) continue;
+    EXPECT_TRUE(cols < 0 || cols == c) << path << " row " << rows;
+    cols = c;
+    ++rows;
+  }
+  return Tensor::FromVector<double>(v, {rows, std::max<int64_t>(cols, 0)});
+}
+
+// Packs `source` without reference data and checks that the bundle predicts
+// bit for bit what the source does on `x` (synthetic inputs when undefined).
+void RoundTripSynthetic(const std::string& source, const std::string& config = "",
+                        const Tensor& x = Tensor()) {
+  SCOPED_TRACE(source);
+  LoadOptions lo;
+  lo.config_path = config;
+  auto original = LoadModel(source, lo);
+  ASSERT_TRUE(original.ok()) << original.status().ToString();
+  PackOptions p;
+  p.config_path = config;
+  const std::string out = TempPath(fs::path(source).filename().string() + ".tiffin");
+  Status s = PackBundle(source, out, p);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  auto bundled = LoadModel(out);
+  ASSERT_TRUE(bundled.ok()) << bundled.status().ToString();
+  const auto feeds = x.defined() ? std::vector<NamedTensor>{{(*original)->inputs()[0].name, x}}
+                                 : SyntheticFeeds(**original);
+  auto a = (*original)->Run(feeds);
+  auto b = (*bundled)->Run(feeds);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  ExpectSameTensors(*a, *b, source);
+}
+
+// The other importers: every generated XGBoost case in each of its file
+// forms (on its own rows), and LightGBM and Keras
+// files of the shared fixtures (synthetic inputs; no reference case).
+TEST(Bundle, RoundTripOtherImporters) {
+  const std::string src = SourceDir();
+  const fs::path xgb = fs::path(FixturesDir()).parent_path() / "xgboost-fixtures";
+  int n = 0;
+  if (fs::exists(xgb)) {
+    for (const auto& e : fs::directory_iterator(xgb)) {
+      if (!fs::exists(e.path() / "X.txt")) continue;
+      const Tensor x = ReadTextMatrix((e.path() / "X.txt").string());
+      for (const char* name : {"model.json", "model.ubj", "model.bin", "model.pkl"}) {
+        if (!fs::exists(e.path() / name)) continue;
+        RoundTripSynthetic((e.path() / name).string(), "", x);
+        ++n;
+      }
+    }
+    EXPECT_GE(n, 40) << "XGBoost cases in " << xgb;
+  } else {
+    ADD_FAILURE() << "no " << xgb << " (make xgboost-fixtures)";
+  }
+  const fs::path ext = fs::path(src) / ".." / "shared" / "fixtures" / "external";
+  if (!fs::exists(ext)) GTEST_SKIP() << "no shared fixtures";
+  for (const char* f :
+       {"lightgbm/lleaves__airline_model.txt", "lightgbm/lleaves__multiclass_model.txt",
+        "lightgbm/lleaves__mixed_categorical_model.txt",
+        "lightgbm/treelite__toy_categorical_model.txt"}) {
+    RoundTripSynthetic((ext / f).string());
+  }
+  for (const char* f : {"keras/hls4ml__prjs_conv2d_1layer.h5", "keras/hls4ml__prjs_prelu.h5",
+                        "keras/hls4ml__prjs_softmax.h5",
+                        "keras/hls4ml__experiments_mlp_streaming__keras_model.keras"}) {
+    RoundTripSynthetic((ext / f).string());
+  }
+  RoundTripSynthetic((ext / "keras/hls4ml__models_KERAS_3layer_weights.h5").string(),
+                     (ext / "keras/hls4ml__models_KERAS_3layer.json").string());
 }
 
 TEST(Bundle, ManifestCarriesProvenanceSchemaAndStats) {
