@@ -3,7 +3,17 @@
 #include <hdf5.h>
 #include <hdf5_hl.h>
 
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <functional>
 #include <mutex>
 
 namespace tiffin::keras {
@@ -15,6 +25,14 @@ constexpr size_t kMaxNames = 100000;        // layers in `layer_names`, weights 
 constexpr size_t kMaxAttrBytes = 64 << 20;  // one string attribute (model_config)
 constexpr int kMaxDepth = 32;               // group nesting walked in Keras 3 files
 constexpr size_t kMaxGroups = 200000;       // groups visited in Keras 3 files
+
+// What a reader child may send back: the weights can be compressed inside
+// the file, so more than the image, but each tensor is bounded by
+// max_tensor_bytes and the whole by this.
+uint64_t MaxAnswerBytes(std::string_view image, size_t max_tensor_bytes) {
+  return std::max<uint64_t>(uint64_t{64} * image.size() + (uint64_t{64} << 20),
+                            uint64_t{4} * max_tensor_bytes);
+}
 
 std::mutex& H5Lock() {
   static std::mutex m;
@@ -295,8 +313,11 @@ Status WalkKeras3(hid_t g, const std::string& path, int depth, size_t* visited, 
 
 }  // namespace
 
-Result<LegacyH5> ReadLegacyH5(std::string_view image, size_t max_tensor_bytes) {
-  std::lock_guard<std::mutex> lock(H5Lock());
+namespace {
+
+// The readers proper. They run in a child process (RunIsolated below); the
+// caller holds H5Lock().
+Result<LegacyH5> ReadLegacyH5Here(std::string_view image, size_t max_tensor_bytes) {
   TIFFIN_ASSIGN_OR_RETURN(hid_t fid, OpenImage(image));
   Id file(fid, H5Fclose);
   LegacyH5 out;
@@ -343,9 +364,8 @@ Result<LegacyH5> ReadLegacyH5(std::string_view image, size_t max_tensor_bytes) {
   return out;
 }
 
-Result<std::map<std::string, std::vector<Tensor>>> ReadKeras3Weights(std::string_view image,
-                                                                     size_t max_tensor_bytes) {
-  std::lock_guard<std::mutex> lock(H5Lock());
+Result<std::map<std::string, std::vector<Tensor>>> ReadKeras3WeightsHere(std::string_view image,
+                                                                         size_t max_tensor_bytes) {
   TIFFIN_ASSIGN_OR_RETURN(hid_t fid, OpenImage(image));
   Id file(fid, H5Fclose);
   Id root(H5Gopen2(file.get(), "/", H5P_DEFAULT), H5Gclose);
@@ -354,6 +374,250 @@ Result<std::map<std::string, std::vector<Tensor>>> ReadKeras3Weights(std::string
   size_t visited = 0;
   TIFFIN_RETURN_IF_ERROR(WalkKeras3(root.get(), "", 0, &visited, max_tensor_bytes, &out));
   return out;
+}
+
+// The child's answer on the pipe: a status, then (when OK) the result.
+class Writer {
+ public:
+  void U64(uint64_t v) { out_.append(reinterpret_cast<const char*>(&v), sizeof v); }
+  void Str(std::string_view v) {
+    U64(v.size());
+    out_.append(v);
+  }
+  Status Put(const Tensor& t) {
+    if (t.dtype() == DType::kString) return NotSupported("a text dataset holds weights");
+    U64(static_cast<uint64_t>(t.dtype()));
+    U64(t.shape().size());
+    for (int64_t d : t.shape()) U64(static_cast<uint64_t>(d));
+    Str(std::string_view(static_cast<const char*>(t.raw_data()), t.nbytes()));
+    return Status::Ok();
+  }
+  std::string& bytes() { return out_; }
+
+ private:
+  std::string out_;
+};
+
+// Reads what Writer wrote, every length checked against what is left.
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool U64(uint64_t* v) {
+    if (in_.size() - at_ < sizeof *v) return false;
+    std::memcpy(v, in_.data() + at_, sizeof *v);
+    at_ += sizeof *v;
+    return true;
+  }
+  bool Str(std::string* v) {
+    uint64_t n = 0;
+    if (!U64(&n) || n > in_.size() - at_) return false;
+    v->assign(in_.data() + at_, n);
+    at_ += n;
+    return true;
+  }
+  bool Get(Tensor* t, size_t max_tensor_bytes) {
+    uint64_t dtype = 0, rank = 0;
+    if (!U64(&dtype) || !U64(&rank) || rank > kMaxRank || dtype == 0 ||
+        dtype > static_cast<uint64_t>(DType::kUInt64) ||
+        dtype == static_cast<uint64_t>(DType::kString)) {
+      return false;
+    }
+    Shape shape(rank);
+    for (auto& d : shape) {
+      uint64_t v = 0;
+      if (!U64(&v) || v > (uint64_t{1} << 40)) return false;
+      d = static_cast<int64_t>(v);
+    }
+    uint64_t n = 0;
+    if (!U64(&n) || n > in_.size() - at_) return false;
+    auto made = Tensor::Allocate(static_cast<DType>(dtype), shape, max_tensor_bytes);
+    if (!made.ok() || made->nbytes() != n) return false;
+    std::memcpy(made->raw_data(), in_.data() + at_, n);
+    at_ += n;
+    *t = std::move(*made);
+    return true;
+  }
+  bool done() const { return at_ == in_.size(); }
+
+ private:
+  std::string_view in_;
+  size_t at_ = 0;
+};
+
+// Runs `read` in a forked child and returns what it returned. libhdf5 1.10
+// trusts lengths and offsets in the file: fuzzing found damaged files that
+// make it loop forever, read out of bounds or ask for 2^63 bytes
+// (fuzz/known_libhdf5_bugs/). In a child, the worst a file can do is kill
+// the child or run out its time; the caller gets an error naming the file
+// as damaged, and a server that loads it keeps serving.
+template <typename T>
+Result<T> RunIsolated(const std::function<Result<T>()>& read,
+                      const std::function<Status(Writer&, const T&)>& put,
+                      const std::function<bool(Reader&, T*)>& get, int timeout_ms,
+                      uint64_t max_answer_bytes) {
+  // Held across fork(): no other thread is inside libhdf5 or holds the
+  // lock when the child's copy of it is made, so the child cannot inherit
+  // a lock nobody will release.
+  std::lock_guard<std::mutex> lock(H5Lock());
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    return ResourceExhausted(std::string("cannot create a pipe: ") + std::strerror(errno));
+  }
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return ResourceExhausted(std::string("cannot fork to read HDF5: ") + std::strerror(errno));
+  }
+  if (pid == 0) {  // the child: read, answer, exit without running destructors
+    ::close(fds[0]);
+    Writer w;
+    Result<T> r = read();
+    Status st = r.ok() ? put(w, *r) : r.status();
+    Writer head;
+    head.U64(static_cast<uint64_t>(st.code()));
+    head.Str(st.message());
+    if (st.ok()) head.bytes() += w.bytes();
+    const std::string& out = head.bytes();
+    for (size_t at = 0; at < out.size();) {
+      const ssize_t n = ::write(fds[1], out.data() + at, out.size() - at);
+      if (n <= 0) {
+        if (n < 0 && errno == EINTR) continue;
+        ::_exit(3);
+      }
+      at += static_cast<size_t>(n);
+    }
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string answer;
+  bool timed_out = false, too_big = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  char buf[1 << 16];
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          deadline - std::chrono::steady_clock::now())
+                          .count();
+    if (left <= 0) {
+      timed_out = true;
+      break;
+    }
+    struct pollfd p = {fds[0], POLLIN, 0};
+    const int ready = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 1000)));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) continue;
+    const ssize_t n = ::read(fds[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // the child closed its end (exited)
+    if (answer.size() + static_cast<size_t>(n) > max_answer_bytes) {
+      too_big = true;
+      break;
+    }
+    answer.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fds[0]);
+  if (timed_out || too_big) ::kill(pid, SIGKILL);
+  int wstatus = 0;
+  while (::waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+  }
+  if (timed_out) {
+    return DataLoss("libhdf5 did not finish reading this HDF5 file within " +
+                    std::to_string(timeout_ms / 1000) +
+                    " s (a damaged file can make it loop); re-save the model");
+  }
+  if (too_big) return ResourceExhausted("the HDF5 file's weights exceed the load limits");
+  if (WIFSIGNALED(wstatus)) {
+    return DataLoss("libhdf5 crashed reading this HDF5 file (signal " +
+                    std::to_string(WTERMSIG(wstatus)) +
+                    "): its structure is damaged; re-save or re-download the model");
+  }
+  Reader r(answer);
+  uint64_t code = 0;
+  std::string message;
+  if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0 || !r.U64(&code) || !r.Str(&message) ||
+      code > static_cast<uint64_t>(StatusCode::kInternal)) {
+    return Internal("the HDF5 reader process ended without an answer");
+  }
+  if (code != static_cast<uint64_t>(StatusCode::kOk)) {
+    return Status(static_cast<StatusCode>(code), message);
+  }
+  T out;
+  if (!get(r, &out) || !r.done()) return Internal("the HDF5 reader process answered garbage");
+  return out;
+}
+
+}  // namespace
+
+Result<LegacyH5> ReadLegacyH5(std::string_view image, size_t max_tensor_bytes, int timeout_ms) {
+  auto put = [](Writer& w, const LegacyH5& h) -> Status {
+    w.Str(h.model_config);
+    w.Str(h.keras_version);
+    w.Str(h.backend);
+    w.U64(h.layers.size());
+    for (const auto& [name, lw] : h.layers) {
+      w.Str(name);
+      w.U64(lw.names.size());
+      for (const auto& n : lw.names) w.Str(n);
+      w.U64(lw.values.size());
+      for (const auto& t : lw.values) TIFFIN_RETURN_IF_ERROR(w.Put(t));
+    }
+    return Status::Ok();
+  };
+  auto get = [max_tensor_bytes](Reader& r, LegacyH5* h) {
+    uint64_t layers = 0;
+    if (!r.Str(&h->model_config) || !r.Str(&h->keras_version) || !r.Str(&h->backend) ||
+        !r.U64(&layers) || layers > kMaxNames) {
+      return false;
+    }
+    for (uint64_t i = 0; i < layers; ++i) {
+      std::string name;
+      uint64_t n = 0;
+      LayerWeights lw;
+      if (!r.Str(&name) || !r.U64(&n) || n > kMaxNames) return false;
+      lw.names.resize(n);
+      for (auto& s : lw.names)
+        if (!r.Str(&s)) return false;
+      if (!r.U64(&n) || n > kMaxNames) return false;
+      lw.values.resize(n);
+      for (auto& t : lw.values)
+        if (!r.Get(&t, max_tensor_bytes)) return false;
+      h->layers[name] = std::move(lw);
+    }
+    return true;
+  };
+  return RunIsolated<LegacyH5>([&] { return ReadLegacyH5Here(image, max_tensor_bytes); }, put, get,
+                               timeout_ms, MaxAnswerBytes(image, max_tensor_bytes));
+}
+
+Result<std::map<std::string, std::vector<Tensor>>> ReadKeras3Weights(std::string_view image,
+                                                                     size_t max_tensor_bytes,
+                                                                     int timeout_ms) {
+  using Weights = std::map<std::string, std::vector<Tensor>>;
+  auto put = [](Writer& w, const Weights& m) -> Status {
+    w.U64(m.size());
+    for (const auto& [name, ts] : m) {
+      w.Str(name);
+      w.U64(ts.size());
+      for (const auto& t : ts) TIFFIN_RETURN_IF_ERROR(w.Put(t));
+    }
+    return Status::Ok();
+  };
+  auto get = [max_tensor_bytes](Reader& r, Weights* m) {
+    uint64_t n = 0;
+    if (!r.U64(&n) || n > kMaxGroups) return false;
+    for (uint64_t i = 0; i < n; ++i) {
+      std::string name;
+      uint64_t k = 0;
+      if (!r.Str(&name) || !r.U64(&k) || k > kMaxNames) return false;
+      std::vector<Tensor> ts(k);
+      for (auto& t : ts)
+        if (!r.Get(&t, max_tensor_bytes)) return false;
+      (*m)[name] = std::move(ts);
+    }
+    return true;
+  };
+  return RunIsolated<Weights>([&] { return ReadKeras3WeightsHere(image, max_tensor_bytes); }, put,
+                              get, timeout_ms, MaxAnswerBytes(image, max_tensor_bytes));
 }
 
 }  // namespace tiffin::keras

@@ -6,14 +6,17 @@
 // files (refused with a message naming the problem).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "importers/keras/h5.h"
 #include "tiffin/model.h"
 
 namespace tiffin {
@@ -258,6 +261,69 @@ TEST(KerasGenerated, HostileFilesAreRefusedByName) {
     ++n;
   }
   EXPECT_GT(n, 0);
+}
+
+}  // namespace
+}  // namespace tiffin
+
+namespace tiffin {
+namespace {
+
+// Files on which Debian's libhdf5 1.10 loops, crashes or over-allocates
+// (found by fuzz_keras_file; fuzz/known_libhdf5_bugs/README.md). libhdf5
+// runs in a child process, so each is an error naming the damage, and this
+// process lives on.
+TEST(KerasHdf5Isolation, LibHdf5CrashesAndLoopsAreErrors) {
+  const fs::path dir = SourceDir() / "fuzz" / "known_libhdf5_bugs";
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().extension() != ".h5") continue;
+    SCOPED_TRACE(e.path().filename().string());
+    std::ifstream in(e.path(), std::ios::binary);
+    const std::string image((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto start = std::chrono::steady_clock::now();
+    auto r = keras::ReadLegacyH5(image, size_t{1} << 30, /*timeout_ms=*/2000);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    ASSERT_FALSE(r.ok()) << "a damaged file read as valid";
+    EXPECT_TRUE(r.status().code() == StatusCode::kDataLoss ||
+                r.status().code() == StatusCode::kInvalidArgument)
+        << r.status().ToString();
+    EXPECT_LT(seconds, 10.0) << r.status().ToString();
+    ++n;
+  }
+  EXPECT_GE(n, 4);
+  // The looping one is cut off by the time limit, the crashing one by its signal.
+  std::ifstream loop(dir / "libhdf5_1.10_H5HG_read_loop.h5", std::ios::binary);
+  const std::string image((std::istreambuf_iterator<char>(loop)), std::istreambuf_iterator<char>());
+  auto r = keras::ReadLegacyH5(image, size_t{1} << 30, /*timeout_ms=*/1000);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("did not finish"), std::string::npos)
+      << r.status().ToString();
+  std::ifstream crash(dir / "libhdf5_1.10_H5HG_read_memcpy.h5", std::ios::binary);
+  const std::string image2((std::istreambuf_iterator<char>(crash)),
+                           std::istreambuf_iterator<char>());
+  r = keras::ReadLegacyH5(image2, size_t{1} << 30, /*timeout_ms=*/5000);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("crashed"), std::string::npos) << r.status().ToString();
+}
+
+// A good file still reads through the child: every weight arrives intact.
+TEST(KerasHdf5Isolation, GoodFileReadsThroughTheChild) {
+  const fs::path f =
+      SourceDir() / "../shared/fixtures/external/keras/hls4ml__models_KERAS_3layer_weights.h5";
+  if (!fs::exists(f)) GTEST_SKIP() << "no shared fixtures";
+  std::ifstream in(f, std::ios::binary);
+  const std::string image((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto r = keras::ReadLegacyH5(image, size_t{1} << 30);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_FALSE(r->layers.empty());
+  int64_t params = 0;
+  for (const auto& [name, lw] : r->layers) {
+    EXPECT_EQ(lw.names.size(), lw.values.size()) << name;
+    for (const auto& t : lw.values) params += t.size();
+  }
+  EXPECT_GT(params, 0);
 }
 
 }  // namespace
