@@ -12,8 +12,7 @@
 #include "bundle/bundle.h"
 #include "bundle/zip.h"
 #include "core/json.h"
-#include "importers/keras/keras.h"
-#include "importers/gbdt/import.h"
+#include "importers/load.h"
 #include "importers/onnx/onnx_loader.h"
 #include "importers/onnx/onnx_writer.h"
 #include "importers/onnx/tensor_proto.h"
@@ -245,34 +244,16 @@ Status PackBundle(const std::string& source, const std::string& out_path,
 
   // The graph, as ONNX.
   const std::string format = DetectFormat(head);
-  onnx_import::OnnxWriteOptions w;
+  // The same graph `tiffin convert` writes, for every format LoadModel reads.
+  TIFFIN_ASSIGN_OR_RETURN(ExportableGraph exported, ImportGraphForExport(source, load));
+  const std::shared_ptr<const ir::Graph> graph = exported.graph;
+  onnx_import::OnnxWriteOptions w = exported.write;
   w.producer_name = "tiffin";
   w.producer_version = Version();
   w.metadata = info.metadata;
-  std::shared_ptr<ir::Graph> graph;
-  TIFFIN_ASSIGN_OR_RETURN(auto gb, gbdt::ImportGradientBoosting(source, format, load));
-  if (gb) {
-    graph = gb->graph;
-    w.doc_string = "Packed by tiffin from " + info.format + " (" + info.producer_name + " " +
-                   info.producer_version + ")";
-  } else if (IsPickleFormat(format)) {
-    TIFFIN_ASSIGN_OR_RETURN(sklearn::ImportedGraph g, sklearn::ImportSklearnFile(source, load));
-    graph = g.graph;
-    w.doc_string = "Packed by tiffin from " + info.format + " (" + info.producer_name + " " +
-                   info.producer_version + ")";
-  } else if (info.producer_name == "keras" && info.format.rfind("Keras", 0) == 0) {
-    TIFFIN_ASSIGN_OR_RETURN(sklearn::ImportedGraph g, keras::ImportKerasFile(source, load));
-    graph = g.graph;
-    w.doc_string =
-        "Packed by tiffin from " + info.format + " (keras " + info.producer_version + ")";
-  } else {
-    const std::string dir = std::filesystem::path(source).parent_path().string();
-    auto parsed = onnx_import::ParseOnnxGraph(src, dir.empty() ? "." : dir, load);
-    if (!parsed.ok()) return parsed.status().WithContext(source);
-    graph = parsed->graph;
-    w.opsets = parsed->opsets;
-    w.doc_string = info.doc_string;
-  }
+  w.doc_string = format == "onnx" ? info.doc_string
+                                  : "Packed by tiffin from " + info.format + " (" +
+                                        info.producer_name + " " + info.producer_version + ")";
   say("writing model.onnx and weights.bin");
   TIFFIN_ASSIGN_OR_RETURN(std::string onnx_bytes, onnx_import::SerializeOnnx(*graph, w));
   std::string weights;

@@ -6,8 +6,9 @@
 
 #include "bundle/bundle.h"
 #include "exec/executor.h"
-#include "importers/keras/keras.h"
 #include "importers/gbdt/import.h"
+#include "importers/keras/keras.h"
+#include "importers/load.h"
 #include "importers/onnx/onnx_loader.h"
 #include "importers/onnx/onnx_writer.h"
 #include "importers/onnx/tensor_proto.h"
@@ -116,13 +117,13 @@ bool IsGradientBoostingFile(const std::string& path) {
   return format.ok() && gbdt::GradientBoostingKind(path, *format) != gbdt::Kind::kNone;
 }
 
-Status ConvertToOnnx(const std::string& path, const std::string& out_path,
-                     const LoadOptions& options) {
+Result<ExportableGraph> ImportGraphForExport(const std::string& path, const LoadOptions& options) {
   TIFFIN_ASSIGN_OR_RETURN(const std::string format, DetectFileFormat(path));
-  onnx_import::OnnxWriteOptions w;
+  ExportableGraph out;
+  onnx_import::OnnxWriteOptions& w = out.write;
   w.producer_name = "tiffin";
   w.producer_version = Version();
-  std::shared_ptr<const ir::Graph> graph;
+  std::shared_ptr<const ir::Graph>& graph = out.graph;
   TIFFIN_ASSIGN_OR_RETURN(auto gb, gbdt::ImportGradientBoosting(path, format, options));
   if (gb) {
     graph = gb->graph;
@@ -195,7 +196,13 @@ Status ConvertToOnnx(const std::string& path, const std::string& out_path,
   } else {
     return NotSupported(path + ": converting " + format + " files is not supported yet");
   }
-  return onnx_import::WriteOnnxFile(*graph, w, out_path);
+  return out;
+}
+
+Status ConvertToOnnx(const std::string& path, const std::string& out_path,
+                     const LoadOptions& options) {
+  TIFFIN_ASSIGN_OR_RETURN(ExportableGraph e, ImportGraphForExport(path, options));
+  return onnx_import::WriteOnnxFile(*e.graph, e.write, out_path);
 }
 
 Result<std::shared_ptr<const Model>> LoadModel(const std::string& path,

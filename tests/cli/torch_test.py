@@ -125,6 +125,22 @@ def scripted_sequential_predicts_like_torch():
 
 
 @case
+def scripted_sequential_packs_into_a_bundle_that_predicts_the_same():
+    import tempfile
+    d = os.path.join(FIX, "script")
+    with tempfile.TemporaryDirectory() as tmp:
+        for c in INDEX["script"]["converted"]:
+            out = os.path.join(tmp, c["file"] + ".tiffin")
+            feed = os.path.join(d, c["input"])
+            r = tiffin("pack", os.path.join(d, c["file"]), "--reference", feed, "-o", out)
+            assert r.returncode == 0, (c["file"], r.stderr)
+            a = tiffin("predict", os.path.join(d, c["file"]), "--input", feed)
+            b = tiffin("predict", out, "--input", feed)  # verifies and replays the reference
+            assert a.returncode == 0 and b.returncode == 0, (c["file"], a.stderr + b.stderr)
+            assert json.loads(a.stdout)["outputs"] == json.loads(b.stdout)["outputs"], c["file"]
+
+
+@case
 def converted_sequential_runs_in_onnx_runtime():
     # tiffin convert writes the graph; ONNX Runtime 1.30 (tools/ort) runs it.
     import numpy as np
