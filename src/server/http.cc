@@ -46,7 +46,14 @@ class HttpServer::Impl {
         acceptor_(ioc_),
         pool_(static_cast<size_t>(options_.worker_threads)),
         guard_(net::make_work_guard(ioc_)),
-        drain_timer_(ioc_) {}
+        drain_timer_(ioc_) {
+    if (options_.inline_handlers) {
+      for (int i = 0; i < options_.io_threads; ++i) {
+        session_iocs_.push_back(std::make_unique<net::io_context>(1));
+        session_guards_.push_back(net::make_work_guard(*session_iocs_.back()));
+      }
+    }
+  }
 
   Status Bind() {
     boost::system::error_code ec;
@@ -83,8 +90,19 @@ class HttpServer::Impl {
     Accept();
     Event("listening", options_.host + ":" + std::to_string(port_));
     std::vector<std::thread> io;
-    for (int i = 1; i < options_.io_threads; ++i) io.emplace_back([this] { ioc_.run(); });
+    if (options_.inline_handlers) {
+      // One context per thread, each with its own connections: a request is
+      // read, run and answered on one thread with no hand-off (nginx's
+      // worker model). ioc_ keeps the acceptor, signals and drain timer.
+      for (auto& c : session_iocs_) io.emplace_back([c = c.get()] { c->run(); });
+    } else {
+      for (int i = 1; i < options_.io_threads; ++i) io.emplace_back([this] { ioc_.run(); });
+    }
     ioc_.run();
+    session_guards_.clear();  // drained (or timed out): let the session threads end
+    for (auto& c : session_iocs_) {
+      if (stopping_ && drain_timed_out_) c->stop();
+    }
     for (auto& t : io) t.join();
     pool_.join();
     signals_ = nullptr;
@@ -132,6 +150,11 @@ class HttpServer::Impl {
   HttpOptions options_;
   HttpHandler handler_;
   net::io_context ioc_;
+  // --inline: one I/O context per thread for the connections (see Run).
+  std::vector<std::unique_ptr<net::io_context>> session_iocs_;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> session_guards_;
+  size_t next_session_ioc_ = 0;
+  bool drain_timed_out_ = false;
   tcp::acceptor acceptor_;
   net::thread_pool pool_;
   net::executor_work_guard<net::io_context::executor_type> guard_;
@@ -373,7 +396,14 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 void HttpServer::Impl::Accept() {
-  acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+  // Each connection lives on one executor: a strand of the shared context,
+  // or (--inline) the next per-thread context in turn.
+  auto executor =
+      session_iocs_.empty()
+          ? net::any_io_executor(net::make_strand(ioc_))
+          : net::any_io_executor(
+                session_iocs_[next_session_ioc_++ % session_iocs_.size()]->get_executor());
+  acceptor_.async_accept(executor, [this](beast::error_code ec, tcp::socket socket) {
     if (ec) {
       if (stopping_) return;
       return Accept();
@@ -402,6 +432,7 @@ void HttpServer::Impl::CheckDrained() {
     guard_.reset();
     if (SessionCount() != 0 || in_flight_ != 0) {
       Event("drain_timeout", std::to_string(in_flight_.load()) + " requests still in flight");
+      drain_timed_out_ = true;
       ioc_.stop();
     }
     return;
