@@ -106,10 +106,18 @@ clean:
 
 # Keras differential fixtures (tests/golden/gen/gen_keras.py: Keras-layout
 # files with torch weights and torch's outputs), read by keras_import_test.
+# Regenerated only when the generator changed (.stamp holds its sha256).
+KERAS_GEN = tests/golden/gen/gen_keras.py
 KERAS_FIXTURES = $(BUILD)/keras-fixtures
 .PHONY: keras-fixtures
 keras-fixtures:
-	$(SKLEARN_PYTHON) tests/golden/gen/gen_keras.py $(KERAS_FIXTURES) >/dev/null
+	@want=$$(sha256sum $(KERAS_GEN) | cut -d' ' -f1); \
+	if [ "$$(cat $(KERAS_FIXTURES)/.stamp 2>/dev/null)" != "$$want" ]; then \
+	  echo "keras-fixtures: generating $(KERAS_FIXTURES)"; \
+	  rm -rf $(KERAS_FIXTURES); \
+	  $(SKLEARN_PYTHON) $(KERAS_GEN) $(KERAS_FIXTURES) >/dev/null && echo $$want > $(KERAS_FIXTURES)/.stamp; \
+	fi
+test: keras-fixtures
 # XGBoost differential fixtures (Debian's python3-xgboost), regenerated only
 # when the generator changed (.stamp holds its sha256).
 XGBOOST_GEN = tests/golden/gen/gen_xgboost.py
