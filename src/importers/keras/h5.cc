@@ -526,16 +526,19 @@ Result<T> RunIsolated(const std::function<Result<T>()>& read,
                     " s (a damaged file can make it loop); re-save the model");
   }
   if (too_big) return ResourceExhausted("the HDF5 file's weights exceed the load limits");
-  if (WIFSIGNALED(wstatus)) {
-    return DataLoss("libhdf5 crashed reading this HDF5 file (signal " +
-                    std::to_string(WTERMSIG(wstatus)) +
+  // A signal, or (under a sanitizer, which reports and exits) a non-zero
+  // status: either way the child died inside libhdf5 before answering.
+  if (WIFSIGNALED(wstatus) || (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) != 0)) {
+    const std::string how = WIFSIGNALED(wstatus)
+                                ? "signal " + std::to_string(WTERMSIG(wstatus))
+                                : "exit status " + std::to_string(WEXITSTATUS(wstatus));
+    return DataLoss("libhdf5 crashed reading this HDF5 file (" + how +
                     "): its structure is damaged; re-save or re-download the model");
   }
   Reader r(answer);
   uint64_t code = 0;
   std::string message;
-  if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0 || !r.U64(&code) || !r.Str(&message) ||
-      code > static_cast<uint64_t>(StatusCode::kInternal)) {
+  if (!r.U64(&code) || !r.Str(&message) || code > static_cast<uint64_t>(StatusCode::kInternal)) {
     return Internal("the HDF5 reader process ended without an answer");
   }
   if (code != static_cast<uint64_t>(StatusCode::kOk)) {
