@@ -1308,26 +1308,19 @@ std::string Service::Metrics() const {
   double virt = 0;
   double rss = ResidentBytes(&virt);
   double start = std::chrono::duration<double>(kProcessStart.time_since_epoch()).count();
-  std::snprintf(buf, sizeof buf, "%.6f", cpu);
-  out +=
-      "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds\n"
-      "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total " +
-      std::string(buf) + "\n";
-  std::snprintf(buf, sizeof buf, "%.0f", rss);
-  out +=
-      "# HELP process_resident_memory_bytes Resident memory size in bytes\n"
-      "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes " +
-      std::string(buf) + "\n";
-  std::snprintf(buf, sizeof buf, "%.0f", virt);
-  out +=
-      "# HELP process_virtual_memory_bytes Virtual memory size in bytes\n"
-      "# TYPE process_virtual_memory_bytes gauge\nprocess_virtual_memory_bytes " +
-      std::string(buf) + "\n";
-  std::snprintf(buf, sizeof buf, "%.3f", start);
-  out +=
-      "# HELP process_start_time_seconds Start time of the process since the Unix epoch\n"
-      "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds " +
-      std::string(buf) + "\n";
+  // One Prometheus sample with its HELP and TYPE lines.
+  auto metric = [&](const char* name, const char* type, const char* help, const char* fmt,
+                    double v) {
+    std::snprintf(buf, sizeof buf, fmt, v);
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+           name + " " + buf + "\n";
+  };
+  metric("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds",
+         "%.6f", cpu);
+  metric("process_resident_memory_bytes", "gauge", "Resident memory size in bytes", "%.0f", rss);
+  metric("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes", "%.0f", virt);
+  metric("process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch",
+         "%.3f", start);
   return out;
 }
 

@@ -171,17 +171,23 @@ def a_bundle_rewritten_by_python_still_loads():
     assert r.returncode == 0, r.stderr
 
 
-@case
-def a_damaged_entry_is_named():
+def damaged_copy(name):
+    """A copy of IRIS with one bit of model.onnx's data flipped."""
     with open(IRIS, "rb") as f:
         data = bytearray(f.read())
     with zipfile.ZipFile(IRIS) as z:
         info = z.getinfo("model.onnx")
     name_len, extra_len = struct.unpack_from("<HH", data, info.header_offset + 26)
     data[info.header_offset + 30 + name_len + extra_len + 5] ^= 0x10
-    dst = os.path.join(TMP, "damaged.tiffin")
+    dst = os.path.join(TMP, name)
     with open(dst, "wb") as f:
         f.write(data)
+    return dst
+
+
+@case
+def a_damaged_entry_is_named():
+    dst = damaged_copy("damaged.tiffin")
     r = run("predict", dst, "--input", SK_CSV, "--no-verify")
     assert r.returncode == 1 and "model.onnx" in r.stderr and "SHA-256" in r.stderr, r.stderr
 
@@ -214,15 +220,7 @@ def convert_writes_the_bundle_graph_as_one_standalone_onnx_file():
 
 @case
 def convert_refuses_a_damaged_bundle():
-    with open(IRIS, "rb") as f:
-        data = bytearray(f.read())
-    with zipfile.ZipFile(IRIS) as z:
-        info = z.getinfo("model.onnx")
-    name_len, extra_len = struct.unpack_from("<HH", data, info.header_offset + 26)
-    data[info.header_offset + 30 + name_len + extra_len + 5] ^= 0x10
-    dst = os.path.join(TMP, "damaged_convert.tiffin")
-    with open(dst, "wb") as f:
-        f.write(data)
+    dst = damaged_copy("damaged_convert.tiffin")
     out = os.path.join(TMP, "never.onnx")
     r = run("convert", dst, "-o", out)
     assert r.returncode == 1 and "model.onnx" in r.stderr and "SHA-256" in r.stderr, r.stderr
