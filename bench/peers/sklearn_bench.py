@@ -22,12 +22,11 @@ cpu_us = the process's CPU time over the timed calls / K).
 """
 
 import argparse
-import json
-import math
 import os
 import pickle
 import sys
-import time
+
+import timing
 
 
 def main(argv=None):
@@ -44,7 +43,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.batch < 1 or args.iters < 1 or args.threads < 1:
         ap.error("--batch, --iters and --threads must be >= 1")
-    warmup = args.warmup if args.warmup is not None else max(3, min(50, -(-args.iters // 10)))
+    warmup = args.warmup if args.warmup is not None else timing.default_warmup(args.iters)
 
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)
@@ -62,44 +61,13 @@ def main(argv=None):
 
     src = np.load(args.input or os.path.join(args.model_dir, "X.npy"), allow_pickle=False)
     src = np.ascontiguousarray(src, dtype=np.float64)
-    rows = src.shape[0]
-    if rows < 1:
+    if src.shape[0] < 1:
         ap.error("the input has no rows")
-    distinct = max(1, min(rows // args.batch, 1024))
-    feeds = [np.ascontiguousarray(src[(b * args.batch + np.arange(args.batch)) % rows])
-             for b in range(distinct)]
-
-    for i in range(warmup):
-        fn(feeds[i % distinct])
-    times = []
-    cpu0 = time.process_time_ns()
-    for i in range(args.iters):
-        x = feeds[i % distinct]
-        t0 = time.perf_counter_ns()
-        fn(x)
-        times.append((time.perf_counter_ns() - t0) / 1e3)
-    cpu_us = (time.process_time_ns() - cpu0) / 1e3 / args.iters
+    times, cpu_us = timing.time_calls(fn, timing.batches(np, src, args.batch), args.iters, warmup)
     del limits
-
-    times.sort()
-    mean = float(np.mean(times))
-    p50 = float(np.median(times))
-    p99 = times[max(math.ceil(0.99 * len(times)), 1) - 1]
-    print(json.dumps({
-        "peer": "scikit-learn " + sklearn.__version__,
-        "model": os.path.basename(os.path.normpath(args.model_dir)),
-        "batch": args.batch,
-        "threads": args.threads,
-        "iters": args.iters,
-        "mean_us": round(mean, 2),
-        "p50_us": round(p50, 2),
-        "p99_us": round(p99, 2),
-        "min_us": round(times[0], 2),
-        "cpu_us": round(cpu_us, 2),
-        "rows_per_s": round(args.batch / (mean / 1e6), 2),
-        "input": "npy",
-        "method": args.method,
-    }, separators=(",", ":")))
+    timing.print_result("scikit-learn " + sklearn.__version__,
+                        os.path.basename(os.path.normpath(args.model_dir)), args.batch,
+                        args.threads, times, cpu_us, input="npy", method=args.method)
     return 0
 
 

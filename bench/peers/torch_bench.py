@@ -12,10 +12,8 @@ process's CPU time over the timed calls / K).
 """
 
 import argparse
-import json
 import os
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "golden", "gen"))
@@ -24,6 +22,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import gen_torch  # noqa: E402
+import timing  # noqa: E402  (bench/peers/timing.py, beside this file)
 
 # Debian's python3-torch 1.13.1 reports torch.__version__ == "1.13.0a0".
 TORCH_VERSION = "1.13.1" if torch.__version__.startswith("1.13.0a0") else torch.__version__
@@ -42,7 +41,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.batch < 1 or args.iters < 1 or args.threads < 1:
         ap.error("--batch, --iters and --threads must be >= 1")
-    warmup = args.warmup if args.warmup is not None else max(3, min(50, -(-args.iters // 10)))
+    warmup = args.warmup if args.warmup is not None else timing.default_warmup(args.iters)
 
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
@@ -52,34 +51,10 @@ def main(argv=None):
     shape = gen_torch.input_shape(args.model, args.batch)
     x = torch.from_numpy(rng.uniform(-1.0, 1.0, size=shape).astype(np.float32))
 
-    times = []
     with torch.inference_mode():
-        for _ in range(warmup):
-            model(x)
-        cpu0 = time.process_time_ns()
-        for _ in range(args.iters):
-            t0 = time.perf_counter_ns()
-            model(x)
-            times.append((time.perf_counter_ns() - t0) / 1e3)
-        cpu_us = (time.process_time_ns() - cpu0) / 1e3 / args.iters
-
-    times.sort()
-    mean = float(np.mean(times))
-    p50 = float(np.median(times))
-    p99 = times[max(-(-99 * len(times) // 100), 1) - 1]  # nearest rank
-    print(json.dumps({
-        "peer": "pytorch " + TORCH_VERSION,
-        "model": args.model,
-        "batch": args.batch,
-        "threads": args.threads,
-        "iters": args.iters,
-        "mean_us": round(mean, 2),
-        "p50_us": round(p50, 2),
-        "p99_us": round(p99, 2),
-        "min_us": round(times[0], 2),
-        "cpu_us": round(cpu_us, 2),
-        "rows_per_s": round(args.batch / (mean / 1e6), 2),
-    }, separators=(",", ":")))
+        times, cpu_us = timing.time_calls(model, [x], args.iters, warmup)
+    timing.print_result("pytorch " + TORCH_VERSION, args.model, args.batch, args.threads, times,
+                        cpu_us)
     return 0
 
 

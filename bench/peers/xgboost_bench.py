@@ -16,12 +16,11 @@ format of tools/ort/bench.js.
 """
 
 import argparse
-import json
-import math
 import os
 import pickle
 import sys
-import time
+
+import timing
 
 
 def main(argv=None):
@@ -37,7 +36,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.batch < 1 or args.iters < 1 or args.threads < 1:
         ap.error("--batch, --iters and --threads must be >= 1")
-    warmup = args.warmup if args.warmup is not None else max(3, min(50, -(-args.iters // 10)))
+    warmup = args.warmup if args.warmup is not None else timing.default_warmup(args.iters)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)
     import numpy as np
@@ -57,37 +56,10 @@ def main(argv=None):
             fn = lambda x: booster.predict(xgb.DMatrix(x, nthread=args.threads))  # noqa: E731
 
     src = np.ascontiguousarray(np.load(os.path.join(args.model_dir, "X.npy")), dtype=np.float64)
-    rows = src.shape[0]
-    distinct = max(1, min(rows // args.batch, 1024))
-    feeds = [np.ascontiguousarray(src[(b * args.batch + np.arange(args.batch)) % rows])
-             for b in range(distinct)]
-    for i in range(warmup):
-        fn(feeds[i % distinct])
-    times = []
-    cpu0 = time.process_time_ns()
-    for i in range(args.iters):
-        x = feeds[i % distinct]
-        t0 = time.perf_counter_ns()
-        fn(x)
-        times.append((time.perf_counter_ns() - t0) / 1e3)
-    cpu_us = (time.process_time_ns() - cpu0) / 1e3 / args.iters
-    times.sort()
-    mean = float(np.mean(times))
-    print(json.dumps({
-        "peer": "xgboost " + xgb.__version__,
-        "model": os.path.basename(os.path.normpath(args.model_dir)),
-        "batch": args.batch,
-        "threads": args.threads,
-        "iters": args.iters,
-        "mean_us": round(mean, 2),
-        "p50_us": round(float(np.median(times)), 2),
-        "p99_us": round(times[max(math.ceil(0.99 * len(times)), 1) - 1], 2),
-        "min_us": round(times[0], 2),
-        "cpu_us": round(cpu_us, 2),
-        "rows_per_s": round(args.batch / (mean / 1e6), 2),
-        "input": "npy",
-        "method": args.method,
-    }, separators=(",", ":")))
+    times, cpu_us = timing.time_calls(fn, timing.batches(np, src, args.batch), args.iters, warmup)
+    timing.print_result("xgboost " + xgb.__version__,
+                        os.path.basename(os.path.normpath(args.model_dir)), args.batch,
+                        args.threads, times, cpu_us, input="npy", method=args.method)
     return 0
 
 
