@@ -17,25 +17,18 @@ import sys
 import tempfile
 import zipfile
 
+from cases import case, finish  # tests/cli/cases.py
+
 TIFFIN, SOURCE = sys.argv[1], sys.argv[2]
 SK = os.path.join(SOURCE, "examples", "sklearn_iris")
 SK_MODEL, SK_CSV = os.path.join(SK, "model.pkl"), os.path.join(SK, "input.csv")
 MLP = os.path.join(SOURCE, "tests", "golden", "torch", "mlp")
 TMP = tempfile.mkdtemp(prefix="tiffin_bundle_cli_")
-results = []
 
 
 def run(*args):
     return subprocess.run([TIFFIN, *args], capture_output=True, text=True)
 
-
-def case(fn):
-    try:
-        fn()
-        results.append((fn.__name__, None))
-    except AssertionError as e:
-        results.append((fn.__name__, str(e) or "assertion failed"))
-    return fn
 
 
 def pack(source, name, *extra):
@@ -227,9 +220,5 @@ def convert_refuses_a_damaged_bundle():
     assert not os.path.exists(out), "a damaged bundle was converted"
 
 
-failed = [(n, e) for n, e in results if e]
-for n, e in results:
-    print(("FAIL " if e else "ok   ") + n + (": " + e if e else ""))
 shutil.rmtree(TMP, ignore_errors=True)
-print(f"{len(results) - len(failed)}/{len(results)} passed")
-sys.exit(1 if failed else 0)
+finish()

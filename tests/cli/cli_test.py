@@ -12,25 +12,17 @@ import tempfile
 
 import numpy as np
 
+from cases import case, finish  # tests/cli/cases.py
+
 TIFFIN, SOURCE = sys.argv[1], sys.argv[2]
 IRIS = os.path.join(SOURCE, "examples", "iris_mlp", "model.onnx")
 MLP = os.path.join(SOURCE, "tests", "golden", "torch", "mlp")
 SK = os.path.join(SOURCE, "examples", "sklearn_iris")
 SK_MODEL, SK_CSV = os.path.join(SK, "model.pkl"), os.path.join(SK, "input.csv")
-results = []
 
 
 def run(*args, stdin=None):
     return subprocess.run([TIFFIN, *args], capture_output=True, text=True, input=stdin)
-
-
-def case(fn):
-    try:
-        fn()
-        results.append((fn.__name__, None))
-    except AssertionError as e:
-        results.append((fn.__name__, str(e) or "assertion failed"))
-    return fn
 
 
 @case
@@ -258,8 +250,4 @@ def sklearn_ops_lists_classes():
         assert c in classes, c
 
 
-failed = [(n, e) for n, e in results if e]
-for n, e in results:
-    print(("FAIL " if e else "ok   ") + n + (f": {e}" if e else ""))
-print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
-sys.exit(1 if failed else 0)
+finish()

@@ -10,24 +10,17 @@ import os
 import subprocess
 import sys
 
+from cases import case, finish  # tests/cli/cases.py
+
 TIFFIN, SOURCE = sys.argv[1], sys.argv[2]
 MLP = os.path.join(SOURCE, "tests", "golden", "torch", "mlp", "model.onnx")
 DIFF = os.path.join(SOURCE, "tests", "golden", "diff")
 SK = os.path.join(SOURCE, "examples", "sklearn_iris", "model.pkl")
-results = []
 
 
 def run(*args):
     return subprocess.run([TIFFIN, "diff", *args], capture_output=True, text=True)
 
-
-def case(fn):
-    try:
-        fn()
-        results.append((fn.__name__, None))
-    except AssertionError as e:
-        results.append((fn.__name__, str(e) or "assertion failed"))
-    return fn
 
 
 def changed(stdout):
@@ -106,8 +99,4 @@ def missing_file_is_exit_2():
     assert r.returncode == 2 and "not found" in r.stderr, r
 
 
-failed = [(n, e) for n, e in results if e]
-for n, e in results:
-    print(("FAIL " if e else "ok   ") + n + (f": {e}" if e else ""))
-print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
-sys.exit(1 if failed else 0)
+finish()

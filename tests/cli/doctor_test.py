@@ -12,11 +12,12 @@ import subprocess
 import sys
 import tempfile
 
+from cases import case, finish  # tests/cli/cases.py
+
 TIFFIN, SOURCE, BUILD = sys.argv[1], sys.argv[2], sys.argv[3]
 SK = os.path.join(SOURCE, "examples", "sklearn_iris")
 MODEL, RAW = os.path.join(SK, "model.pkl"), os.path.join(SK, "input.csv")
 FIX = os.path.join(BUILD, "sklearn-fixtures")
-results = []
 TMP = tempfile.mkdtemp()
 
 
@@ -35,15 +36,6 @@ def write(name, text):
     with open(p, "w") as f:
         f.write(text)
     return p
-
-
-def case(fn):
-    try:
-        fn()
-        results.append((fn.__name__, None))
-    except AssertionError as e:
-        results.append((fn.__name__, str(e) or "assertion failed"))
-    return fn
 
 
 @case
@@ -163,8 +155,4 @@ def a_missing_file_fails():
 
 
 shutil.rmtree(TMP, ignore_errors=True)
-failed = [(n, e) for n, e in results if e]
-for n, e in results:
-    print(("FAIL " if e else "ok   ") + n + (f": {e}" if e else ""))
-print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
-sys.exit(1 if failed else 0)
+finish()
