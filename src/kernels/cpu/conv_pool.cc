@@ -536,7 +536,14 @@ Status CheckDTypes(const ir::Node& node, const Tensor& x,
   return Status::Ok();
 }
 
-Status ConvCompute(KernelContext& ctx, const ConvAttrs& a) {
+// X, W and the optional B of Conv and ConvTranspose, with the checks both
+// share: X has spatial dims, one dtype throughout, W of X's rank.
+struct ConvInputs {
+  const Tensor* x;
+  const Tensor* w;
+  const Tensor* b;
+};
+Result<ConvInputs> GetConvInputs(KernelContext& ctx) {
   const ir::Node& node = ctx.node();
   TIFFIN_ASSIGN_OR_RETURN(const Tensor* x, RequiredInput(ctx, 0, "X"));
   TIFFIN_ASSIGN_OR_RETURN(const Tensor* w, RequiredInput(ctx, 1, "W"));
@@ -548,6 +555,36 @@ Status ConvCompute(KernelContext& ctx, const ConvAttrs& a) {
                            " but X has shape " + ShapeToString(x->shape()) +
                            " (expected W of rank " + std::to_string(x->rank()) + ")");
   }
+  return ConvInputs{x, w, b};
+}
+
+// Checks B against M output channels and W's spatial dims against the
+// 'kernel_shape' attribute; returns those dims.
+Result<std::vector<int64_t>> CheckBiasAndKernel(const ir::Node& node, const ConvInputs& in,
+                                                int64_t M,
+                                                const std::vector<int64_t>& kernel_shape) {
+  if (in.b != nullptr && (in.b->rank() != 1 || in.b->dim(0) != M)) {
+    return InvalidArgument(node.Describe() + ": B has shape " + ShapeToString(in.b->shape()) +
+                           ", expected [" + std::to_string(M) + "]");
+  }
+  std::vector<int64_t> wk(in.w->shape().begin() + 2, in.w->shape().end());
+  if (!kernel_shape.empty() && kernel_shape != wk) {
+    return InvalidArgument(node.Describe() + ": attribute 'kernel_shape' " + Ints(kernel_shape) +
+                           " differs from W's spatial dims " + Ints(wk));
+  }
+  for (int64_t k : wk) {
+    if (k <= 0) {
+      return InvalidArgument(node.Describe() + ": W has shape " + ShapeToString(in.w->shape()) +
+                             " (kernel dims must be positive)");
+    }
+  }
+  return wk;
+}
+
+Status ConvCompute(KernelContext& ctx, const ConvAttrs& a) {
+  const ir::Node& node = ctx.node();
+  TIFFIN_ASSIGN_OR_RETURN(const ConvInputs io, GetConvInputs(ctx));
+  const Tensor *x = io.x, *w = io.w, *b = io.b;
   const int64_t C = x->dim(1), M = w->dim(0);
   if (C % a.group != 0 || w->dim(1) * a.group != C) {
     return InvalidArgument(node.Describe() + ": X has " + std::to_string(C) + " channels but W " +
@@ -558,23 +595,10 @@ Status ConvCompute(KernelContext& ctx, const ConvAttrs& a) {
     return InvalidArgument(node.Describe() + ": W has " + std::to_string(M) +
                            " output channels, not divisible by group " + std::to_string(a.group));
   }
-  if (b != nullptr && (b->rank() != 1 || b->dim(0) != M)) {
-    return InvalidArgument(node.Describe() + ": B has shape " + ShapeToString(b->shape()) +
-                           ", expected [" + std::to_string(M) + "]");
-  }
+  TIFFIN_ASSIGN_OR_RETURN(const std::vector<int64_t> wk,
+                          CheckBiasAndKernel(node, io, M, a.w.kernel_shape));
   Geometry g;
   FillInput(*x, &g);
-  const std::vector<int64_t> wk(w->shape().begin() + 2, w->shape().end());
-  if (!a.w.kernel_shape.empty() && a.w.kernel_shape != wk) {
-    return InvalidArgument(node.Describe() + ": attribute 'kernel_shape' " +
-                           Ints(a.w.kernel_shape) + " differs from W's spatial dims " + Ints(wk));
-  }
-  for (int64_t k : wk) {
-    if (k <= 0) {
-      return InvalidArgument(node.Describe() + ": W has shape " + ShapeToString(w->shape()) +
-                             " (kernel dims must be positive)");
-    }
-  }
   TIFFIN_RETURN_IF_ERROR(FillWindow(node, a.w, wk, g.nd, &g));
   TIFFIN_RETURN_IF_ERROR(ResolveForward(node, a.w, false, &g));
   const Shape out_shape = OutShape(x->dim(0), M, g);
@@ -657,16 +681,8 @@ Status ConvTransposeTyped(KernelContext& ctx, const Geometry& g, int64_t group, 
 
 Status ConvTransposeCompute(KernelContext& ctx, const ConvTransposeAttrs& a) {
   const ir::Node& node = ctx.node();
-  TIFFIN_ASSIGN_OR_RETURN(const Tensor* x, RequiredInput(ctx, 0, "X"));
-  TIFFIN_ASSIGN_OR_RETURN(const Tensor* w, RequiredInput(ctx, 1, "W"));
-  const Tensor* b = ctx.input(2);
-  TIFFIN_RETURN_IF_ERROR(CheckSpatialRank(node, *x, "X"));
-  TIFFIN_RETURN_IF_ERROR(CheckDTypes(node, *x, {w, b}));
-  if (w->rank() != x->rank()) {
-    return InvalidArgument(node.Describe() + ": W has shape " + ShapeToString(w->shape()) +
-                           " but X has shape " + ShapeToString(x->shape()) +
-                           " (expected W of rank " + std::to_string(x->rank()) + ")");
-  }
+  TIFFIN_ASSIGN_OR_RETURN(const ConvInputs io, GetConvInputs(ctx));
+  const Tensor *x = io.x, *w = io.w, *b = io.b;
   const int64_t C = x->dim(1);
   if (w->dim(0) != C || C % a.group != 0) {
     return InvalidArgument(node.Describe() + ": X has " + std::to_string(C) +
@@ -675,22 +691,9 @@ Status ConvTransposeCompute(KernelContext& ctx, const ConvTransposeAttrs& a) {
                            std::to_string(a.group) + ")");
   }
   const int64_t M = w->dim(1) * a.group;
-  if (b != nullptr && (b->rank() != 1 || b->dim(0) != M)) {
-    return InvalidArgument(node.Describe() + ": B has shape " + ShapeToString(b->shape()) +
-                           ", expected [" + std::to_string(M) + "]");
-  }
+  TIFFIN_ASSIGN_OR_RETURN(const std::vector<int64_t> wk,
+                          CheckBiasAndKernel(node, io, M, a.w.kernel_shape));
   const int nd = static_cast<int>(x->rank()) - 2;
-  const std::vector<int64_t> wk(w->shape().begin() + 2, w->shape().end());
-  if (!a.w.kernel_shape.empty() && a.w.kernel_shape != wk) {
-    return InvalidArgument(node.Describe() + ": attribute 'kernel_shape' " +
-                           Ints(a.w.kernel_shape) + " differs from W's spatial dims " + Ints(wk));
-  }
-  for (int64_t k : wk) {
-    if (k <= 0) {
-      return InvalidArgument(node.Describe() + ": W has shape " + ShapeToString(w->shape()) +
-                             " (kernel dims must be positive)");
-    }
-  }
   if (!a.output_padding.empty() && a.output_padding.size() != static_cast<size_t>(nd)) {
     return InvalidArgument(node.Describe() + ": attribute 'output_padding' has " +
                            std::to_string(a.output_padding.size()) + " values, expected " +
