@@ -232,6 +232,66 @@ Result<std::vector<NamedTensor>> ParseJsonInputsImpl(std::string_view json,
                                                      const ParseLimits& limits);
 }  // namespace
 
+namespace {
+Result<NamedTensor> ParseV2InputImpl(const element& in, size_t index,
+                                     const std::vector<TensorInfo>& expected,
+                                     const ParseLimits& limits) {
+  object io;
+  const std::string where = "inputs[" + std::to_string(index) + "]";
+  if (in.get_object().get(io) != simdjson::SUCCESS) {
+    return InvalidArgument(where + " must be an object with name, shape, datatype and data");
+  }
+  std::string_view name_sv, dt_sv;
+  if (io["name"].get_string().get(name_sv) != simdjson::SUCCESS) {
+    return InvalidArgument(where + ": missing \"name\"");
+  }
+  std::string name(name_sv);
+  const TensorInfo* info = FindInfo(expected, name);
+  DType dtype = info && info->dtype != DType::kUndefined ? info->dtype : DType::kFloat32;
+  if (io["datatype"].get_string().get(dt_sv) == simdjson::SUCCESS) {
+    auto parsed = ParseDType(dt_sv);
+    if (!parsed) {
+      return InvalidArgument("input '" + name + "': unknown datatype '" + std::string(dt_sv) +
+                             "' (use FP32, FP64, INT64, INT32, BOOL, BYTES, ...)");
+    }
+    dtype = *parsed;
+  }
+  element data;
+  if (io["data"].get(data) != simdjson::SUCCESS) {
+    return InvalidArgument("input '" + name + "': missing \"data\"");
+  }
+  Shape nested;
+  std::vector<element> leaves;
+  TIFFIN_RETURN_IF_ERROR(Flatten(data, 0, &nested, &leaves, name, limits));
+  Shape shape;
+  array shape_arr;
+  if (io["shape"].get_array().get(shape_arr) == simdjson::SUCCESS) {
+    for (element d : shape_arr) {
+      int64_t v;
+      if (d.get_int64().get(v) != simdjson::SUCCESS || v < 0) {
+        return InvalidArgument("input '" + name + "': shape must list non-negative integers");
+      }
+      if (shape.size() == 64) return InvalidArgument("input '" + name + "': rank over 64");
+      shape.push_back(v);
+    }
+  } else {
+    shape = nested;
+  }
+  TIFFIN_ASSIGN_OR_RETURN(Tensor t, BuildTensor(name, dtype, shape, leaves, limits));
+  return NamedTensor{name, std::move(t)};
+}
+}  // namespace
+
+Result<NamedTensor> ParseV2Input(const simdjson::dom::element& in, size_t index,
+                                 const std::vector<TensorInfo>& expected,
+                                 const ParseLimits& limits) {
+  try {
+    return ParseV2InputImpl(in, index, expected, limits);
+  } catch (const std::bad_alloc&) {
+    return ResourceExhausted("out of memory parsing the JSON request");
+  }
+}
+
 Result<std::vector<NamedTensor>> ParseJsonInputs(std::string_view json,
                                                  const std::vector<TensorInfo>& expected,
                                                  const ParseLimits& limits) {
@@ -262,49 +322,8 @@ Result<std::vector<NamedTensor>> ParseJsonInputsImpl(std::string_view json,
   if (obj["inputs"].get_array().get(inputs) == simdjson::SUCCESS) {
     size_t k = 0;
     for (element in : inputs) {
-      object io;
-      const std::string where = "inputs[" + std::to_string(k++) + "]";
-      if (in.get_object().get(io) != simdjson::SUCCESS) {
-        return InvalidArgument(where + " must be an object with name, shape, datatype and data");
-      }
-      std::string_view name_sv, dt_sv;
-      if (io["name"].get_string().get(name_sv) != simdjson::SUCCESS) {
-        return InvalidArgument(where + ": missing \"name\"");
-      }
-      std::string name(name_sv);
-      const TensorInfo* info = FindInfo(expected, name);
-      DType dtype = info && info->dtype != DType::kUndefined ? info->dtype : DType::kFloat32;
-      if (io["datatype"].get_string().get(dt_sv) == simdjson::SUCCESS) {
-        auto parsed = ParseDType(dt_sv);
-        if (!parsed) {
-          return InvalidArgument("input '" + name + "': unknown datatype '" + std::string(dt_sv) +
-                                 "' (use FP32, FP64, INT64, INT32, BOOL, BYTES, ...)");
-        }
-        dtype = *parsed;
-      }
-      element data;
-      if (io["data"].get(data) != simdjson::SUCCESS) {
-        return InvalidArgument("input '" + name + "': missing \"data\"");
-      }
-      Shape nested;
-      std::vector<element> leaves;
-      TIFFIN_RETURN_IF_ERROR(Flatten(data, 0, &nested, &leaves, name, limits));
-      Shape shape;
-      array shape_arr;
-      if (io["shape"].get_array().get(shape_arr) == simdjson::SUCCESS) {
-        for (element d : shape_arr) {
-          int64_t v;
-          if (d.get_int64().get(v) != simdjson::SUCCESS || v < 0) {
-            return InvalidArgument("input '" + name + "': shape must list non-negative integers");
-          }
-          shape.push_back(v);
-        }
-        if (shape.size() > 64) return InvalidArgument("input '" + name + "': rank over 64");
-      } else {
-        shape = nested;
-      }
-      TIFFIN_ASSIGN_OR_RETURN(Tensor t, BuildTensor(name, dtype, shape, leaves, limits));
-      out.push_back({name, std::move(t)});
+      TIFFIN_ASSIGN_OR_RETURN(NamedTensor t, ParseV2InputImpl(in, k++, expected, limits));
+      out.push_back(std::move(t));
     }
     return out;
   }

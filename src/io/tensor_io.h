@@ -11,6 +11,10 @@
 #include "tiffin/model.h"
 #include "tiffin/tensor.h"
 
+namespace simdjson::dom {
+class element;
+}  // namespace simdjson::dom
+
 namespace tiffin::io {
 
 // Limits applied to anything parsed here.
@@ -28,6 +32,14 @@ struct ParseLimits {
 Result<std::vector<NamedTensor>> ParseJsonInputs(std::string_view json,
                                                  const std::vector<TensorInfo>& expected,
                                                  const ParseLimits& limits = {});
+
+// One entry of a KServe v2 "inputs" list, already parsed (the server parses
+// the request once and reads its other fields itself): {"name", "shape"?,
+// "datatype"?, "data"}. `index` names the entry in errors; dtypes and limits
+// as for ParseJsonInputs.
+Result<NamedTensor> ParseV2Input(const simdjson::dom::element& in, size_t index,
+                                 const std::vector<TensorInfo>& expected,
+                                 const ParseLimits& limits = {});
 
 // Writes {"outputs":[{"name","datatype","shape","data"}]} (KServe v2 response
 // form). Floats are printed in shortest round-trip form. NaN and infinities

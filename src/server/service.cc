@@ -496,10 +496,8 @@ Status ParseV2(const HttpRequest& req, const Model& model, V2Request* out) {
         "request needs \"inputs\": [{\"name\", \"shape\", \"datatype\", "
         "\"data\"}]");
   }
-  // Binary inputs are built here; JSON ones go through io::ParseJsonInputs.
-  std::vector<std::pair<size_t, NamedTensor>> built;
-  std::string json_doc = "{\"inputs\":[";
-  std::vector<size_t> json_pos;
+  // Binary inputs are built here, JSON ones by io::ParseV2Input on the
+  // document already parsed.
   size_t k = 0, offset = 0;
   for (element in : inputs) {
     const size_t pos = k++;
@@ -538,26 +536,16 @@ Status ParseV2(const HttpRequest& req, const Model& model, V2Request* out) {
                               TensorFromBinary(std::string(n), *dtype, shape,
                                                binary.substr(offset, static_cast<size_t>(size))));
       offset += static_cast<size_t>(size);
-      built.push_back({pos, {std::string(n), std::move(t)}});
+      out->inputs.push_back({std::string(n), std::move(t)});
     } else {
-      if (!json_pos.empty()) json_doc += ',';
-      json_doc += Minify(in);
-      json_pos.push_back(pos);
+      TIFFIN_ASSIGN_OR_RETURN(NamedTensor t, io::ParseV2Input(in, pos, model.inputs(), limits));
+      out->inputs.push_back(std::move(t));
     }
   }
   if (offset != binary.size()) {
     return InvalidArgument("the body holds " + std::to_string(binary.size() - offset) +
                            " binary bytes no input claims (check binary_data_size)");
   }
-  if (!json_pos.empty()) {
-    json_doc += "]}";
-    TIFFIN_ASSIGN_OR_RETURN(auto parsed, io::ParseJsonInputs(json_doc, model.inputs(), limits));
-    for (size_t i = 0; i < parsed.size() && i < json_pos.size(); ++i)
-      built.push_back({json_pos[i], std::move(parsed[i])});
-  }
-  std::sort(built.begin(), built.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (auto& [p, t] : built) out->inputs.push_back(std::move(t));
   if (out->pd) {
     // MLServer's tabular convention: one input per column.
     std::string cols = "{";
