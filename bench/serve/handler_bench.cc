@@ -4,7 +4,7 @@
 // server spends in protocol decoding, checks, the model and the response from
 // what the kernel's loopback path costs (bench/serve_bench.sh measures both).
 //
-//   build/bin/handler_bench MODEL_REPOSITORY [--iters N]
+//   build/bin/handler_bench MODEL_REPOSITORY [--iters N] [--only "V2 JSON"|"TF JSON"]
 // Each model in the repository is sent one row of four numbers (the iris
 // examples) as a V2 JSON request and as a TF Serving `instances` request.
 #include <time.h>
@@ -30,12 +30,14 @@ double ThreadCpuNs() {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: handler_bench MODEL_REPOSITORY [--iters N]\n");
+    std::fprintf(stderr, "usage: handler_bench MODEL_REPOSITORY [--iters N] [--only FORM]\n");
     return 2;
   }
   long iters = 200000;
+  std::string only;  // --only "V2 JSON" or "TF JSON": one request form
   for (int i = 2; i + 1 < argc; ++i) {
     if (std::string(argv[i]) == "--iters") iters = std::max(1L, std::atol(argv[i + 1]));
+    if (std::string(argv[i]) == "--only") only = argv[i + 1];
   }
   tiffin::server::RepositoryOptions ro;
   ro.path = argv[1];
@@ -63,6 +65,7 @@ int main(int argc, char** argv) {
         {"TF JSON", "/v1/models/" + m->name + ":predict", R"({"instances": [)" + row + "]}"},
     };
     for (const auto& c : cases) {
+      if (!only.empty() && only != c.label) continue;
       tiffin::server::HttpRequest req;
       req.method = "POST";
       req.target = c.target;
