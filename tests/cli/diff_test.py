@@ -67,7 +67,7 @@ def a_model_without_its_scaler_shows_the_missing_preprocessing():
     text = r.stdout
     assert "steps: [\"model\"]  ->  [\"scaler\",\"model\"]" in text, text
     assert "steps: LogisticRegression  ->  MinMaxScaler > LogisticRegression" in text, text
-    assert "node 'Mul_0' (Mul) added" in text and "training statistics: none  ->  present" in text, text
+    assert "node 'MinMaxScaler/Mul_0' (Mul) added" in text and "training statistics: none  ->  present" in text, text
 
 
 @case

@@ -167,6 +167,7 @@ Result<Features> Transform(Ctx& ctx, const Obj& obj, const Features& in) {
                            "pipeline");
   }
   const size_t first_child = ctx.structure.size();
+  auto scope = ctx.b.Scope(row->class_name);
   ++ctx.depth;
   auto out = row->transform(ctx, obj, in);
   --ctx.depth;
@@ -183,6 +184,7 @@ Result<Prediction> Predict(Ctx& ctx, const Obj& obj, const Features& in) {
     return InvalidArgument(obj.ClassName() + " is a transformer, not a predictor");
   }
   const size_t first_child = ctx.structure.size();
+  auto scope = ctx.b.Scope(row->class_name);
   ++ctx.depth;
   auto out = row->predict(ctx, obj, in);
   --ctx.depth;

@@ -51,8 +51,18 @@ GraphBuilder::GraphBuilder() : g_(std::make_shared<ir::Graph>()) { g_->name = "s
 
 GraphBuilder::GraphBuilder(GraphBuilder* parent) : GraphBuilder() {
   parent_ = parent;
+  scope_ = parent->scope_;
   g_->name = parent->Unique("body");
 }
+
+GraphBuilder::ScopeGuard::ScopeGuard(GraphBuilder* b, std::string scope)
+    : b_(b), saved_(std::move(b->scope_)) {
+  // A name from a file (a Keras layer's): long ones are cut, not refused.
+  if (scope.size() > 128) scope.resize(128);
+  b_->scope_ = std::move(scope);
+}
+
+GraphBuilder::ScopeGuard::~ScopeGuard() { b_->scope_ = std::move(saved_); }
 
 bool GraphBuilder::Taken(const std::string& name) const {
   return g_->FindValue(name) != ir::kNoValue || (parent_ && parent_->Taken(name));
@@ -111,7 +121,7 @@ void GraphBuilder::AddOutput(const std::string& value, const std::string& name, 
 }
 
 std::string GraphBuilder::Const(Tensor t, const std::string& hint) {
-  const std::string name = Unique(hint);
+  const std::string name = Unique(scope_.empty() ? hint : scope_ + "/" + hint);
   const int id = g_->AddValue(name);
   g_->constants[id] = std::move(t);
   return name;
@@ -132,7 +142,7 @@ std::vector<std::string> GraphBuilder::Node(const std::string& op, std::vector<s
   ir::Node n;
   n.op_type = op;
   n.domain = domain;
-  n.name = op + "_" + std::to_string(g_->nodes.size());
+  n.name = (scope_.empty() ? "" : scope_ + "/") + op + "_" + std::to_string(g_->nodes.size());
   if (domain == kMl && op == "TreeEnsemble") uses_ml_opset5_ = true;
   for (const auto& in : inputs) n.inputs.push_back(in.empty() ? ir::kNoValue : ValueId(in));
   std::vector<std::string> outs;

@@ -75,6 +75,23 @@ class GraphBuilder {
   // [N, 1] -> [N].
   std::string Squeeze1(const std::string& x);
 
+  // Names the nodes added while the returned guard lives "SCOPE/Op_N": the
+  // estimator or layer they come from (at most 128 bytes of it), so that
+  // `tiffin diff`, errors and ONNX viewers say where a node came from. Scopes
+  // do not nest: an inner one replaces the outer until it ends.
+  class ScopeGuard {
+   public:
+    ScopeGuard(GraphBuilder* b, std::string scope);
+    ~ScopeGuard();
+    ScopeGuard(const ScopeGuard&) = delete;
+    ScopeGuard& operator=(const ScopeGuard&) = delete;
+
+   private:
+    GraphBuilder* b_;
+    std::string saved_;
+  };
+  [[nodiscard]] ScopeGuard Scope(std::string scope) { return ScopeGuard(this, std::move(scope)); }
+
   std::string Unique(const std::string& hint);
   std::shared_ptr<ir::Graph> Finish();
   // Finishes a subgraph: outputs in order, outer references computed.
@@ -93,6 +110,7 @@ class GraphBuilder {
   std::map<std::string, std::string> renamed_;  // value name -> its output name
   int counter_ = 0;
   bool uses_ml_opset5_ = false;
+  std::string scope_;
 };
 
 }  // namespace tiffin::sklearn
