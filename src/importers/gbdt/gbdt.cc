@@ -174,30 +174,8 @@ std::string JsonList(const std::vector<std::string>& v) {
   return s + "]";
 }
 
-}  // namespace
-
-Result<sklearn::ImportedGraph> BuildGbdtGraph(const GbdtModel& m) {
-  if (m.n_targets < 1 || m.n_targets > 100000)
-    return InvalidArgument("the model has " + std::to_string(m.n_targets) +
-                           " outputs; expected 1 to 100000");
-  if (m.n_features < 1 || m.n_features > 10000000)
-    return InvalidArgument("the model has " + std::to_string(m.n_features) +
-                           " features; expected 1 to 10000000");
-  if (static_cast<int64_t>(m.base_margin.size()) != m.n_targets)
-    return InvalidArgument("base margin has " + std::to_string(m.base_margin.size()) +
-                           " values for " + std::to_string(m.n_targets) + " outputs");
-  Emitter e(m.n_targets, m.float32);
-  for (size_t i = 0; i < m.trees.size(); ++i)
-    TIFFIN_RETURN_IF_ERROR(e.Add(m.trees[i], i, m.n_features));
-  // Targets no tree writes still need a value: a zero tree keeps shapes right.
-  if (m.trees.empty()) e.AddConstant(0, 0.0);
-
-  sklearn::ImportedGraph out;
-  GraphBuilder b;
-  const Dim n{-1, "N"};
-  std::vector<Dim> in_shape = {n, Dim{m.n_features, ""}};
-  std::string x = b.AddInput("X", DType::kFloat64, in_shape);
-  out.inputs.push_back(TensorInfo{"X", DType::kFloat64, true, in_shape});
+// The trees: one TreeEnsemble, then the average and base margin.
+std::string EmitTrees(GraphBuilder& b, const GbdtModel& m, Emitter& e, std::string x) {
   if (m.float32) x = b.Cast(x, DType::kFloat32);
   if (!m.floor_features.empty()) {
     std::vector<uint8_t> mask(static_cast<size_t>(m.n_features), 0);
@@ -229,7 +207,72 @@ Result<sklearn::ImportedGraph> BuildGbdtGraph(const GbdtModel& m) {
             : Tensor::FromVector(m.base_margin);
     sum = b.Op("Add", {sum, b.Const(base, "base_margin")});
   }
-  std::string margin = m.float32 ? b.Cast(sum, DType::kFloat64) : sum;  // [N, K] float64
+  return m.float32 ? b.Cast(sum, DType::kFloat64) : sum;
+}
+
+Status CheckLinear(const GbdtModel& m) {
+  if (!m.trees.empty()) return InvalidArgument("a linear model with trees");
+  const size_t k = static_cast<size_t>(m.n_targets);
+  if (m.linear_weights.size() != static_cast<size_t>(m.n_features) * k)
+    return InvalidArgument("gblinear weights have " + std::to_string(m.linear_weights.size()) +
+                           " values for " + std::to_string(m.n_features) + " features x " +
+                           std::to_string(k) + " outputs");
+  if (m.linear_bias.size() != k)
+    return InvalidArgument("gblinear bias has " + std::to_string(m.linear_bias.size()) +
+                           " values for " + std::to_string(k) + " outputs");
+  return Status::Ok();
+}
+
+// gblinear: X (as the float32 XGBoost reads) @ W + bias + base margin, in
+// float64. A missing (NaN) feature adds nothing, as in XGBoost's sparse
+// sum; XGBoost sums float32 products in float32, so the last bits can
+// differ.
+std::string EmitLinear(GraphBuilder& b, const GbdtModel& m, const std::string& x) {
+  const int64_t k = m.n_targets;
+  std::string x32 = x;
+  if (m.float32) x32 = b.Cast(b.Cast(x, DType::kFloat32), DType::kFloat64);
+  const std::string zero = b.ScalarDouble(0.0);
+  const std::string dense = b.Op("Where", {b.Op("IsNaN", {x32}), zero, x32});
+  Tensor w = Tensor::FromVector(m.linear_weights, {m.n_features, k});
+  std::vector<double> bias(static_cast<size_t>(k));
+  for (size_t g = 0; g < bias.size(); ++g)
+    bias[g] = m.float32 ? static_cast<double>(static_cast<float>(m.linear_bias[g]) +
+                                              static_cast<float>(m.base_margin[g]))
+                        : m.linear_bias[g] + m.base_margin[g];
+  Tensor bt = Tensor::FromVector(bias, {k});
+  return b.MatMulAdd(dense, w, &bt);
+}
+
+}  // namespace
+
+Result<sklearn::ImportedGraph> BuildGbdtGraph(const GbdtModel& m) {
+  if (m.n_targets < 1 || m.n_targets > 100000)
+    return InvalidArgument("the model has " + std::to_string(m.n_targets) +
+                           " outputs; expected 1 to 100000");
+  if (m.n_features < 1 || m.n_features > 10000000)
+    return InvalidArgument("the model has " + std::to_string(m.n_features) +
+                           " features; expected 1 to 10000000");
+  if (static_cast<int64_t>(m.base_margin.size()) != m.n_targets)
+    return InvalidArgument("base margin has " + std::to_string(m.base_margin.size()) +
+                           " values for " + std::to_string(m.n_targets) + " outputs");
+  if (m.linear) {
+    TIFFIN_RETURN_IF_ERROR(CheckLinear(m));
+  }
+  Emitter e(m.n_targets, m.float32);
+  if (!m.linear) {
+    for (size_t i = 0; i < m.trees.size(); ++i)
+      TIFFIN_RETURN_IF_ERROR(e.Add(m.trees[i], i, m.n_features));
+    // Targets no tree writes still need a value: a zero tree keeps shapes right.
+    if (m.trees.empty()) e.AddConstant(0, 0.0);
+  }
+
+  sklearn::ImportedGraph out;
+  GraphBuilder b;
+  const Dim n{-1, "N"};
+  std::vector<Dim> in_shape = {n, Dim{m.n_features, ""}};
+  std::string x = b.AddInput("X", DType::kFloat64, in_shape);
+  out.inputs.push_back(TensorInfo{"X", DType::kFloat64, true, in_shape});
+  std::string margin = m.linear ? EmitLinear(b, m, x) : EmitTrees(b, m, e, x);  // [N, K] float64
   const int64_t k = m.n_targets;
   auto add_out = [&](const std::string& value, const std::string& name, DType dt,
                      std::vector<Dim> shape) {

@@ -9,6 +9,7 @@
 //   always:      `margin` (float64 [N] or [N, K]): the raw score before the
 //                objective's transform (XGBoost's output_margin=True,
 //                LightGBM's raw_score=True).
+// gblinear models become MatMul + Add instead of the TreeEnsemble.
 // The single input `X` is float64 [N, F]. XGBoost compares in float32: its
 // graph casts X to float32 and keeps float32 splits and sums, exactly as
 // XGBoost does; LightGBM compares and sums in float64.
@@ -57,6 +58,11 @@ enum class Transform {
 
 struct GbdtModel {
   std::vector<Tree> trees;
+  // XGBoost gblinear: no trees; margin_g = bias_g + base_margin_g +
+  // sum_i x_i * linear_weights[i * n_targets + g], a missing (NaN) x_i
+  // adding nothing. linear_weights has n_features * n_targets entries.
+  bool linear = false;
+  std::vector<double> linear_weights, linear_bias;
   int64_t n_targets = 1;
   int64_t n_features = 0;
   std::vector<double> base_margin;  // per target (size n_targets)
