@@ -21,12 +21,13 @@
 #include <vector>
 
 #include "importers/sklearn/sklearn.h"
+#include "importers/sklearn/tree_ensemble.h"
 #include "tiffin/status.h"
 
 namespace tiffin::gbdt {
 
-// TreeEnsemble opset 5 node modes.
-enum class Mode : uint8_t { kLeq = 0, kLt = 1, kEq = 4, kMember = 6 };
+// TreeEnsemble opset 5 node modes (kLeq, kLt, kEq and kMember are used).
+using Mode = sklearn::TreeEnsembleBuilder::Mode;
 
 struct Node {
   bool is_leaf = false;
