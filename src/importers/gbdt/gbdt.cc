@@ -291,6 +291,10 @@ Result<sklearn::ImportedGraph> BuildGbdtGraph(const GbdtModel& m) {
         info.parameter_bytes += static_cast<int64_t>(a.t.nbytes());
       }
   }
+  for (const auto& [id, t] : out.graph->constants) {  // gblinear weights, base margins
+    info.parameter_count += t.size();
+    info.parameter_bytes += static_cast<int64_t>(t.nbytes());
+  }
   info.metadata = m.metadata;
   info.metadata["objective"] = m.objective;
   info.metadata["num_trees"] = std::to_string(m.trees.size());
