@@ -1,6 +1,8 @@
-// Gradient-boosted tree models (XGBoost, LightGBM) in one neutral form, and
+// Gradient-boosted models (XGBoost, LightGBM) in one neutral form, and
 // their emission as a standard ONNX graph: one ai.onnx.ml TreeEnsemble
-// (opset 5) node, the base margin, and the objective's output transform.
+// (opset 5) node (written by sklearn::TreeEnsembleBuilder, the emitter the
+// scikit-learn importer uses too), the base margin, and the objective's
+// output transform.
 //
 // Importers fill a GbdtModel; BuildGbdtGraph checks it (child indices,
 // cycles, feature indices, counts) and emits:
@@ -9,7 +11,7 @@
 //   always:      `margin` (float64 [N] or [N, K]): the raw score before the
 //                objective's transform (XGBoost's output_margin=True,
 //                LightGBM's raw_score=True).
-// gblinear models become MatMul + Add instead of the TreeEnsemble.
+// XGBoost gblinear models become MatMul + Add instead of the TreeEnsemble.
 // The single input `X` is float64 [N, F]. XGBoost compares in float32: its
 // graph casts X to float32 and keeps float32 splits and sums, exactly as
 // XGBoost does; LightGBM compares and sums in float64.
