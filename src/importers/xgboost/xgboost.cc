@@ -233,8 +233,9 @@ Result<Tree> ReadJsonTree(const JValue& t, const std::string& where) {
     TIFFIN_ASSIGN_OR_RETURN(auto csizes, Array(t, "categories_sizes", cnodes.size(), where));
     for (size_t j = 0; j < cnodes.size(); ++j) {
       const double node = cnodes[j], seg = csegs[j], size = csizes[j];
-      if (node < 0 || node >= static_cast<double>(n) || seg < 0 || size < 0 ||
-          seg + size > static_cast<double>(cats.size()))
+      // Written so that NaN fails too (a cast of NaN is undefined behaviour).
+      if (!(node >= 0 && node < static_cast<double>(n) && seg >= 0 && size >= 0 &&
+            seg + size <= static_cast<double>(cats.size())))
         return InvalidArgument(where + ": categorical split " + std::to_string(j) +
                                " points outside the node or category arrays");
       Node& nd = out.nodes[static_cast<size_t>(node)];
@@ -252,7 +253,10 @@ Result<Tree> ReadJsonTree(const JValue& t, const std::string& where) {
 std::string VersionString(const JValue* v) {
   if (!v || !v->is_array() || !v->numeric_array) return "";
   std::string s;
-  for (double d : v->numbers) s += (s.empty() ? "" : ".") + std::to_string(static_cast<int64_t>(d));
+  for (double d : v->numbers) {
+    if (!(d >= 0 && d < 1e6)) return "";  // not a version number (NaN included)
+    s += (s.empty() ? "" : ".") + std::to_string(static_cast<int64_t>(d));
+  }
   return s;
 }
 
