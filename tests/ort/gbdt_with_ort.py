@@ -7,7 +7,9 @@ compared with the library's own values at rtol 1e-5, atol 1e-6:
   - every case of tests/golden/gen/gen_xgboost.py (XGBoost 1.7's predictions),
     from its JSON, UBJSON, binary and pickle files;
   - the treelite files in ../shared/fixtures/external with their shipped
-    margins / probabilities / predictions.
+    margins / probabilities / predictions;
+  - the dmitryikh/leaves files in tests/fixtures (LightGBM's and XGBoost's
+    own predictions).
 Exits 77 (ctest's skip code) when Node.js or the fixtures are missing.
 """
 import argparse
@@ -23,7 +25,7 @@ import numpy as np
 RTOL, ATOL = 1e-5, 1e-6
 
 
-def libsvm(path, width, absent):
+def libsvm(path, width, absent, shift=0):
     rows = []
     for line in open(path):
         parts = line.split()
@@ -32,8 +34,8 @@ def libsvm(path, width, absent):
         row = [absent] * width
         for tok in parts[1:]:
             i, v = tok.split(":")
-            if int(i) < width:
-                row[int(i)] = float(v)
+            if int(i) + shift < width:
+                row[int(i) + shift] = float(v)
         rows.append(row)
     return np.array(rows, dtype=float)
 
@@ -96,6 +98,29 @@ def main():
             p = np.loadtxt(os.path.join(ext, prob)).reshape(len(x), -1)
             out["probabilities"] = p if p.shape[1] > 1 else np.hstack([1 - p, p])
         cases.append((model, os.path.join(ext, model), x, out))
+
+    # dmitryikh/leaves files with the libraries' own predictions
+    # (tests/fixtures/*-leaves/SOURCE.md; gbdt_leaves_test.cc says why each
+    # case compares what it does).
+    fx = os.path.join(args.source, "tests", "fixtures")
+    if os.path.isdir(os.path.join(fx, "lightgbm-leaves")):
+        d = os.path.join(fx, "lightgbm-leaves")
+        x = np.loadtxt(os.path.join(d, "breast_cancer_test.tsv"), ndmin=2)
+        raw = np.loadtxt(os.path.join(d, "lg_dart_breast_cancer_true_predictions.txt"))[:len(x)]
+        p = 1 / (1 + np.exp(-raw))
+        cases.append(("leaves/lg_dart_breast_cancer", os.path.join(d, "lg_dart_breast_cancer.model"), x,
+                      {"margin": raw, "probabilities": np.stack([1 - p, p], axis=1)}))
+        x = libsvm(os.path.join(d, "iris_test.libsvm"), 4, np.nan)
+        avg = np.loadtxt(os.path.join(d, "lg_rf_iris_true_predictions.txt"))
+        # Known failure: probabilities (pre-2.2.3 random forest, see gbdt_leaves_test.cc).
+        cases.append(("leaves/lg_rf_iris", os.path.join(d, "lg_rf_iris.model"), x, {"margin": avg}))
+    if os.path.isdir(os.path.join(fx, "xgboost-leaves")):
+        d = os.path.join(fx, "xgboost-leaves")
+        x = libsvm(os.path.join(d, "agaricus.txt.test.head40"), 127, np.nan, shift=1)  # 1-based model
+        p = np.loadtxt(os.path.join(d, "xgblin_agaricus_true_predictions.head40.txt"))
+        cases.append(("leaves/xgblin_agaricus", os.path.join(d, "xgblin_agaricus.json"), x,
+                      {"margin": np.loadtxt(os.path.join(d, "xgblin_agaricus_true_raw_predictions.head40.txt")),
+                       "probabilities": np.stack([1 - p, p], axis=1)}))
 
     failures = 0
     with tempfile.TemporaryDirectory() as tmp:

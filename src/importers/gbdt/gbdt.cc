@@ -4,23 +4,22 @@
 #include <map>
 
 #include "importers/sklearn/graph_builder.h"
+#include "importers/sklearn/tree_ensemble.h"
 
 namespace tiffin::gbdt {
 
 namespace {
 
 using sklearn::AttrInt;
-using sklearn::AttrInts;
-using sklearn::Attrs;
-using sklearn::AttrTensor;
 using sklearn::GraphBuilder;
 
 constexpr size_t kMaxNodes = size_t{1} << 28;
 
-// Collects the trees into one TreeEnsemble node.
+// Checks each tree and adds it to the one TreeEnsemble node.
 class Emitter {
  public:
-  Emitter(int64_t n_targets, bool float32) : n_targets_(n_targets), float32_(float32) {}
+  Emitter(int64_t n_targets, bool float32)
+      : n_targets_(n_targets), float32_(float32), ensemble_(n_targets) {}
 
   Status Add(const Tree& t, size_t index, int64_t n_features) {
     const std::string what = "tree " + std::to_string(index);
@@ -69,95 +68,49 @@ class Emitter {
       AddConstant(t.target, root.value);
       return Status::Ok();
     }
-    if (features_.size() + order.size() > kMaxNodes)
+    if (static_cast<size_t>(ensemble_.next_node()) + order.size() > kMaxNodes)
       return ResourceExhausted("the ensemble has more than " + std::to_string(kMaxNodes) +
                                " nodes");
     std::vector<int64_t> id(static_cast<size_t>(n), -1);
-    int64_t next_node = static_cast<int64_t>(features_.size());
-    int64_t next_leaf = static_cast<int64_t>(leaf_targets_.size());
+    int64_t next_node = ensemble_.next_node();
+    int64_t next_leaf = ensemble_.next_leaf();
     for (int64_t i : order)
       id[static_cast<size_t>(i)] =
           t.nodes[static_cast<size_t>(i)].is_leaf ? next_leaf++ : next_node++;
-    roots_.push_back(id[static_cast<size_t>(t.root)]);
+    ensemble_.AddRoot(id[static_cast<size_t>(t.root)]);
     // Interior nodes in id order, then leaves in id order.
+    auto child = [&](int64_t c) {
+      return sklearn::TreeEnsembleBuilder::Child{id[static_cast<size_t>(c)],
+                                                 t.nodes[static_cast<size_t>(c)].is_leaf};
+    };
     for (int64_t i : order) {
       const Node& nd = t.nodes[static_cast<size_t>(i)];
       if (nd.is_leaf) continue;
-      features_.push_back(nd.feature);
-      modes_.push_back(static_cast<uint8_t>(nd.mode));
-      splits_.push_back(nd.split);
-      const Node& y = t.nodes[static_cast<size_t>(nd.yes)];
-      const Node& f = t.nodes[static_cast<size_t>(nd.no)];
-      true_ids_.push_back(id[static_cast<size_t>(nd.yes)]);
-      true_leafs_.push_back(y.is_leaf ? 1 : 0);
-      false_ids_.push_back(id[static_cast<size_t>(nd.no)]);
-      false_leafs_.push_back(f.is_leaf ? 1 : 0);
-      missing_true_.push_back(nd.missing_yes ? 1 : 0);
-      if (nd.mode == Mode::kMember) {
-        for (double c : nd.set) membership_.push_back(c);
-        membership_.push_back(std::nan(""));
-      }
+      sklearn::TreeEnsembleBuilder::Branch b;
+      b.feature = nd.feature;
+      b.mode = nd.mode;
+      b.split = nd.split;
+      b.members = &nd.set;
+      b.yes = child(nd.yes);
+      b.no = child(nd.no);
+      b.missing_yes = nd.missing_yes;
+      ensemble_.AddBranch(b);
     }
     for (int64_t i : order) {
       const Node& nd = t.nodes[static_cast<size_t>(i)];
-      if (!nd.is_leaf) continue;
-      leaf_targets_.push_back(t.target);
-      leaf_weights_.push_back(nd.value);
+      if (nd.is_leaf) ensemble_.AddLeaf(t.target, nd.value);
     }
     return Status::Ok();
   }
 
-  void AddConstant(int64_t target, double value) {
-    const int64_t leaf = static_cast<int64_t>(leaf_targets_.size());
-    roots_.push_back(static_cast<int64_t>(features_.size()));
-    features_.push_back(0);
-    splits_.push_back(0);
-    modes_.push_back(0);
-    true_ids_.push_back(leaf);
-    true_leafs_.push_back(1);
-    false_ids_.push_back(leaf);
-    false_leafs_.push_back(1);
-    missing_true_.push_back(0);
-    leaf_targets_.push_back(target);
-    leaf_weights_.push_back(value);
-  }
+  void AddConstant(int64_t target, double value) { ensemble_.AddConstant(target, value); }
 
-  std::string Emit(GraphBuilder& b, const std::string& x) {
-    auto tensor = [&](const std::vector<double>& v) {
-      if (!float32_) return Tensor::FromVector(v);
-      std::vector<float> f(v.begin(), v.end());
-      return Tensor::FromVector(f);
-    };
-    Attrs attrs = {
-        {"n_targets", AttrInt(n_targets_)},
-        {"aggregate_function", AttrInt(1)},  // SUM
-        {"post_transform", AttrInt(0)},      // NONE
-        {"tree_roots", AttrInts(roots_)},
-        {"nodes_featureids", AttrInts(features_)},
-        {"nodes_splits", AttrTensor(tensor(splits_))},
-        {"nodes_modes", AttrTensor(Tensor::FromVector(modes_))},
-        {"nodes_truenodeids", AttrInts(true_ids_)},
-        {"nodes_trueleafs", AttrInts(true_leafs_)},
-        {"nodes_falsenodeids", AttrInts(false_ids_)},
-        {"nodes_falseleafs", AttrInts(false_leafs_)},
-        {"nodes_missing_value_tracks_true", AttrInts(missing_true_)},
-        {"leaf_targetids", AttrInts(leaf_targets_)},
-        {"leaf_weights", AttrTensor(tensor(leaf_weights_))},
-    };
-    if (!membership_.empty())
-      attrs.push_back({"membership_values", AttrTensor(tensor(membership_))});
-    return b.Op("TreeEnsemble", {x}, std::move(attrs), sklearn::kMl);
-  }
+  std::string Emit(GraphBuilder& b, const std::string& x) { return ensemble_.Emit(b, x, float32_); }
 
  private:
   int64_t n_targets_;
   bool float32_;
-  std::vector<int64_t> roots_, features_, true_ids_, true_leafs_, false_ids_, false_leafs_,
-      missing_true_;
-  std::vector<uint8_t> modes_;
-  std::vector<double> splits_, membership_;
-  std::vector<int64_t> leaf_targets_;
-  std::vector<double> leaf_weights_;
+  sklearn::TreeEnsembleBuilder ensemble_;
 };
 
 std::string JsonList(const std::vector<std::string>& v) {
@@ -174,30 +127,8 @@ std::string JsonList(const std::vector<std::string>& v) {
   return s + "]";
 }
 
-}  // namespace
-
-Result<sklearn::ImportedGraph> BuildGbdtGraph(const GbdtModel& m) {
-  if (m.n_targets < 1 || m.n_targets > 100000)
-    return InvalidArgument("the model has " + std::to_string(m.n_targets) +
-                           " outputs; expected 1 to 100000");
-  if (m.n_features < 1 || m.n_features > 10000000)
-    return InvalidArgument("the model has " + std::to_string(m.n_features) +
-                           " features; expected 1 to 10000000");
-  if (static_cast<int64_t>(m.base_margin.size()) != m.n_targets)
-    return InvalidArgument("base margin has " + std::to_string(m.base_margin.size()) +
-                           " values for " + std::to_string(m.n_targets) + " outputs");
-  Emitter e(m.n_targets, m.float32);
-  for (size_t i = 0; i < m.trees.size(); ++i)
-    TIFFIN_RETURN_IF_ERROR(e.Add(m.trees[i], i, m.n_features));
-  // Targets no tree writes still need a value: a zero tree keeps shapes right.
-  if (m.trees.empty()) e.AddConstant(0, 0.0);
-
-  sklearn::ImportedGraph out;
-  GraphBuilder b;
-  const Dim n{-1, "N"};
-  std::vector<Dim> in_shape = {n, Dim{m.n_features, ""}};
-  std::string x = b.AddInput("X", DType::kFloat64, in_shape);
-  out.inputs.push_back(TensorInfo{"X", DType::kFloat64, true, in_shape});
+// The trees: one TreeEnsemble, then the average and base margin.
+std::string EmitTrees(GraphBuilder& b, const GbdtModel& m, Emitter& e, std::string x) {
   if (m.float32) x = b.Cast(x, DType::kFloat32);
   if (!m.floor_features.empty()) {
     std::vector<uint8_t> mask(static_cast<size_t>(m.n_features), 0);
@@ -229,7 +160,72 @@ Result<sklearn::ImportedGraph> BuildGbdtGraph(const GbdtModel& m) {
             : Tensor::FromVector(m.base_margin);
     sum = b.Op("Add", {sum, b.Const(base, "base_margin")});
   }
-  std::string margin = m.float32 ? b.Cast(sum, DType::kFloat64) : sum;  // [N, K] float64
+  return m.float32 ? b.Cast(sum, DType::kFloat64) : sum;
+}
+
+Status CheckLinear(const GbdtModel& m) {
+  if (!m.trees.empty()) return InvalidArgument("a linear model with trees");
+  const size_t k = static_cast<size_t>(m.n_targets);
+  if (m.linear_weights.size() != static_cast<size_t>(m.n_features) * k)
+    return InvalidArgument("gblinear weights have " + std::to_string(m.linear_weights.size()) +
+                           " values for " + std::to_string(m.n_features) + " features x " +
+                           std::to_string(k) + " outputs");
+  if (m.linear_bias.size() != k)
+    return InvalidArgument("gblinear bias has " + std::to_string(m.linear_bias.size()) +
+                           " values for " + std::to_string(k) + " outputs");
+  return Status::Ok();
+}
+
+// gblinear: X (as the float32 XGBoost reads) @ W + bias + base margin, in
+// float64. A missing (NaN) feature adds nothing, as in XGBoost's sparse
+// sum; XGBoost sums float32 products in float32, so the last bits can
+// differ.
+std::string EmitLinear(GraphBuilder& b, const GbdtModel& m, const std::string& x) {
+  const int64_t k = m.n_targets;
+  std::string x32 = x;
+  if (m.float32) x32 = b.Cast(b.Cast(x, DType::kFloat32), DType::kFloat64);
+  const std::string zero = b.ScalarDouble(0.0);
+  const std::string dense = b.Op("Where", {b.Op("IsNaN", {x32}), zero, x32});
+  Tensor w = Tensor::FromVector(m.linear_weights, {m.n_features, k});
+  std::vector<double> bias(static_cast<size_t>(k));
+  for (size_t g = 0; g < bias.size(); ++g)
+    bias[g] = m.float32 ? static_cast<double>(static_cast<float>(m.linear_bias[g]) +
+                                              static_cast<float>(m.base_margin[g]))
+                        : m.linear_bias[g] + m.base_margin[g];
+  Tensor bt = Tensor::FromVector(bias, {k});
+  return b.MatMulAdd(dense, w, &bt);
+}
+
+}  // namespace
+
+Result<sklearn::ImportedGraph> BuildGbdtGraph(const GbdtModel& m) {
+  if (m.n_targets < 1 || m.n_targets > 100000)
+    return InvalidArgument("the model has " + std::to_string(m.n_targets) +
+                           " outputs; expected 1 to 100000");
+  if (m.n_features < 1 || m.n_features > 10000000)
+    return InvalidArgument("the model has " + std::to_string(m.n_features) +
+                           " features; expected 1 to 10000000");
+  if (static_cast<int64_t>(m.base_margin.size()) != m.n_targets)
+    return InvalidArgument("base margin has " + std::to_string(m.base_margin.size()) +
+                           " values for " + std::to_string(m.n_targets) + " outputs");
+  if (m.linear) {
+    TIFFIN_RETURN_IF_ERROR(CheckLinear(m));
+  }
+  Emitter e(m.n_targets, m.float32);
+  if (!m.linear) {
+    for (size_t i = 0; i < m.trees.size(); ++i)
+      TIFFIN_RETURN_IF_ERROR(e.Add(m.trees[i], i, m.n_features));
+    // Targets no tree writes still need a value: a zero tree keeps shapes right.
+    if (m.trees.empty()) e.AddConstant(0, 0.0);
+  }
+
+  sklearn::ImportedGraph out;
+  GraphBuilder b;
+  const Dim n{-1, "N"};
+  std::vector<Dim> in_shape = {n, Dim{m.n_features, ""}};
+  std::string x = b.AddInput("X", DType::kFloat64, in_shape);
+  out.inputs.push_back(TensorInfo{"X", DType::kFloat64, true, in_shape});
+  std::string margin = m.linear ? EmitLinear(b, m, x) : EmitTrees(b, m, e, x);  // [N, K] float64
   const int64_t k = m.n_targets;
   auto add_out = [&](const std::string& value, const std::string& name, DType dt,
                      std::vector<Dim> shape) {
@@ -294,6 +290,10 @@ Result<sklearn::ImportedGraph> BuildGbdtGraph(const GbdtModel& m) {
         info.parameter_count += a.t.size();
         info.parameter_bytes += static_cast<int64_t>(a.t.nbytes());
       }
+  }
+  for (const auto& [id, t] : out.graph->constants) {  // gblinear weights, base margins
+    info.parameter_count += t.size();
+    info.parameter_bytes += static_cast<int64_t>(t.nbytes());
   }
   info.metadata = m.metadata;
   info.metadata["objective"] = m.objective;

@@ -1,6 +1,8 @@
-// Gradient-boosted tree models (XGBoost, LightGBM) in one neutral form, and
+// Gradient-boosted models (XGBoost, LightGBM) in one neutral form, and
 // their emission as a standard ONNX graph: one ai.onnx.ml TreeEnsemble
-// (opset 5) node, the base margin, and the objective's output transform.
+// (opset 5) node (written by sklearn::TreeEnsembleBuilder, the emitter the
+// scikit-learn importer uses too), the base margin, and the objective's
+// output transform.
 //
 // Importers fill a GbdtModel; BuildGbdtGraph checks it (child indices,
 // cycles, feature indices, counts) and emits:
@@ -9,6 +11,7 @@
 //   always:      `margin` (float64 [N] or [N, K]): the raw score before the
 //                objective's transform (XGBoost's output_margin=True,
 //                LightGBM's raw_score=True).
+// XGBoost gblinear models become MatMul + Add instead of the TreeEnsemble.
 // The single input `X` is float64 [N, F]. XGBoost compares in float32: its
 // graph casts X to float32 and keeps float32 splits and sums, exactly as
 // XGBoost does; LightGBM compares and sums in float64.
@@ -20,12 +23,13 @@
 #include <vector>
 
 #include "importers/sklearn/sklearn.h"
+#include "importers/sklearn/tree_ensemble.h"
 #include "tiffin/status.h"
 
 namespace tiffin::gbdt {
 
-// TreeEnsemble opset 5 node modes.
-enum class Mode : uint8_t { kLeq = 0, kLt = 1, kEq = 4, kMember = 6 };
+// TreeEnsemble opset 5 node modes (kLeq, kLt, kEq and kMember are used).
+using Mode = sklearn::TreeEnsembleBuilder::Mode;
 
 struct Node {
   bool is_leaf = false;
@@ -57,6 +61,11 @@ enum class Transform {
 
 struct GbdtModel {
   std::vector<Tree> trees;
+  // XGBoost gblinear: no trees; margin_g = bias_g + base_margin_g +
+  // sum_i x_i * linear_weights[i * n_targets + g], a missing (NaN) x_i
+  // adding nothing. linear_weights has n_features * n_targets entries.
+  bool linear = false;
+  std::vector<double> linear_weights, linear_bias;
   int64_t n_targets = 1;
   int64_t n_features = 0;
   std::vector<double> base_margin;  // per target (size n_targets)

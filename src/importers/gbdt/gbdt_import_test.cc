@@ -433,3 +433,34 @@ TEST(LightgbmText, SigmoidScaleAndAverageOutput) {
 
 }  // namespace
 }  // namespace tiffin
+
+namespace tiffin {
+namespace {
+
+// gblinear: weights are (num_feature + 1) x groups, feature-major, biases
+// last; a missing feature adds nothing (XGBoost skips it in its sparse sum).
+TEST(XgboostGblinear, WeightsLayoutAndRefusals) {
+  auto doc = [](const std::string& weights) {
+    return R"({"learner":{"learner_model_param":{"num_feature":"2","num_class":"0","base_score":"0"},)"
+           R"("objective":{"name":"reg:squarederror"},"gradient_booster":{"name":"gblinear",)"
+           R"("model":{"weights":[)" +
+           weights + "]}}}}";
+  };
+  auto m = xgboost::ReadModelBytes(doc("1, 2, 0.5"));
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  const fs::path p = fs::temp_directory_path() / "tiffin_gblinear.json";
+  std::ofstream(p) << doc("1, 2, 0.5");
+  auto model = LoadModel(p.string());
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  auto out = RunModel(**model, {{1, 1}, {NAN, 3}, {2, NAN}});
+  EXPECT_EQ(out["margin"], (std::vector<double>{3.5, 6.5, 2.5}));
+  fs::remove(p);
+  // Three weights are needed for two features and one output.
+  auto bad = xgboost::ReadModelBytes(doc("1, 2"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().ToString().find("gblinear weights"), std::string::npos)
+      << bad.status().ToString();
+}
+
+}  // namespace
+}  // namespace tiffin

@@ -232,83 +232,46 @@ Result<Tree> ReadHistPredictor(const PickleValue& pred_v, int64_t n_features,
 
 void EnsembleBuilder::Add(const Tree& tree, int64_t target, const std::vector<double>& leaf_values,
                           const std::vector<int64_t>* feature_map) {
+  using Branch = TreeEnsembleBuilder::Branch;
+  using Mode = TreeEnsembleBuilder::Mode;
   const int64_t n = tree.size();
   if (tree.is_leaf(0)) {
     AddConstant(target, leaf_values[0]);
     return;
   }
-  // Interior nodes and leaves get their own dense numbering.
+  // Interior nodes and leaves get their own dense numbering, in array order.
   std::vector<int64_t> id(static_cast<size_t>(n), -1);
-  int64_t next_node = static_cast<int64_t>(features_.size());
-  int64_t next_leaf = static_cast<int64_t>(leaf_targets_.size());
+  int64_t next_node = ensemble_.next_node();
+  int64_t next_leaf = ensemble_.next_leaf();
   for (int64_t i = 0; i < n; ++i)
     id[static_cast<size_t>(i)] = tree.is_leaf(i) ? next_leaf++ : next_node++;
-  roots_.push_back(id[0]);
+  ensemble_.AddRoot(id[0]);
   for (int64_t i = 0; i < n; ++i) {
     const size_t k = static_cast<size_t>(i);
     if (tree.is_leaf(i)) {
-      leaf_targets_.push_back(target);
-      leaf_weights_.push_back(leaf_values[k]);
+      ensemble_.AddLeaf(target, leaf_values[k]);
       continue;
     }
-    int64_t f = tree.feature[k];
-    if (feature_map) f = (*feature_map)[static_cast<size_t>(f)];
-    features_.push_back(f);
+    Branch b;
+    b.feature = tree.feature[k];
+    if (feature_map) b.feature = (*feature_map)[static_cast<size_t>(b.feature)];
     const int64_t l = tree.left[k], r = tree.right[k];
-    true_ids_.push_back(id[static_cast<size_t>(l)]);
-    true_leafs_.push_back(tree.is_leaf(l) ? 1 : 0);
-    false_ids_.push_back(id[static_cast<size_t>(r)]);
-    false_leafs_.push_back(tree.is_leaf(r) ? 1 : 0);
-    missing_true_.push_back(tree.missing_left[k]);
+    b.yes = {id[static_cast<size_t>(l)], tree.is_leaf(l)};
+    b.no = {id[static_cast<size_t>(r)], tree.is_leaf(r)};
+    b.missing_yes = tree.missing_left[k] != 0;
     if (tree.is_categorical[k]) {
-      modes_.push_back(6);  // BRANCH_MEMBER: x in the left set goes left
-      splits_.push_back(0);
-      for (double c : tree.left_categories[k]) membership_.push_back(c);
-      membership_.push_back(std::nan(""));
+      b.mode = Mode::kMember;  // x in the left set goes left
+      b.members = &tree.left_categories[k];
     } else {
-      modes_.push_back(0);  // BRANCH_LEQ: x <= threshold goes left
-      splits_.push_back(tree.threshold[k]);
+      b.mode = Mode::kLeq;  // x <= threshold goes left
+      b.split = tree.threshold[k];
     }
+    ensemble_.AddBranch(b);
   }
 }
 
-void EnsembleBuilder::AddConstant(int64_t target, double value) {
-  // TreeEnsemble trees start at an interior node: both branches of a dummy
-  // split lead to the one leaf.
-  const int64_t leaf = static_cast<int64_t>(leaf_targets_.size());
-  roots_.push_back(static_cast<int64_t>(features_.size()));
-  features_.push_back(0);
-  splits_.push_back(0);
-  modes_.push_back(0);
-  true_ids_.push_back(leaf);
-  true_leafs_.push_back(1);
-  false_ids_.push_back(leaf);
-  false_leafs_.push_back(1);
-  missing_true_.push_back(0);
-  leaf_targets_.push_back(target);
-  leaf_weights_.push_back(value);
-}
-
 std::string EnsembleBuilder::Emit(Ctx& ctx, const std::string& x) {
-  Attrs attrs = {
-      {"n_targets", AttrInt(n_targets_)},
-      {"aggregate_function", AttrInt(1)},  // SUM
-      {"post_transform", AttrInt(0)},      // NONE
-      {"tree_roots", AttrInts(roots_)},
-      {"nodes_featureids", AttrInts(features_)},
-      {"nodes_splits", AttrTensor(Tensor::FromVector(splits_))},
-      {"nodes_modes", AttrTensor(Tensor::FromVector(modes_))},
-      {"nodes_truenodeids", AttrInts(true_ids_)},
-      {"nodes_trueleafs", AttrInts(true_leafs_)},
-      {"nodes_falsenodeids", AttrInts(false_ids_)},
-      {"nodes_falseleafs", AttrInts(false_leafs_)},
-      {"nodes_missing_value_tracks_true", AttrInts(missing_true_)},
-      {"leaf_targetids", AttrInts(leaf_targets_)},
-      {"leaf_weights", AttrTensor(Tensor::FromVector(leaf_weights_))},
-  };
-  if (!membership_.empty())
-    attrs.push_back({"membership_values", AttrTensor(Tensor::FromVector(membership_))});
-  return ctx.b.Op("TreeEnsemble", {x}, std::move(attrs), kMl);
+  return ensemble_.Emit(ctx.b, x);
 }
 
 std::string AsFloat32(Ctx& ctx, const std::string& x) {

@@ -1,6 +1,7 @@
 // Decision trees read from scikit-learn's Tree and HistGradientBoosting
 // predictor node arrays, and their emission as one ai.onnx.ml TreeEnsemble
-// (opset 5) node with float64 splits and leaf weights.
+// (opset 5) node with float64 splits and leaf weights (through
+// TreeEnsembleBuilder, which the XGBoost and LightGBM importers share).
 //
 // The node arrays are untrusted: every child index is checked, every node
 // must be reached exactly once from the root (no cycles, no sharing), and
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "importers/sklearn/convert.h"
+#include "importers/sklearn/tree_ensemble.h"
 
 namespace tiffin::sklearn {
 
@@ -43,11 +45,12 @@ Result<Tree> ReadSklearnTree(const PickleValue& tree, int64_t n_features, const 
 Result<Tree> ReadHistPredictor(const PickleValue& predictor, int64_t n_features,
                                const std::string& what);
 
-// Collects trees into one TreeEnsemble(SUM) node. Each call adds one tree
-// whose leaves contribute `leaf_value(tree, leaf)` to target `target`.
+// Collects scikit-learn trees into one TreeEnsemble(SUM) node. Each call
+// adds one tree whose leaves contribute `leaf_value(tree, leaf)` to target
+// `target`.
 class EnsembleBuilder {
  public:
-  explicit EnsembleBuilder(int64_t n_targets) : n_targets_(n_targets) {}
+  explicit EnsembleBuilder(int64_t n_targets) : ensemble_(n_targets) {}
 
   // `feature_map` (optional) renumbers the tree's features (IsolationForest
   // subsets); leaf_value(i) is the contribution of leaf node i.
@@ -60,7 +63,7 @@ class EnsembleBuilder {
     Add(tree, target, leaves, feature_map);
   }
   // A tree with a single leaf (a constant such as an init prediction).
-  void AddConstant(int64_t target, double value);
+  void AddConstant(int64_t target, double value) { ensemble_.AddConstant(target, value); }
 
   // Emits the node over `x` (float64 [N, F]); returns [N, n_targets].
   std::string Emit(Ctx& ctx, const std::string& x);
@@ -69,13 +72,7 @@ class EnsembleBuilder {
   void Add(const Tree& tree, int64_t target, const std::vector<double>& leaf_values,
            const std::vector<int64_t>* feature_map);
 
-  int64_t n_targets_;
-  std::vector<int64_t> roots_, features_, true_ids_, true_leafs_, false_ids_, false_leafs_,
-      missing_true_;
-  std::vector<uint8_t> modes_;
-  std::vector<double> splits_, membership_;
-  std::vector<int64_t> leaf_targets_;
-  std::vector<double> leaf_weights_;
+  TreeEnsembleBuilder ensemble_;
 };
 
 // x rounded to float32 and back, as scikit-learn's trees see their input.

@@ -233,8 +233,9 @@ Result<Tree> ReadJsonTree(const JValue& t, const std::string& where) {
     TIFFIN_ASSIGN_OR_RETURN(auto csizes, Array(t, "categories_sizes", cnodes.size(), where));
     for (size_t j = 0; j < cnodes.size(); ++j) {
       const double node = cnodes[j], seg = csegs[j], size = csizes[j];
-      if (node < 0 || node >= static_cast<double>(n) || seg < 0 || size < 0 ||
-          seg + size > static_cast<double>(cats.size()))
+      // Written so that NaN fails too (a cast of NaN is undefined behaviour).
+      if (!(node >= 0 && node < static_cast<double>(n) && seg >= 0 && size >= 0 &&
+            seg + size <= static_cast<double>(cats.size())))
         return InvalidArgument(where + ": categorical split " + std::to_string(j) +
                                " points outside the node or category arrays");
       Node& nd = out.nodes[static_cast<size_t>(node)];
@@ -252,8 +253,28 @@ Result<Tree> ReadJsonTree(const JValue& t, const std::string& where) {
 std::string VersionString(const JValue* v) {
   if (!v || !v->is_array() || !v->numeric_array) return "";
   std::string s;
-  for (double d : v->numbers) s += (s.empty() ? "" : ".") + std::to_string(static_cast<int64_t>(d));
+  for (double d : v->numbers) {
+    if (!(d >= 0 && d < 1e6)) return "";  // not a version number (NaN included)
+    s += (s.empty() ? "" : ".") + std::to_string(static_cast<int64_t>(d));
+  }
   return s;
+}
+
+// gblinear weights: (num_feature + 1) * groups floats, feature-major
+// (weight of feature i for group g at i * groups + g), the biases last.
+Status SetLinearWeights(GbdtModel* m, const std::vector<double>& weights) {
+  const size_t k = static_cast<size_t>(m->n_targets);
+  const size_t f = static_cast<size_t>(m->n_features);
+  if (weights.size() != (f + 1) * k)
+    return InvalidArgument("gblinear weights have " + std::to_string(weights.size()) +
+                           " values; expected (num_feature " + std::to_string(f) + " + 1) x " +
+                           std::to_string(k) + " outputs");
+  m->linear = true;
+  m->linear_weights.clear();
+  for (size_t i = 0; i < f * k; ++i) m->linear_weights.push_back(static_cast<float>(weights[i]));
+  m->linear_bias.clear();
+  for (size_t g = 0; g < k; ++g) m->linear_bias.push_back(static_cast<float>(weights[f * k + g]));
+  return Status::Ok();
 }
 
 Result<GbdtModel> ReadLearner(const JValue& learner, const std::string& version) {
@@ -297,9 +318,20 @@ Result<GbdtModel> ReadLearner(const JValue& learner, const std::string& version)
     TIFFIN_ASSIGN_OR_RETURN(const JValue* inner, Need(*gb, "gbtree", "dart booster"));
     TIFFIN_ASSIGN_OR_RETURN(model, Need(*inner, "model", "dart booster"));
     TIFFIN_ASSIGN_OR_RETURN(weight_drop, Array(*gb, "weight_drop", 0, "dart booster"));
+  } else if (gname->str == "gblinear") {
+    TIFFIN_ASSIGN_OR_RETURN(model, Need(*gb, "model", "gradient_booster"));
+    TIFFIN_ASSIGN_OR_RETURN(auto weights, Array(*model, "weights", 0, "gblinear model"));
+    TIFFIN_RETURN_IF_ERROR(SetLinearWeights(&m, weights));
+    TIFFIN_RETURN_IF_ERROR(SetObjective(&m, oname->str, num_class, base, false));
+    if (const JValue* fn = learner.Find("feature_names"); fn && fn->is_array())
+      for (const auto& v : fn->items)
+        if (v.is_string()) m.feature_names.push_back(v.str);
+    m.metadata["booster"] = gname->str;
+    return m;
   } else {
     return NotSupported("XGBoost booster '" + gname->str +
-                        "' is not supported (gbtree and dart are); export the model to ONNX");
+                        "' is not supported (gbtree, dart and gblinear are); export the model "
+                        "to ONNX");
   }
   TIFFIN_ASSIGN_OR_RETURN(const JValue* trees, Need(*model, "trees", "gbtree model"));
   if (!trees->is_array()) return InvalidArgument("\"trees\" is not an array");
@@ -426,13 +458,44 @@ Result<GbdtModel> ReadBinaryModel(std::string_view bytes) {
   TIFFIN_RETURN_IF_ERROR(r.Skip(26 * 4, "learner parameter padding"));
   TIFFIN_ASSIGN_OR_RETURN(std::string objective, r.String("objective name"));
   TIFFIN_ASSIGN_OR_RETURN(std::string booster, r.String("booster name"));
-  if (booster != "gbtree" && booster != "dart")
+  if (booster != "gbtree" && booster != "dart" && booster != "gblinear")
     return NotSupported("XGBoost booster '" + booster +
-                        "' is not supported (gbtree and dart are); export the model to ONNX");
+                        "' is not supported (gbtree, dart and gblinear are); export the model "
+                        "to ONNX");
   if (num_feature == 0 || num_feature > kMaxFeatures)
     return InvalidArgument("num_feature " + std::to_string(num_feature) + " is out of range");
   if (num_class < 0 || num_class > kMaxClasses)
     return InvalidArgument("num_class " + std::to_string(num_class) + " is out of range");
+  if (booster == "gblinear") {
+    // GBLinearModelParam {uint32 num_feature, int32 num_output_group,
+    // int32 reserved[32]}, then the weights as a uint64 count and floats.
+    GbdtModel m;
+    m.library = "xgboost";
+    m.float32 = true;
+    m.library_version =
+        major == 0 && minor == 0 ? "< 1.0" : std::to_string(major) + "." + std::to_string(minor);
+    m.n_features = num_feature;
+    TIFFIN_RETURN_IF_ERROR(r.Skip(4, "gblinear num_feature"));
+    TIFFIN_ASSIGN_OR_RETURN(int32_t groups, r.Get<int32_t>("gblinear num_output_group"));
+    TIFFIN_RETURN_IF_ERROR(r.Skip(32 * 4, "gblinear parameter padding"));
+    if (groups < 0 || groups > kMaxClasses || num_target > kMaxClasses)
+      return InvalidArgument("gblinear num_output_group " + std::to_string(groups) +
+                             " is out of range");
+    m.n_targets =
+        std::max<int64_t>({int64_t{1}, num_class, groups, static_cast<int64_t>(num_target)});
+    TIFFIN_ASSIGN_OR_RETURN(uint64_t len, r.Get<uint64_t>("gblinear weights"));
+    if (len > r.left() / 4)
+      return DataLoss("gblinear weight count " + std::to_string(len) + " does not fit in the file");
+    std::vector<double> weights(static_cast<size_t>(len));
+    for (double& w : weights) {
+      TIFFIN_ASSIGN_OR_RETURN(float v, r.Get<float>("gblinear weights"));
+      w = v;
+    }
+    TIFFIN_RETURN_IF_ERROR(SetLinearWeights(&m, weights));
+    TIFFIN_RETURN_IF_ERROR(SetObjective(&m, objective, num_class, {base_score}, major < 1));
+    m.metadata["booster"] = booster;
+    return m;
+  }
   // GBTreeModelParam.
   TIFFIN_ASSIGN_OR_RETURN(int32_t num_trees, r.Get<int32_t>("num_trees"));
   TIFFIN_RETURN_IF_ERROR(r.Skip(4 + 4 + 4 + 8, "gbtree parameters"));

@@ -137,6 +137,33 @@ def main():
                    "max_depth": 3, "seed": 0}, xgb.DMatrix(X, label=y_reg), num_boost_round=10)
     save("dart", b, X, "variable")
 
+    # gblinear boosters: every objective that applies to a linear booster
+    # (coord_descent for the regressions so the weights are not all tiny).
+    lin = dict(booster="gblinear", n_estimators=15, learning_rate=0.5, random_state=0)
+    m = xgb.XGBClassifier(objective="binary:logistic", **lin).fit(X, y_bin)
+    save("gblinear_binary_logistic", m.get_booster(), X, "probability", m)
+    m = xgb.XGBClassifier(objective="binary:logistic", base_score=0.3, **lin).fit(X, y_bin)
+    save("gblinear_binary_logistic_base03", m.get_booster(), X, "probability", m)
+    m = xgb.XGBRegressor(objective="reg:squarederror", updater="coord_descent", **lin).fit(X, y_reg)
+    save("gblinear_reg_squarederror", m.get_booster(), X, "variable", m)
+    m = xgb.XGBRegressor(objective="reg:logistic", **lin).fit(X, y_unit)
+    save("gblinear_reg_logistic", m.get_booster(), X, "variable", m)
+    m = xgb.XGBRegressor(objective="binary:logitraw", **lin).fit(X, y_bin)
+    save("gblinear_binary_logitraw", m.get_booster(), X, "variable", m)
+    m = xgb.XGBClassifier(objective="multi:softprob", **lin).fit(X, y_multi)
+    save("gblinear_multi_softprob", m.get_booster(), X, "probability", m)
+    b = xgb.train({"objective": "multi:softmax", "num_class": 4, "booster": "gblinear"},
+                  xgb.DMatrix(X, label=y_multi), num_boost_round=8)
+    save("gblinear_multi_softmax", b, X, "label")
+    m = xgb.XGBRegressor(objective="count:poisson", **lin).fit(X, y_count)
+    save("gblinear_count_poisson", m.get_booster(), X, "variable", m)
+    m = xgb.XGBRegressor(objective="reg:tweedie", tweedie_variance_power=1.3, **lin).fit(X, y_count)
+    save("gblinear_reg_tweedie", m.get_booster(), X, "variable", m)
+    m = xgb.XGBRegressor(objective="reg:gamma", **lin).fit(X, y_count + 1.0)
+    save("gblinear_reg_gamma", m.get_booster(), X, "variable", m)
+    m = xgb.XGBRanker(objective="rank:pairwise", **lin).fit(X, y_multi, group=[100, 100, 100])
+    save("gblinear_rank_pairwise", m.get_booster(), X, "variable", m)
+
     # Categorical splits (partition-based, not one-hot): features 0 and 2
     # hold category codes, with NaNs.
     Xc = data(400, 4, 0.05)

@@ -1,0 +1,184 @@
+// LightGBM and XGBoost model files with the predictions the libraries
+// themselves made, copied from dmitryikh/leaves (tests/fixtures/
+// lightgbm-leaves and xgboost-leaves; SOURCE.md names each file), checked
+// row by row in tiffin. tests/ort/gbdt_with_ort.py runs the same cases in
+// ONNX Runtime.
+// Tolerance: |got - want| <= 1e-5 * |want| + 1e-6, raw scores and outputs.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tiffin/model.h"
+
+namespace tiffin {
+namespace {
+
+namespace fs = std::filesystem;
+using Matrix = std::vector<std::vector<double>>;
+
+const fs::path kFixtures = TIFFIN_LEAVES_FIXTURES;
+
+// Whitespace-separated numbers, one row per line.
+Matrix ReadTable(const fs::path& p) {
+  Matrix m;
+  std::ifstream in(p);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream ss(line);
+    std::vector<double> row;
+    std::string tok;
+    while (ss >> tok) row.push_back(std::strtod(tok.c_str(), nullptr));
+    if (!row.empty()) m.push_back(row);
+  }
+  return m;
+}
+
+// libsvm rows "label i:v ..."; feature i lands in column i + shift, absent
+// entries are NaN (missing, as in the libraries' sparse matrices).
+Matrix ReadLibsvm(const fs::path& p, int64_t width, int64_t shift) {
+  Matrix m;
+  std::ifstream in(p);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream ss(line);
+    std::string tok;
+    if (!(ss >> tok)) continue;
+    std::vector<double> row(static_cast<size_t>(width), std::nan(""));
+    while (ss >> tok) {
+      const size_t c = tok.find(':');
+      const long col = std::strtol(tok.substr(0, c).c_str(), nullptr, 10) + shift;
+      if (col >= 0 && col < width)
+        row[static_cast<size_t>(col)] = std::strtod(tok.c_str() + c + 1, nullptr);
+    }
+    m.push_back(row);
+  }
+  return m;
+}
+
+std::map<std::string, std::vector<double>> RunModel(const Model& model, const Matrix& x) {
+  std::vector<double> flat;
+  for (const auto& r : x) flat.insert(flat.end(), r.begin(), r.end());
+  Tensor t = Tensor::FromVector(
+      flat, {static_cast<int64_t>(x.size()), static_cast<int64_t>(x.empty() ? 0 : x[0].size())});
+  auto out = model.Run({{"X", t}});
+  EXPECT_TRUE(out.ok()) << out.status().ToString();
+  std::map<std::string, std::vector<double>> r;
+  if (!out.ok()) return r;
+  for (size_t i = 0; i < model.outputs().size(); ++i) {
+    const Tensor& o = (*out)[i];
+    if (o.dtype() != DType::kFloat64) continue;
+    r[model.outputs()[i].name].assign(o.data<double>(), o.data<double>() + o.size());
+  }
+  return r;
+}
+
+// Values outside the tolerance; *worst gets the largest absolute difference.
+int Mismatches(const std::vector<double>& got, const std::vector<double>& want, double* worst,
+               std::string* first) {
+  if (got.size() != want.size()) {
+    *first = "got " + std::to_string(got.size()) + " values, want " + std::to_string(want.size());
+    return 1;
+  }
+  int bad = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double err = std::fabs(got[i] - want[i]);
+    *worst = std::max(*worst, err);
+    if (!(err <= 1e-5 * std::fabs(want[i]) + 1e-6) && bad++ == 0)
+      *first = "value " + std::to_string(i) + ": got " + std::to_string(got[i]) + ", want " +
+               std::to_string(want[i]);
+  }
+  return bad;
+}
+
+// The first `rows` values of a one-column prediction file.
+std::vector<double> Column(const fs::path& p, size_t rows) {
+  std::vector<double> v;
+  for (const auto& r : ReadTable(p))
+    if (v.size() < rows) v.push_back(r.at(0));
+  return v;
+}
+
+// lg_dart_breast_cancer: binary DART model (LightGBM 2.x, format v2, dart
+// weights folded into the leaves). The stored predictions are raw scores
+// (leaves' own test compares them with its untransformed output); the
+// probability LightGBM's binary objective gives is 1 / (1 + exp(-raw)).
+TEST(LeavesFixtures, LightgbmDartBreastCancer) {
+  const fs::path d = kFixtures / "lightgbm-leaves";
+  auto model = LoadModel((d / "lg_dart_breast_cancer.model").string());
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  const Matrix x = ReadTable(d / "breast_cancer_test.tsv");
+  ASSERT_EQ(x.size(), 20u);
+  const std::vector<double> raw = Column(d / "lg_dart_breast_cancer_true_predictions.txt", 20);
+  auto out = RunModel(**model, x);
+  double worst = 0;
+  std::string first;
+  EXPECT_EQ(Mismatches(out["margin"], raw, &worst, &first), 0) << "raw score " << first;
+  std::vector<double> probs;
+  for (double r : raw) {
+    const double p = 1 / (1 + std::exp(-r));
+    probs.push_back(1 - p);
+    probs.push_back(p);
+  }
+  EXPECT_EQ(Mismatches(out["probabilities"], probs, &worst, &first), 0) << "probability " << first;
+  std::printf("lg_dart_breast_cancer: %zu rows, worst abs difference %.3g\n", x.size(), worst);
+}
+
+// lg_rf_iris: binary random forest (boosting=rf, average_output) from a
+// LightGBM older than 2.2.3. Those versions stored leaves already through
+// the sigmoid and predicted the plain average of the leaves; LightGBM
+// 2.2.3 on (PR #1906) averages and then applies the sigmoid. tiffin follows
+// the current rule, so its `margin` (the average) is LightGBM 2.x's
+// prediction and `probabilities` is not (known failure: the file does not
+// say which LightGBM wrote it).
+TEST(LeavesFixtures, LightgbmRandomForestIris) {
+  const fs::path d = kFixtures / "lightgbm-leaves";
+  auto model = LoadModel((d / "lg_rf_iris.model").string());
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  const Matrix x = ReadLibsvm(d / "iris_test.libsvm", 4, 0);
+  ASSERT_EQ(x.size(), 30u);
+  const std::vector<double> want = Column(d / "lg_rf_iris_true_predictions.txt", 30);
+  auto out = RunModel(**model, x);
+  double worst = 0;
+  std::string first;
+  EXPECT_EQ(Mismatches(out["margin"], want, &worst, &first), 0) << "average of the trees " << first;
+  std::printf(
+      "lg_rf_iris: %zu rows, worst abs difference %.3g (probabilities: known failure, "
+      "pre-2.2.3 random forest)\n",
+      x.size(), worst);
+}
+
+// xgblin_agaricus: XGBoost 1.4.1 gblinear, binary:logistic. The model was
+// trained on the 1-based agaricus files; the 40 rows here come from
+// XGBoost's current 0-based agaricus.txt.test, so feature i is column i + 1.
+TEST(LeavesFixtures, XgboostGblinearAgaricus) {
+  const fs::path d = kFixtures / "xgboost-leaves";
+  auto model = LoadModel((d / "xgblin_agaricus.json").string());
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  const Matrix x = ReadLibsvm(d / "agaricus.txt.test.head40", 127, 1);
+  ASSERT_EQ(x.size(), 40u);
+  auto out = RunModel(**model, x);
+  double worst = 0;
+  std::string first;
+  EXPECT_EQ(
+      Mismatches(out["margin"], Column(d / "xgblin_agaricus_true_raw_predictions.head40.txt", 40),
+                 &worst, &first),
+      0)
+      << "margin " << first;
+  std::vector<double> probs;
+  for (double p : Column(d / "xgblin_agaricus_true_predictions.head40.txt", 40)) {
+    probs.push_back(1 - p);
+    probs.push_back(p);
+  }
+  EXPECT_EQ(Mismatches(out["probabilities"], probs, &worst, &first), 0) << "probability " << first;
+  std::printf("xgblin_agaricus: %zu rows, worst abs difference %.3g\n", x.size(), worst);
+}
+
+}  // namespace
+}  // namespace tiffin
