@@ -7,7 +7,7 @@
 #include <map>
 
 #include "importers/sklearn/graph_builder.h"
-#include "importers/torch/zip_reader.h"
+#include "io/zip_reader.h"
 
 namespace tiffin::torch_import {
 namespace {
@@ -89,7 +89,8 @@ Result<std::vector<std::string>> FunctionBody(const std::vector<std::string>& li
 // its forward body.
 class SourceReader {
  public:
-  SourceReader(const ZipReader* zip, std::string record) : zip_(zip), record_(std::move(record)) {}
+  SourceReader(const io::ZipReader* zip, std::string record)
+      : zip_(zip), record_(std::move(record)) {}
 
   Result<std::string> File(const std::string& module_path) {
     auto it = files_.find(module_path);
@@ -128,7 +129,7 @@ class SourceReader {
   }
 
  private:
-  const ZipReader* zip_;
+  const io::ZipReader* zip_;
   std::string record_;
   std::map<std::string, std::string> files_;
 };
@@ -237,7 +238,7 @@ Result<sklearn::ImportedGraph> ImportTorchScriptBytes(std::string_view bytes,
                                                       const TorchReadOptions& options) {
   if (DetectTorchBytes(bytes) != TorchFileKind::kTorchScript)
     return InvalidArgument("not a TorchScript archive");
-  ZipReader zip;
+  io::ZipReader zip;
   TIFFIN_RETURN_IF_ERROR(zip.Open(bytes));
   std::string record;
   for (const auto& n : zip.names()) {
