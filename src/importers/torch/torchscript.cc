@@ -20,6 +20,7 @@ constexpr const char* kExportAdvice =
 
 constexpr const char* kSupported =
     "tiffin converts only nn.Sequential (nested ones too) of Linear, Conv1d, Conv2d, "
+    "ConvTranspose2d, "
     "BatchNorm1d, BatchNorm2d, LayerNorm, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, "
     "AdaptiveAvgPool1d/2d to size 1, Flatten, Unflatten, Embedding, Identity, eval-mode Dropout "
     "and the activations ReLU, ReLU6, LeakyReLU, PReLU, ELU, GELU, SiLU, Mish, Sigmoid, Tanh, "
@@ -60,6 +61,22 @@ struct Form {
 
 Method Forward(std::vector<std::string> body) {
   return {"forward", "def forward(self: CLS,input: Tensor) -> Tensor:", std::move(body)};
+}
+
+// ConvTranspose2d._output_padding as torch prints it.
+const Method& OutputPadding() {
+  static const Method kMethod = [] {
+    struct Generated {
+      const char* name;
+      const char* signature;
+      std::vector<std::string> body;
+    };
+    const Generated g[] = {
+#include "importers/torch/torchscript_methods.inc"
+    };
+    return Method{g[0].name, g[0].signature, g[0].body};
+  }();
+  return kMethod;
 }
 
 const std::vector<Form>& Forms() {
@@ -148,6 +165,15 @@ const std::vector<Form>& Forms() {
        {Forward({"weight = self.weight", "return torch.prelu(input, weight)"})}},
       {M + "conv.Conv1d", "conv1d", {conv_forward, conv("conv1d")}},
       {M + "conv.Conv2d", "conv2d", {conv_forward, conv("conv2d")}},
+      {M + "conv.ConvTranspose2d",
+       "conv_transpose2d",
+       {{"forward",
+         "def forward(self: CLS,input: Tensor,output_size: Optional[List[int]]=None) -> Tensor:",
+         {"output_padding = (self)._output_padding(input, output_size, {a}, {a}, {a}, 2, {a}, )",
+          "weight = self.weight", "bias = self.bias",
+          "_0 = torch.conv_transpose2d(input, weight, bias, {a}, {a}, output_padding, {a}, {a})",
+          "return _0"}},
+        OutputPadding()}},
       {M + "batchnorm.BatchNorm2d",
        "batch_norm2d",
        {bn_forward,
@@ -203,14 +229,16 @@ std::string Quote(const std::vector<std::string>& body) {
   return s.size() > 300 ? s.substr(0, 300) + "..." : s;
 }
 
-// The forward torch prints for a Sequential of `n` children named 0..n-1.
-std::vector<std::string> SequentialForward(size_t n) {
+// The forward torch prints for a Sequential of `n` children named 0..n-1;
+// children whose forward takes an optional output_size get None.
+std::vector<std::string> SequentialForward(size_t n, const std::vector<bool>& output_size) {
   std::vector<std::string> body;
   for (size_t i = 0; i < n; ++i)
     body.push_back("_" + std::to_string(i) + " = getattr(self, \"" + std::to_string(i) + "\")");
   std::string prev = "input";
   for (size_t i = 0; i < n; ++i) {
-    const std::string call = "(_" + std::to_string(i) + ").forward(" + prev + ", )";
+    const std::string call =
+        "(_" + std::to_string(i) + ").forward(" + prev + (output_size[i] ? ", None, )" : ", )");
     if (i + 1 == n) {
       body.push_back("return " + call);
     } else {
@@ -266,7 +294,10 @@ class Converter {
     auto body = src_->Method(seq.cls, "forward", &sig);
     if (!body.ok()) return Refuse(std::string(body.status().message()));
     std::vector<std::string> captures;
-    if (!MatchBody(*body, SequentialForward(children.size()), &captures) ||
+    std::vector<bool> output_size;
+    for (const TorchModule* m : children)
+      output_size.push_back(StandardClass(m->cls) == "torch.nn.modules.conv.ConvTranspose2d");
+    if (!MatchBody(*body, SequentialForward(children.size(), output_size), &captures) ||
         sig != Replace("def forward(self: CLS,input: Tensor) -> Tensor:", "CLS", seq.cls)) {
       return Refuse("the forward of " + seq.cls +
                     " is not the standard Sequential chain: " + Quote(*body));
@@ -436,6 +467,9 @@ Status Converter::DeclareInput() {
         return Refuse(LeafName(l) + " weight has rank " + std::to_string(w->rank()));
       input_shape_ = {n, Dim{w->dim(1) * g, "C"}, Dim{-1, k == "conv1d" ? "L" : "H"}};
       if (k == "conv2d") input_shape_.push_back(Dim{-1, "W"});
+    } else if (k == "conv_transpose2d") {
+      TIFFIN_ASSIGN_OR_RETURN(const Tensor* w, Param(l, "weight"));
+      input_shape_ = {n, Dim{w->dim(0), "C"}, Dim{-1, "H"}, Dim{-1, "W"}};
     } else if (k == "batch_norm2d") {
       TIFFIN_ASSIGN_OR_RETURN(const Tensor* mean, Param(l, "running_mean"));
       input_shape_ = {n, Dim{mean->size(), "C"}, Dim{-1, "H"}, Dim{-1, "W"}};
@@ -765,6 +799,49 @@ Status Converter::Emit(const Leaf& l) {
       const int64_t out =
           WindowOut(x_.shape[2 + i].value, kernel[i], stride[i], pb[i], pe[i], dilation[i], false);
       x_.shape[2 + i] = Dim{out, ""};
+    }
+    return Status::Ok();
+  }
+  if (k == "conv_transpose2d") {
+    TIFFIN_RETURN_IF_ERROR(need_rank({4}));
+    TIFFIN_ASSIGN_OR_RETURN(const Tensor* w, Param(l, "weight"));
+    TIFFIN_ASSIGN_OR_RETURN(const Tensor* bias, Param(l, "bias", false));
+    // _output_padding(input, output_size, stride, padding, kernel, 2, dilation),
+    // conv_transpose2d(..., stride, padding, output_padding, groups, dilation),
+    // then the output_padding _output_padding returns for output_size None.
+    if (l.args.size() != 9 || w->rank() != 4) return Refuse(name + ": unexpected arguments");
+    const std::vector<int64_t> stride = Expand(Arg(l, 4, 0), 2, 1),
+                               pad = Expand(Arg(l, 5, 0), 2, 0),
+                               dilation = Expand(Arg(l, 7, 0), 2, 1),
+                               out_pad = Expand(Arg(l, 8, 0), 2, 0);
+    const Literal* groups = Arg(l, 6, 0);
+    if (stride.empty() || pad.empty() || dilation.empty() || out_pad.empty() || !groups ||
+        groups->kind != Literal::kInt || groups->number < 1 ||
+        Expand(Arg(l, 0, 0), 2, 1) != stride || Expand(Arg(l, 1, 0), 2, 0) != pad ||
+        Expand(Arg(l, 3, 0), 2, 1) != dilation)
+      return Refuse(name + ": unexpected arguments");
+    const int64_t g = static_cast<int64_t>(groups->number);
+    const std::vector<int64_t> kernel = {w->dim(2), w->dim(3)};
+    if (Expand(Arg(l, 2, 0), 2, 1) != kernel) return Refuse(name + ": unexpected arguments");
+    TIFFIN_RETURN_IF_ERROR(check_dim(1, w->dim(0), "channels"));
+    if (bias && bias->shape() != Shape{w->dim(1) * g})
+      return Refuse(name + " bias is not [out_channels]");
+    std::vector<std::string> ins = {x_.name, b.Const(w->Clone(), l.module->path + ".weight")};
+    if (bias) ins.push_back(b.Const(bias->Clone(), l.module->path + ".bias"));
+    x_.name = b.Op("ConvTranspose", ins,
+                   {{"kernel_shape", sklearn::AttrInts(kernel)},
+                    {"strides", sklearn::AttrInts(stride)},
+                    {"pads", sklearn::AttrInts({pad[0], pad[1], pad[0], pad[1]})},
+                    {"dilations", sklearn::AttrInts(dilation)},
+                    {"output_padding", sklearn::AttrInts(out_pad)},
+                    {"group", sklearn::AttrInt(g)}});
+    x_.shape[1] = Dim{w->dim(1) * g, ""};
+    for (size_t i = 0; i < 2; ++i) {
+      const int64_t in = x_.shape[2 + i].value;
+      x_.shape[2 + i] = Dim{in < 0 ? -1
+                                   : (in - 1) * stride[i] - 2 * pad[i] +
+                                         dilation[i] * (kernel[i] - 1) + out_pad[i] + 1,
+                            ""};
     }
     return Status::Ok();
   }

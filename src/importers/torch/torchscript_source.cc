@@ -259,7 +259,22 @@ bool MatchLine(const std::string& line, const std::string& pattern,
         return false;
       end = line.size() - next.size();
     } else {
-      end = line.find(next, pos);
+      // The first `next` outside brackets and strings: a literal list holds
+      // ", " too.
+      end = std::string::npos;
+      int depth = 0;
+      bool in_string = false;
+      for (size_t i = pos; i < line.size(); ++i) {
+        const char c = line[i];
+        if (c == '"') in_string = !in_string;
+        if (in_string) continue;
+        if (c == '[') ++depth;
+        if (c == ']') --depth;
+        if (depth == 0 && line.compare(i, next.size(), next) == 0) {
+          end = i;
+          break;
+        }
+      }
       if (end == std::string::npos) return false;
     }
     const std::string text = line.substr(pos, end - pos);

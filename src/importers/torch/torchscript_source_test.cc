@@ -61,5 +61,13 @@ TEST(TorchScriptSource, MatchesPrintedVariantsAndCaptures) {
                          pattern, &caps));
 }
 
+TEST(TorchScriptSource, CapturesListsBetweenPlaceholders) {
+  std::vector<std::string> caps;
+  EXPECT_TRUE(MatchBody({"_0 = torch.conv_transpose2d(input, weight, bias, [2, 2], [1, 1], p, 1)"},
+                        {"_0 = torch.conv_transpose2d(input, weight, bias, {a}, {a}, p, {a})"},
+                        &caps));
+  EXPECT_THAT(caps, ElementsAre("[2, 2]", "[1, 1]", "1"));
+}
+
 }  // namespace
 }  // namespace tiffin::torch_import

@@ -338,6 +338,11 @@ def script_cases(out):
             nn.Embedding(20, 6, padding_idx=0), nn.LayerNorm(6), nn.Linear(6, 5), nn.GELU(),
             nn.Flatten(), nn.Unflatten(1, (2, 5)), nn.Linear(5, 3), nn.Flatten(1, 2)),
             (5, 2), "int64"),
+        "conv_transpose": (lambda: nn.Sequential(
+            nn.Conv2d(2, 4, 3, padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(4, 3, 3, stride=2, padding=1, output_padding=1), nn.Tanh(),
+            nn.ConvTranspose2d(3, 4, (2, 3), stride=(2, 1), dilation=(1, 2), bias=False),
+            nn.ConvTranspose2d(4, 2, 3, groups=2), nn.Flatten()), (2, 2, 5, 6), "float32"),
         "nested": (lambda: nn.Sequential(
             nn.Sequential(nn.Linear(4, 8), nn.ReLU()),
             nn.Sequential(nn.Sequential(nn.Linear(8, 8)), nn.Tanh()), nn.Linear(8, 2)),
@@ -364,7 +369,7 @@ def script_cases(out):
                            "BatchNorm2d"),
         "bn_training": (lambda: nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2)).train(),
                         "was saved in training mode"),
-        "lstm": (lambda: nn.Sequential(nn.Linear(4, 4), nn.Upsample(scale_factor=2)),
+        "upsample": (lambda: nn.Sequential(nn.Linear(4, 4), nn.Upsample(scale_factor=2)),
                  "torch.nn.modules.upsampling.Upsample"),
     }
     result = {"converted": [], "refused": []}
