@@ -463,8 +463,8 @@ Status Converter::DeclareInput() {
       const Literal* groups = Arg(l, 0, 3);
       const int64_t g =
           groups && groups->kind == Literal::kInt ? static_cast<int64_t>(groups->number) : 1;
-      if (w->rank() < 3)
-        return Refuse(LeafName(l) + " weight has rank " + std::to_string(w->rank()));
+      if (w->rank() < 3 || g < 1 || g > (1 << 20))
+        return Refuse(LeafName(l) + ": unexpected weight or groups");
       input_shape_ = {n, Dim{w->dim(1) * g, "C"}, Dim{-1, k == "conv1d" ? "L" : "H"}};
       if (k == "conv2d") input_shape_.push_back(Dim{-1, "W"});
     } else if (k == "conv_transpose2d") {
@@ -524,6 +524,14 @@ std::vector<int64_t> Expand(const Literal* l, size_t n, int64_t fallback) {
     return std::vector<int64_t>(n, l->ints[0]);
   if (l->kind == Literal::kIntList && l->ints.size() == n) return l->ints;
   return {};
+}
+
+// True when every value lies in [lo, 2^20]: window sizes, strides,
+// dilations and pads from the archive's code.
+bool InRange(const std::vector<int64_t>& v, int64_t lo) {
+  for (int64_t x : v)
+    if (x < lo || x > (int64_t{1} << 20)) return false;
+  return !v.empty();
 }
 
 bool IsBool(const Literal* l, bool v) {
@@ -595,7 +603,9 @@ Status Converter::Emit(const Leaf& l) {
     if (s == e) return Status::Ok();
     int64_t merged = 1;
     for (int64_t i = s; i <= e; ++i)
-      merged = merged >= 0 && x_.shape[i].fixed() ? merged * x_.shape[i].value : -1;
+      if (merged < 0 || !x_.shape[i].fixed() ||
+          __builtin_mul_overflow(merged, x_.shape[i].value, &merged))
+        merged = -1;
     std::vector<Dim> out(x_.shape.begin(), x_.shape.begin() + s);
     out.push_back(Dim{merged, ""});
     for (int64_t i = e + 1; i < r; ++i) out.push_back(x_.shape[i]);
@@ -624,7 +634,11 @@ Status Converter::Emit(const Leaf& l) {
     TIFFIN_ASSIGN_OR_RETURN(int64_t d, Axis(l, dim->number));
     std::vector<int64_t> shape(static_cast<size_t>(d), 0);
     std::vector<Dim> out(x_.shape.begin(), x_.shape.begin() + d);
+    int64_t inferred = 0;
     for (int64_t v : sizes->ints) {
+      if (v == -1) ++inferred;
+      if ((v < 1 && v != -1) || inferred > 1)
+        return Refuse(name + " has sizes " + ShapeToString(sizes->ints));
       shape.push_back(v);
       out.push_back(Dim{v, ""});
     }
@@ -760,9 +774,9 @@ Status Converter::Emit(const Leaf& l) {
     if (a.size() < 3 || a.size() > 4 || w->rank() != static_cast<int64_t>(nd) + 2)
       return Refuse(name + ": unexpected arguments");
     const std::vector<int64_t> stride = Expand(&a[0], nd, 1), dilation = Expand(&a[2], nd, 1);
+    if (a.size() == 4 && a[3].kind != Literal::kInt) return Refuse(name + ": unexpected arguments");
     const int64_t groups = a.size() == 4 ? static_cast<int64_t>(a[3].number) : 1;
-    if (stride.empty() || dilation.empty() || groups < 1 ||
-        (a.size() == 4 && a[3].kind != Literal::kInt))
+    if (!InRange(stride, 1) || !InRange(dilation, 1) || !InRange({groups}, 1))
       return Refuse(name + ": unexpected arguments");
     std::vector<int64_t> kernel(w->shape().begin() + 2, w->shape().end());
     std::vector<int64_t> pb(nd), pe(nd);
@@ -778,7 +792,7 @@ Status Converter::Emit(const Leaf& l) {
       }
     } else {
       std::vector<int64_t> p = Expand(&a[1], nd, 0);
-      if (p.empty()) return Refuse(name + ": unexpected arguments");
+      if (!InRange(p, 0)) return Refuse(name + ": unexpected arguments");
       pb = pe = p;
     }
     TIFFIN_RETURN_IF_ERROR(check_dim(1, w->dim(1) * groups, "channels"));
@@ -815,10 +829,10 @@ Status Converter::Emit(const Leaf& l) {
                                dilation = Expand(Arg(l, 7, 0), 2, 1),
                                out_pad = Expand(Arg(l, 8, 0), 2, 0);
     const Literal* groups = Arg(l, 6, 0);
-    if (stride.empty() || pad.empty() || dilation.empty() || out_pad.empty() || !groups ||
-        groups->kind != Literal::kInt || groups->number < 1 ||
-        Expand(Arg(l, 0, 0), 2, 1) != stride || Expand(Arg(l, 1, 0), 2, 0) != pad ||
-        Expand(Arg(l, 3, 0), 2, 1) != dilation)
+    if (!InRange(stride, 1) || !InRange(pad, 0) || !InRange(dilation, 1) || !InRange(out_pad, 0) ||
+        !groups || groups->kind != Literal::kInt || groups->number < 1 ||
+        groups->number > (1 << 20) || Expand(Arg(l, 0, 0), 2, 1) != stride ||
+        Expand(Arg(l, 1, 0), 2, 0) != pad || Expand(Arg(l, 3, 0), 2, 1) != dilation)
       return Refuse(name + ": unexpected arguments");
     const int64_t g = static_cast<int64_t>(groups->number);
     const std::vector<int64_t> kernel = {w->dim(2), w->dim(3)};
@@ -888,7 +902,9 @@ Status Converter::Emit(const Leaf& l) {
     int64_t count = 1;
     for (int64_t i = 0; i < n; ++i) {
       TIFFIN_RETURN_IF_ERROR(check_dim(r - n + i, shape->ints[static_cast<size_t>(i)], "values"));
-      count *= shape->ints[static_cast<size_t>(i)];
+      const int64_t d = shape->ints[static_cast<size_t>(i)];
+      if (d < 1 || __builtin_mul_overflow(count, d, &count) || count > (int64_t{1} << 26))
+        return Refuse(name + " has normalized_shape " + ShapeToString(shape->ints));
     }
     TIFFIN_ASSIGN_OR_RETURN(const Tensor* w, Param(l, "weight", false));
     TIFFIN_ASSIGN_OR_RETURN(const Tensor* bias, Param(l, "bias", false));
@@ -921,7 +937,7 @@ Status Converter::Emit(const Leaf& l) {
     const Literal* ceil = max ? &a[4] : (a.size() > 3 ? &a[3] : nullptr);
     const Literal* include_pad = !max && a.size() > 4 ? &a[4] : nullptr;
     const Literal* divisor = !max && a.size() > 5 ? &a[5] : nullptr;
-    if (kernel.empty() || stride.empty() || pad.empty() || dilation.empty() ||
+    if (!InRange(kernel, 1) || !InRange(stride, 1) || !InRange(pad, 0) || !InRange(dilation, 1) ||
         (ceil && ceil->kind != Literal::kBool) ||
         (include_pad && include_pad->kind != Literal::kBool))
       return Refuse(name + ": unexpected arguments");

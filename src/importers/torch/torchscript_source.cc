@@ -112,7 +112,9 @@ bool ParseOne(std::string_view t, Literal* lit) {
       if (k == item.size()) return false;
       for (; k < item.size(); ++k)
         if (!IsDigit(item[k])) return false;
-      lit->ints.push_back(std::strtoll(item.c_str(), nullptr, 10));
+      const long long v = std::strtoll(item.c_str(), nullptr, 10);
+      if (v > (int64_t{1} << 31) || v < -(int64_t{1} << 31)) return false;
+      lit->ints.push_back(v);
       if (lit->ints.size() > 16) return false;
       start = comma + 1;
     }
@@ -129,6 +131,10 @@ bool ParseOne(std::string_view t, Literal* lit) {
   for (char c : s)
     if (!IsDigit(c) && c != '.' && c != '-' && c != '+' && c != 'e') return false;
   lit->kind = all_digits && s != "-" ? Literal::kInt : Literal::kFloat;
+  // Ints are sizes, dims and counts: bounded so that casts and products
+  // stay defined.
+  if (lit->kind == Literal::kInt && std::fabs(v) > static_cast<double>(int64_t{1} << 31))
+    return false;
   lit->number = v;
   return true;
 }
