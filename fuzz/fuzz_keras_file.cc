@@ -8,13 +8,13 @@
 #include <string_view>
 
 #include "importers/keras/keras.h"
-#include "importers/keras/zip.h"
+#include "io/zip_reader.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view bytes(reinterpret_cast<const char*>(data), size);
-  tiffin::keras::ZipLimits limits;
+  tiffin::io::ZipLimits limits;
   limits.max_member_bytes = size_t{64} << 20;
-  (void)tiffin::keras::ReadZipMembers(bytes, {"config.json", "model.weights.h5"}, limits);
+  (void)tiffin::io::ReadZipMembers(bytes, {"config.json", "model.weights.h5"}, limits);
   tiffin::LoadOptions options;
   options.max_file_bytes = size_t{64} << 20;
   options.max_tensor_bytes = size_t{16} << 20;

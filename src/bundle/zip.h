@@ -3,6 +3,11 @@
 // can be memory-mapped and used in place. General zip archives (compressed,
 // encrypted, zip64, multi-disk) are refused, not read.
 //
+// Why not io/zip_reader.h (libzip, used by the torch and Keras importers):
+// a bundle needs each stored entry's file offset to memory-map it in place,
+// which libzip does not give, and it must refuse every general zip feature
+// rather than read it.
+//
 // Thread safety: the functions are pure; a ZipWriter is used by one thread.
 #ifndef TIFFIN_BUNDLE_ZIP_H_
 #define TIFFIN_BUNDLE_ZIP_H_

@@ -10,7 +10,7 @@
 #include <set>
 
 #include "importers/keras/layers.h"
-#include "importers/keras/zip.h"
+#include "io/zip_reader.h"
 
 namespace tiffin::keras {
 namespace {
@@ -86,12 +86,14 @@ Result<KerasSource> ReadKerasBytes(std::string_view bytes, std::string_view conf
     return src;
   }
   if (bytes.substr(0, 4) == std::string_view("PK\x03\x04", 4)) {
-    ZipLimits limits;
+    io::ZipLimits limits;
+    limits.max_entries = 10000;
     limits.max_member_bytes = options.max_file_bytes;
-    TIFFIN_ASSIGN_OR_RETURN(auto members, ReadZipMembers(bytes,
-                                                         {"config.json", "metadata.json",
-                                                          "model.weights.h5", "model.weights.npz"},
-                                                         limits));
+    TIFFIN_ASSIGN_OR_RETURN(
+        auto members,
+        io::ReadZipMembers(
+            bytes, {"config.json", "metadata.json", "model.weights.h5", "model.weights.npz"},
+            limits));
     if (!members.count("config.json")) {
       return InvalidArgument(
           "this zip archive has no config.json: it is not a Keras 3 .keras file");

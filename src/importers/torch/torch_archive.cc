@@ -1,7 +1,5 @@
 #include "importers/torch/torch_archive.h"
 
-#include <zip.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cstring>
@@ -15,7 +13,7 @@
 #include "core/json.h"
 #include "importers/pickle/numpy.h"
 #include "importers/pickle/pickle.h"
-#include "importers/torch/zip_reader.h"
+#include "io/zip_reader.h"
 
 namespace tiffin::torch_import {
 namespace {
@@ -477,7 +475,7 @@ bool IsTensorLeafDict(const PickleValue& v) {
 
 Result<TorchArchive> ReadZipArchive(std::string_view bytes, const TorchReadOptions& options,
                                     bool torchscript = false) {
-  ZipReader zip;
+  io::ZipReader zip;
   TIFFIN_RETURN_IF_ERROR(zip.Open(bytes));
   std::string record;
   for (const auto& n : zip.names()) {
@@ -504,17 +502,20 @@ Result<TorchArchive> ReadZipArchive(std::string_view bytes, const TorchReadOptio
   a.record = record;
   a.byteorder = "little";
   if (zip.Has(prefix + "byteorder")) {
-    TIFFIN_ASSIGN_OR_RETURN(std::string bo, zip.Read(prefix + "byteorder", 64));
+    TIFFIN_ASSIGN_OR_RETURN(std::string bo,
+                            zip.Read(prefix + "byteorder", 64, /*allow_deflate=*/false));
     bo = StripSpace(bo);
     if (bo != "little" && bo != "big")
       return DataLoss("record '" + prefix + "byteorder' says '" + bo + "', not little or big");
     a.byteorder = bo;
   }
   if (zip.Has(prefix + "version")) {
-    TIFFIN_ASSIGN_OR_RETURN(std::string ver, zip.Read(prefix + "version", 64));
+    TIFFIN_ASSIGN_OR_RETURN(std::string ver,
+                            zip.Read(prefix + "version", 64, /*allow_deflate=*/false));
     a.version = StripSpace(ver);
   }
-  TIFFIN_ASSIGN_OR_RETURN(std::string pkl, zip.Read(prefix + "data.pkl", options.max_file_bytes));
+  TIFFIN_ASSIGN_OR_RETURN(std::string pkl, zip.Read(prefix + "data.pkl", options.max_file_bytes,
+                                                    /*allow_deflate=*/false));
   TIFFIN_ASSIGN_OR_RETURN(ParsedData d, ParseData(pkl, prefix + "data.pkl", false, torchscript));
   a.pickle_protocol = d.parsed.protocol;
   a.storage_count = static_cast<int64_t>(d.keys.size());
@@ -524,7 +525,8 @@ Result<TorchArchive> ReadZipArchive(std::string_view bytes, const TorchReadOptio
     if (it == cache.end()) {
       const std::string entry = prefix + "data/" + key;
       if (!zip.Has(entry)) return DataLoss("storage '" + key + "': the archive has no " + entry);
-      TIFFIN_ASSIGN_OR_RETURN(std::string b, zip.Read(entry, options.max_file_bytes));
+      TIFFIN_ASSIGN_OR_RETURN(std::string b,
+                              zip.Read(entry, options.max_file_bytes, /*allow_deflate=*/false));
       it = cache.emplace(key, std::move(b)).first;
     }
     return std::string_view(it->second);
@@ -610,12 +612,12 @@ Result<TorchArchive> ReadLegacy(std::string_view bytes, const TorchReadOptions& 
 
 // The class a TorchScript archive's data.pkl rebuilds, e.g. __torch__.Foo.
 std::string TorchScriptClass(std::string_view bytes) {
-  ZipReader zip;
+  io::ZipReader zip;
   if (!zip.Open(bytes).ok()) return "";
   for (const auto& n : zip.names()) {
     size_t slash = n.find('/');
     if (slash == std::string::npos || n.substr(slash + 1) != "data.pkl") continue;
-    auto pkl = zip.Read(n, size_t{64} << 20);
+    auto pkl = zip.Read(n, size_t{64} << 20, /*allow_deflate=*/false);
     if (!pkl.ok()) return "";
     auto globals = pickle::ListGlobals(*pkl);
     if (!globals.ok()) return "";
@@ -651,7 +653,7 @@ bool LooksLikeTorchLegacy(std::string_view head) {
 TorchFileKind DetectTorchBytes(std::string_view bytes) {
   if (LooksLikeTorchLegacy(bytes)) return TorchFileKind::kLegacy;
   if (bytes.substr(0, 4) != std::string_view("PK\x03\x04", 4)) return TorchFileKind::kNone;
-  ZipReader zip;
+  io::ZipReader zip;
   if (!zip.Open(bytes).ok()) return TorchFileKind::kNone;
   bool data_pkl = false, script = false;
   for (const auto& n : zip.names()) {
@@ -674,15 +676,11 @@ TorchFileKind DetectTorchFile(const std::string& path) {
   head.resize(static_cast<size_t>(in.gcount()));
   if (LooksLikeTorchLegacy(head)) return TorchFileKind::kLegacy;
   if (head.substr(0, 4) != std::string_view("PK\x03\x04", 4)) return TorchFileKind::kNone;
-  int err = 0;
-  zip_t* z = zip_open(path.c_str(), ZIP_RDONLY, &err);
-  if (z == nullptr) return TorchFileKind::kNone;
+  auto names = io::ListZipFileNames(path);
+  if (!names.ok()) return TorchFileKind::kNone;
   bool data_pkl = false, script = false;
-  const zip_int64_t n = zip_get_num_entries(z, 0);
-  for (zip_int64_t i = 0; i < n && i < 1000000; ++i) {
-    const char* c = zip_get_name(z, static_cast<zip_uint64_t>(i), ZIP_FL_ENC_RAW);
-    if (c == nullptr) continue;
-    std::string_view name(c);
+  for (const std::string& name_str : *names) {
+    std::string_view name(name_str);
     size_t slash = name.find('/');
     if (slash == std::string_view::npos) continue;
     std::string_view rest = name.substr(slash + 1);
@@ -690,7 +688,6 @@ TorchFileKind DetectTorchFile(const std::string& path) {
     if (rest == "constants.pkl" || rest == "model.json" || rest.rfind("code/", 0) == 0)
       script = true;
   }
-  zip_discard(z);
   if (script) return TorchFileKind::kTorchScript;
   return data_pkl ? TorchFileKind::kSave : TorchFileKind::kNone;
 }
@@ -718,7 +715,7 @@ Result<TorchArchive> ReadTorchBytes(std::string_view bytes, const TorchReadOptio
       break;
   }
   if (bytes.substr(0, 4) == std::string_view("PK\x03\x04", 4)) {
-    ZipReader zip;
+    io::ZipReader zip;
     TIFFIN_RETURN_IF_ERROR(zip.Open(bytes));
     return InvalidArgument(
         "this zip archive has no <dir>/data.pkl: it is not a torch.save archive");

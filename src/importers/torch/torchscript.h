@@ -6,11 +6,19 @@
 // emits the op it stands for. Anything else is refused, naming the module,
 // with the advice to export to ONNX.
 //
-// Supported: Sequential of Linear (Gemm), ReLU, Sigmoid, Tanh, LeakyReLU,
-// ELU, Softmax (over the features), Identity, Flatten and eval-mode Dropout
-// (both no-ops on [N, F]), starting with a Linear; input [N, F] float32. The
-// source forms are those of torch 1.13's TorchScript printer (temporaries
-// renumbered freely).
+// Supported: Sequential (nested too) of Linear, Conv1d/2d, BatchNorm1d/2d,
+// LayerNorm, Max/AvgPool1d/2d, global AdaptiveAvgPool1d/2d, Flatten,
+// Unflatten, Embedding, Identity, eval-mode Dropout and the standard
+// activations (docs/compatibility.md has the table and limits). The source
+// forms are those of torch 1.13's TorchScript printer
+// (torchscript_source.h says how they are matched).
+//
+// Input shape: TorchScript records none. The graph's input is stated from
+// the first module that fixes its rank (Linear: [N, in]; Conv2d,
+// BatchNorm2d, 2-D pools: [N, C, H, W]; Conv1d: [N, C, L]; BatchNorm1d:
+// [N, C]; LayerNorm: [N, *normalized_shape]; Embedding: int64 [N, T];
+// elementwise modules only: [N, F]) with symbolic batch and spatial dims; a
+// Flatten or Unflatten before any such module is refused.
 #ifndef TIFFIN_IMPORTERS_TORCH_TORCHSCRIPT_H_
 #define TIFFIN_IMPORTERS_TORCH_TORCHSCRIPT_H_
 

@@ -272,42 +272,117 @@ class Doubler(nn.Module):
         return x * 2
 
 
+def trained_bn(seq, shape, steps=3):
+    """Runs a few training batches so BatchNorm running statistics are not
+    the initial zeros and ones."""
+    seq.train()
+    with torch.no_grad():
+        for _ in range(steps):
+            seq(torch.randn(*shape) * 2 + 0.5)
+    return seq
+
+
 def script_cases(out):
     """Scripted Sequentials tiffin converts (with inputs and torch's outputs)
     and ones it must refuse (with the module its refusal names)."""
     d = os.path.join(out, "script")
     os.makedirs(d, exist_ok=True)
+    # name -> (make, input shape, dtype); Linear-first models take [7, in].
     converted = {
-        "mlp_relu_sigmoid": lambda: nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3),
-                                                  nn.Sigmoid()),
-        "tanh_no_bias": lambda: nn.Sequential(nn.Linear(6, 5, bias=False), nn.Tanh(),
-                                              nn.Linear(5, 2)),
-        "single_linear": lambda: nn.Sequential(nn.Linear(3, 1)),
-        "deep": lambda: nn.Sequential(*[m for i in range(4) for m in (nn.Linear(8, 8), nn.ReLU())],
-                                      nn.Linear(8, 4)),
-        "every_module": lambda: nn.Sequential(
+        "mlp_relu_sigmoid": (lambda: nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3),
+                                                   nn.Sigmoid()), None, "float32"),
+        "tanh_no_bias": (lambda: nn.Sequential(nn.Linear(6, 5, bias=False), nn.Tanh(),
+                                               nn.Linear(5, 2)), None, "float32"),
+        "single_linear": (lambda: nn.Sequential(nn.Linear(3, 1)), None, "float32"),
+        "deep": (lambda: nn.Sequential(*[m for i in range(4) for m in (nn.Linear(8, 8), nn.ReLU())],
+                                       nn.Linear(8, 4)), None, "float32"),
+        "every_module": (lambda: nn.Sequential(
             nn.Linear(5, 8), nn.Dropout(0.3), nn.Identity(), nn.LeakyReLU(0.2), nn.Linear(8, 6),
-            nn.ELU(0.5), nn.Flatten(), nn.Linear(6, 4), nn.Softmax(dim=1)),
+            nn.ELU(0.5), nn.Flatten(), nn.Linear(6, 4), nn.Softmax(dim=1)), None, "float32"),
+        # Convolutional nets: TorchScript records no input shape; tiffin
+        # states [N, C, H, W] with C from the first Conv and H, W symbolic.
+        "conv2d_net": (lambda: trained_bn(nn.Sequential(
+            nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU(), nn.BatchNorm2d(8),
+            nn.MaxPool2d(2), nn.Conv2d(8, 8, 3, padding="same", dilation=2, groups=2, bias=False),
+            nn.Hardswish(), nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(8, 4),
+            nn.LogSoftmax(dim=1)), (4, 3, 16, 16)), (5, 3, 16, 16), "float32"),
+        "conv2d_pools": (lambda: nn.Sequential(
+            nn.Conv2d(2, 4, (3, 5), padding="valid"), nn.GELU(),
+            nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False), nn.SiLU(),
+            nn.Conv2d(4, 4, 1), nn.Mish(), nn.AvgPool2d(2, padding=1), nn.ReLU6(),
+            nn.MaxPool2d(3, stride=1, dilation=2, padding=1), nn.Conv2d(4, 3, 2, stride=(2, 1)),
+            nn.Flatten(1)), (3, 2, 17, 19), "float32"),
+        "conv2d_ceil_pools": (lambda: nn.Sequential(
+            nn.Conv2d(1, 2, 3), nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True),
+            nn.AvgPool2d(3, stride=2, ceil_mode=True), nn.Flatten()), (2, 1, 12, 12), "float32"),
+        "bn2d_first": (lambda: trained_bn(nn.Sequential(
+            nn.BatchNorm2d(3), nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4, affine=False), nn.Tanh(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten()), (4, 3, 9, 9)), (3, 3, 9, 9), "float32"),
+        "conv1d_net": (lambda: trained_bn(nn.Sequential(
+            nn.Conv1d(3, 6, 5, stride=2, padding=2), nn.BatchNorm1d(6), nn.ReLU6(),
+            nn.MaxPool1d(3, stride=2, padding=1), nn.Conv1d(6, 6, 3, padding="same", groups=3),
+            nn.AvgPool1d(2), nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(6, 2),
+            nn.Softmax(dim=-1)), (4, 3, 33)), (4, 3, 33), "float32"),
+        "layer_norm_mlp": (lambda: nn.Sequential(
+            nn.Linear(6, 8), nn.LayerNorm(8), nn.GELU("tanh"), nn.Linear(8, 8),
+            nn.LayerNorm(8, elementwise_affine=False, eps=1e-3), nn.Softplus(beta=2, threshold=1),
+            nn.Linear(8, 3)), None, "float32"),
+        "activations": (lambda: nn.Sequential(
+            nn.Linear(5, 6), nn.Hardtanh(-0.5, 0.7), nn.Linear(6, 6), nn.Hardsigmoid(),
+            nn.Softsign(), nn.Linear(6, 6), nn.PReLU(), nn.Linear(6, 6), nn.PReLU(6),
+            nn.Softplus(), nn.Linear(6, 4), nn.LogSoftmax(dim=-1)), None, "float32"),
+        "bn1d_mlp": (lambda: trained_bn(nn.Sequential(
+            nn.Linear(4, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 2)), (8, 4)),
+            None, "float32"),
+        "embedding": (lambda: nn.Sequential(
+            nn.Embedding(20, 6, padding_idx=0), nn.LayerNorm(6), nn.Linear(6, 5), nn.GELU(),
+            nn.Flatten(), nn.Unflatten(1, (2, 5)), nn.Linear(5, 3), nn.Flatten(1, 2)),
+            (5, 2), "int64"),
+        "conv_transpose": (lambda: nn.Sequential(
+            nn.Conv2d(2, 4, 3, padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(4, 3, 3, stride=2, padding=1, output_padding=1), nn.Tanh(),
+            nn.ConvTranspose2d(3, 4, (2, 3), stride=(2, 1), dilation=(1, 2), bias=False),
+            nn.ConvTranspose2d(4, 2, 3, groups=2), nn.Flatten()), (2, 2, 5, 6), "float32"),
+        "nested": (lambda: nn.Sequential(
+            nn.Sequential(nn.Linear(4, 8), nn.ReLU()),
+            nn.Sequential(nn.Sequential(nn.Linear(8, 8)), nn.Tanh()), nn.Linear(8, 2)),
+            None, "float32"),
     }
     refused = {
         "dropout_training": (lambda: nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.1)).train(),
                              "was saved in training mode"),
         "softmax_dim0": (lambda: nn.Sequential(nn.Linear(4, 4), nn.Softmax(dim=0)),
                          "over a dimension other than the features"),
-        "conv": (lambda: nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU()),
-                 "torch.nn.modules.conv.Conv2d"),
+        "conv_reflect": (lambda: nn.Sequential(nn.Conv2d(1, 2, 3, padding=1,
+                                                         padding_mode="reflect"), nn.ReLU()),
+                         "padding_mode 'reflect'"),
         "custom_module": (lambda: nn.Sequential(nn.Linear(4, 4), Doubler()), "Doubler"),
-        "nested": (lambda: nn.Sequential(nn.Sequential(nn.Linear(4, 4)), nn.ReLU()), "0.0"),
         "not_sequential": (lambda: Net(), "not torch.nn.Sequential"),
+        "adaptive_pool_2x2": (lambda: nn.Sequential(nn.Conv2d(1, 2, 3), nn.AdaptiveAvgPool2d(2)),
+                              "output size other than 1"),
+        "flatten_first": (lambda: nn.Sequential(nn.Flatten(), nn.ReLU()),
+                          "fixes the input's rank"),
+        "embedding_max_norm": (lambda: nn.Sequential(nn.Embedding(5, 3, max_norm=1.0)),
+                               "max_norm"),
+        "bn_batch_stats": (lambda: nn.Sequential(nn.Conv2d(1, 2, 3),
+                                                 nn.BatchNorm2d(2, track_running_stats=False)),
+                           "BatchNorm2d"),
+        "bn_training": (lambda: nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2)).train(),
+                        "was saved in training mode"),
+        "upsample": (lambda: nn.Sequential(nn.Linear(4, 4), nn.Upsample(scale_factor=2)),
+                 "torch.nn.modules.upsampling.Upsample"),
     }
     result = {"converted": [], "refused": []}
-    for i, (name, make) in enumerate(sorted(converted.items())):
+    for i, (name, (make, shape, dtype)) in enumerate(sorted(converted.items())):
         seeded(20 + i)
         seq = make()
         seq.eval()
         torch.jit.script(seq).save(os.path.join(d, name + ".pt"))
-        n_in = seq[0].in_features
-        x = torch.randn(7, n_in)
+        if dtype == "int64":
+            x = torch.randint(0, 20, shape, dtype=torch.int64)
+        else:
+            x = torch.randn(*(shape or (7, seq[0].in_features if isinstance(seq[0], nn.Linear)
+                                        else seq[0][0].in_features)))
         np.save(os.path.join(d, name + ".input.npy"), x.numpy())
         with torch.no_grad():
             np.save(os.path.join(d, name + ".expected.npy"), seq(x).numpy())
@@ -317,7 +392,7 @@ def script_cases(out):
     for i, (name, (make, expect)) in enumerate(sorted(refused.items())):
         seeded(40 + i)
         m = make()
-        if name != "dropout_training":
+        if name not in ("dropout_training", "bn_training"):
             m.eval()
         torch.jit.script(m).save(os.path.join(d, name + ".pt"))
         result["refused"].append({"file": name + ".pt", "expect": expect})
@@ -356,7 +431,7 @@ def hostile_cases(out):
             for info in src.infolist():
                 z.writestr(info.filename, src.read(info.filename))
             z.writestr("../../tmp/tiffin_pwned_traversal", "x")
-    entries.append({"file": "evil_traversal.pt", "expect": "unsafe path"})
+    entries.append({"file": "evil_traversal.pt", "expect": "unsafe name"})
     # A view that claims 2^40 elements from a 2-element storage.
     pkl = (b"\x80\x02}X\x01\x00\x00\x00wctorch._utils\n_rebuild_tensor_v2\n("
            b"(X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x000X\x03\x00\x00\x00cpuK\x02tQ"
