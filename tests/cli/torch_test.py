@@ -11,23 +11,15 @@ import os
 import subprocess
 import sys
 
+from cases import case, finish  # tests/cli/cases.py
+
 TIFFIN, FIX, SOURCE = sys.argv[1], sys.argv[2], sys.argv[3]
 EXTERNAL = os.path.join(SOURCE, "..", "shared", "fixtures", "external", "torch")
 INDEX = json.load(open(os.path.join(FIX, "index.json")))
-results = []
 
 
 def tiffin(*args):
     return subprocess.run([TIFFIN, *args], capture_output=True, text=True)
-
-
-def case(fn):
-    try:
-        fn()
-        results.append((fn.__name__, None))
-    except AssertionError as e:
-        results.append((fn.__name__, str(e) or "assertion failed"))
-    return fn
 
 
 @case
@@ -205,8 +197,4 @@ def external_files_have_their_stated_outcome():
         assert text in (r.stdout + r.stderr), (f, r.stdout, r.stderr)
 
 
-failed = [(n, e) for n, e in results if e]
-for n, e in results:
-    print(("FAIL " if e else "ok   ") + n + ("" if not e else ": " + e[:2000]))
-print("%d/%d passed" % (len(results) - len(failed), len(results)))
-sys.exit(1 if failed else 0)
+finish()
