@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "importers/gbdt/gbdt_test_util.h"
 #include "importers/lightgbm/lightgbm.h"
 #include "importers/xgboost/json_value.h"
 #include "importers/xgboost/xgboost.h"
@@ -27,7 +28,12 @@ namespace tiffin {
 namespace {
 
 namespace fs = std::filesystem;
-using Matrix = std::vector<std::vector<double>>;
+using gbdt_test::Matrix;
+using gbdt_test::Mismatches;
+using gbdt_test::ReadLibsvm;
+using gbdt_test::ReadMatrix;
+using gbdt_test::RunModel;
+using gbdt_test::ToTensor;
 
 fs::path XgbFixtures() {
   const char* d = std::getenv("TIFFIN_XGB_FIXTURES");
@@ -36,87 +42,6 @@ fs::path XgbFixtures() {
 fs::path External() {
   const char* d = std::getenv("TIFFIN_EXTERNAL_FIXTURES");
   return d ? d : TIFFIN_EXTERNAL_FIXTURES_DEFAULT;
-}
-
-Matrix ReadMatrix(const fs::path& p) {
-  Matrix m;
-  std::ifstream in(p);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream ss(line);
-    std::vector<double> row;
-    std::string tok;
-    while (ss >> tok)
-      row.push_back(tok == "nan" ? std::nan("") : std::strtod(tok.c_str(), nullptr));
-    if (!row.empty()) m.push_back(row);
-  }
-  return m;
-}
-
-// libsvm text: "label idx:value ..."; absent entries are `absent`.
-Matrix ReadLibsvm(const fs::path& p, int64_t width, double absent) {
-  Matrix m;
-  std::ifstream in(p);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream ss(line);
-    std::string tok;
-    ss >> tok;  // label
-    std::vector<double> row(static_cast<size_t>(width), absent);
-    while (ss >> tok) {
-      const size_t c = tok.find(':');
-      const long idx = std::strtol(tok.substr(0, c).c_str(), nullptr, 10);
-      if (idx >= 0 && idx < width)
-        row[static_cast<size_t>(idx)] = std::strtod(tok.c_str() + c + 1, nullptr);
-    }
-    m.push_back(row);
-  }
-  return m;
-}
-
-Tensor ToTensor(const Matrix& x) {
-  std::vector<double> flat;
-  for (const auto& r : x) flat.insert(flat.end(), r.begin(), r.end());
-  return Tensor::FromVector(
-      flat, {static_cast<int64_t>(x.size()), static_cast<int64_t>(x.empty() ? 0 : x[0].size())});
-}
-
-std::map<std::string, std::vector<double>> RunModel(const Model& model, const Matrix& x) {
-  auto out = model.Run({{"X", ToTensor(x)}});
-  EXPECT_TRUE(out.ok()) << out.status().ToString();
-  std::map<std::string, std::vector<double>> r;
-  if (!out.ok()) return r;
-  for (size_t i = 0; i < model.outputs().size(); ++i) {
-    const Tensor& t = (*out)[i];
-    std::vector<double> v(static_cast<size_t>(t.size()));
-    for (int64_t j = 0; j < t.size(); ++j)
-      v[static_cast<size_t>(j)] = t.dtype() == DType::kInt64
-                                      ? static_cast<double>(t.data<int64_t>()[j])
-                                      : t.data<double>()[j];
-    r[model.outputs()[i].name] = v;
-  }
-  return r;
-}
-
-// Counts values outside the tolerance; *worst gets the largest absolute difference.
-int Mismatches(const std::vector<double>& got, const std::vector<double>& want, double* worst,
-               std::string* first) {
-  if (got.size() != want.size()) {
-    *first = "size " + std::to_string(got.size()) + " vs " + std::to_string(want.size());
-    return static_cast<int>(std::max(got.size(), want.size()));
-  }
-  int bad = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    const double err = std::fabs(got[i] - want[i]);
-    *worst = std::max(*worst, err);
-    if (!(err <= 1e-5 * std::fabs(want[i]) + 1e-6)) {
-      if (bad == 0)
-        *first = "at " + std::to_string(i) + ": got " + std::to_string(got[i]) + " want " +
-                 std::to_string(want[i]);
-      ++bad;
-    }
-  }
-  return bad;
 }
 
 std::vector<double> Flat(const Matrix& m) {
@@ -229,7 +154,7 @@ TEST(GbdtExternal, TreeliteFilesMatchTheirShippedOutputs) {
     SCOPED_TRACE(c.file);
     auto model = LoadModel((e / c.file).string());
     ASSERT_TRUE(model.ok()) << model.status().ToString();
-    const Matrix x = ReadLibsvm(e / c.test, c.width, c.absent);
+    const Matrix x = ReadLibsvm(e / c.test, c.width, 0, c.absent);
     auto out = RunModel(**model, x);
     double worst = 0;
     std::string first;

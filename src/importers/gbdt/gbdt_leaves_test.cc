@@ -15,92 +15,25 @@
 #include <string>
 #include <vector>
 
+#include "importers/gbdt/gbdt_test_util.h"
 #include "tiffin/model.h"
 
 namespace tiffin {
 namespace {
 
 namespace fs = std::filesystem;
-using Matrix = std::vector<std::vector<double>>;
+using gbdt_test::Matrix;
+using gbdt_test::Mismatches;
+using gbdt_test::ReadLibsvm;
+using gbdt_test::ReadMatrix;
+using gbdt_test::RunModel;
 
 const fs::path kFixtures = TIFFIN_LEAVES_FIXTURES;
-
-// Whitespace-separated numbers, one row per line.
-Matrix ReadTable(const fs::path& p) {
-  Matrix m;
-  std::ifstream in(p);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream ss(line);
-    std::vector<double> row;
-    std::string tok;
-    while (ss >> tok) row.push_back(std::strtod(tok.c_str(), nullptr));
-    if (!row.empty()) m.push_back(row);
-  }
-  return m;
-}
-
-// libsvm rows "label i:v ..."; feature i lands in column i + shift, absent
-// entries are NaN (missing, as in the libraries' sparse matrices).
-Matrix ReadLibsvm(const fs::path& p, int64_t width, int64_t shift) {
-  Matrix m;
-  std::ifstream in(p);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream ss(line);
-    std::string tok;
-    if (!(ss >> tok)) continue;
-    std::vector<double> row(static_cast<size_t>(width), std::nan(""));
-    while (ss >> tok) {
-      const size_t c = tok.find(':');
-      const long col = std::strtol(tok.substr(0, c).c_str(), nullptr, 10) + shift;
-      if (col >= 0 && col < width)
-        row[static_cast<size_t>(col)] = std::strtod(tok.c_str() + c + 1, nullptr);
-    }
-    m.push_back(row);
-  }
-  return m;
-}
-
-std::map<std::string, std::vector<double>> RunModel(const Model& model, const Matrix& x) {
-  std::vector<double> flat;
-  for (const auto& r : x) flat.insert(flat.end(), r.begin(), r.end());
-  Tensor t = Tensor::FromVector(
-      flat, {static_cast<int64_t>(x.size()), static_cast<int64_t>(x.empty() ? 0 : x[0].size())});
-  auto out = model.Run({{"X", t}});
-  EXPECT_TRUE(out.ok()) << out.status().ToString();
-  std::map<std::string, std::vector<double>> r;
-  if (!out.ok()) return r;
-  for (size_t i = 0; i < model.outputs().size(); ++i) {
-    const Tensor& o = (*out)[i];
-    if (o.dtype() != DType::kFloat64) continue;
-    r[model.outputs()[i].name].assign(o.data<double>(), o.data<double>() + o.size());
-  }
-  return r;
-}
-
-// Values outside the tolerance; *worst gets the largest absolute difference.
-int Mismatches(const std::vector<double>& got, const std::vector<double>& want, double* worst,
-               std::string* first) {
-  if (got.size() != want.size()) {
-    *first = "got " + std::to_string(got.size()) + " values, want " + std::to_string(want.size());
-    return 1;
-  }
-  int bad = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    const double err = std::fabs(got[i] - want[i]);
-    *worst = std::max(*worst, err);
-    if (!(err <= 1e-5 * std::fabs(want[i]) + 1e-6) && bad++ == 0)
-      *first = "value " + std::to_string(i) + ": got " + std::to_string(got[i]) + ", want " +
-               std::to_string(want[i]);
-  }
-  return bad;
-}
 
 // The first `rows` values of a one-column prediction file.
 std::vector<double> Column(const fs::path& p, size_t rows) {
   std::vector<double> v;
-  for (const auto& r : ReadTable(p))
+  for (const auto& r : ReadMatrix(p))
     if (v.size() < rows) v.push_back(r.at(0));
   return v;
 }
@@ -113,7 +46,7 @@ TEST(LeavesFixtures, LightgbmDartBreastCancer) {
   const fs::path d = kFixtures / "lightgbm-leaves";
   auto model = LoadModel((d / "lg_dart_breast_cancer.model").string());
   ASSERT_TRUE(model.ok()) << model.status().ToString();
-  const Matrix x = ReadTable(d / "breast_cancer_test.tsv");
+  const Matrix x = ReadMatrix(d / "breast_cancer_test.tsv");
   ASSERT_EQ(x.size(), 20u);
   const std::vector<double> raw = Column(d / "lg_dart_breast_cancer_true_predictions.txt", 20);
   auto out = RunModel(**model, x);
@@ -141,7 +74,7 @@ TEST(LeavesFixtures, LightgbmRandomForestIris) {
   const fs::path d = kFixtures / "lightgbm-leaves";
   auto model = LoadModel((d / "lg_rf_iris.model").string());
   ASSERT_TRUE(model.ok()) << model.status().ToString();
-  const Matrix x = ReadLibsvm(d / "iris_test.libsvm", 4, 0);
+  const Matrix x = ReadLibsvm(d / "iris_test.libsvm", 4, 0, std::nan(""));
   ASSERT_EQ(x.size(), 30u);
   const std::vector<double> want = Column(d / "lg_rf_iris_true_predictions.txt", 30);
   auto out = RunModel(**model, x);
@@ -161,7 +94,7 @@ TEST(LeavesFixtures, XgboostGblinearAgaricus) {
   const fs::path d = kFixtures / "xgboost-leaves";
   auto model = LoadModel((d / "xgblin_agaricus.json").string());
   ASSERT_TRUE(model.ok()) << model.status().ToString();
-  const Matrix x = ReadLibsvm(d / "agaricus.txt.test.head40", 127, 1);
+  const Matrix x = ReadLibsvm(d / "agaricus.txt.test.head40", 127, 1, std::nan(""));
   ASSERT_EQ(x.size(), 40u);
   auto out = RunModel(**model, x);
   double worst = 0;
