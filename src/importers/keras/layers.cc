@@ -947,8 +947,7 @@ Result<std::vector<Val>> Converter::Apply(const std::string& cls, const std::str
     }
   }
   if (cls == "Sequential" || cls == "Functional" || cls == "Model") {
-    return NotSupported("layer '" + name + "' is a nested " + cls +
-                        " model; tiffin reads flat models only (flatten it before saving)");
+    return Internal("nested model '" + name + "' reached the layer converter");
   }
   const bool merge = cls == "Add" || cls == "Subtract" || cls == "Multiply" || cls == "Average" ||
                      cls == "Maximum" || cls == "Minimum" || cls == "Concatenate";

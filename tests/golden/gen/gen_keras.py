@@ -87,26 +87,28 @@ def sequential(layers):
     return {"class_name": "Sequential", "config": {"name": "sequential", "layers": layers}}
 
 
-def write_weights(group, weights):
-    """weights: {layer: [(weight_name, array)]} in layer order."""
+def write_weights(group, weights, nested_names=False):
+    """weights: {layer: [(weight_name, array)]} in layer order. With
+    nested_names, weight names already start with their own layer's name
+    (a nested model's group: "dense_1/kernel" -> "dense_1/kernel:0")."""
     names = list(weights)
     group.attrs["layer_names"] = np.array([n.encode() for n in names])
     for name, ws in weights.items():
         g = group.create_group(name)
-        wn = [f"{name}/{w}:0" for w, _ in ws]
+        wn = [f"{w}:0" if nested_names and "/" in w else f"{name}/{w}:0" for w, _ in ws]
         g.attrs["weight_names"] = np.array([w.encode() for w in wn]) if wn else np.array([], np.float64)
         for full, (_, arr) in zip(wn, ws):
             g.create_dataset(full, data=arr)
 
 
-def save_h5(path, config, weights, keras_version="2.11.0"):
+def save_h5(path, config, weights, keras_version="2.11.0", nested_names=False):
     with h5py.File(path, "w") as f:
         f.attrs["keras_version"] = keras_version
         f.attrs["backend"] = "tensorflow"
         f.attrs["model_config"] = json.dumps(config)
         g = f.create_group("model_weights")
         g.attrs["keras_version"] = keras_version
-        write_weights(g, weights)
+        write_weights(g, weights, nested_names)
 
 
 def save_weights_only(path, json_path, config, weights, keras_version="2.3.0"):
@@ -667,6 +669,195 @@ def keras3_bidirectional(out):
         y, _ = bi(t(x))
     y = y[..., :4] + y[..., 4:]
     return "keras3_bidirectional.keras", "-", {"seq": x}, [F.linear(y, t(wd), t(bd))]
+
+
+# ----------------------------------------------------------------------------
+# Nested models: a Sequential or Functional model used as a layer.
+#
+# Legacy .h5 (save_weights_to_hdf5_group, keras/saving/legacy/hdf5_format.py):
+# one group per layer of the *top* model; a nested model's group,
+# model_weights/<nested name>/, holds `_legacy_weights(nested)` -- every weight
+# of every layer inside it at any depth, trainable ones first -- each dataset
+# named by the variable's name (tf.keras: "dense_1/kernel:0").
+# tf.keras configs number a nested Functional's calls from 1 (and a Sequential
+# built with an input shape, which is Functional there): its first node is
+# the one made when it was built (_should_skip_first_node).
+# Keras 3 .keras (saving_lib._save_container_state): the nested model's own
+# layers under layers/<snake class>/layers/<snake class>/vars/N; Keras 3
+# numbers a nested Functional's calls from 1, a nested Sequential's from 0.
+
+
+def nested_ref(src, node):
+    return [src, node, 0, {}]
+
+
+def bn_np(x, gamma, beta, mean, var, eps=1e-3):
+    return F.batch_norm(x, t(mean), t(var), t(gamma), t(beta), False, 0.0, eps)
+
+
+@case
+def nested_functional_h5(out):
+    # encoder: a Sequential (with an InputLayer: tf.keras >= 2.4) shared by
+    # two inputs; head: a Functional that calls a Sequential (3 levels).
+    w1, b1, k1 = dense_w(6, 5)
+    gamma, beta, mean, var = rnd(5) + 1, rnd(5), rnd(5), np.abs(rnd(5)) + 0.5
+    w2, b2, k2 = dense_w(5, 4)
+    w3, b3, k3 = dense_w(4, 3)
+    encoder = {"class_name": "Sequential", "config": {"name": "encoder", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 6], "dtype": "float32",
+                                                "name": "enc_in"}},
+        {"class_name": "Dense", "config": {"name": "enc_d1", "units": 5, "activation": "relu"}},
+        {"class_name": "BatchNormalization", "config": {"name": "enc_bn", "axis": -1,
+                                                        "epsilon": 0.001}}]}}
+    inner = {"class_name": "Sequential", "name": "inner", "config": {"name": "inner", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 5], "dtype": "float32",
+                                                "name": "inner_in"}},
+        {"class_name": "Dense", "config": {"name": "inner_d", "units": 4, "activation": "tanh"}}]},
+        "inbound_nodes": [[nested_ref("h_in", 0)]]}
+    head = {"class_name": "Functional", "config": {
+        "name": "head",
+        "layers": [input_layer("h_in", [5]), inner,
+                   layer("Dense", "head_out", ["inner"], units=3, activation="linear")],
+        "input_layers": [["h_in", 0, 0]], "output_layers": [["head_out", 0, 0]]}}
+    # The inner Sequential's first call is node 1 inside head.
+    head["config"]["layers"][2]["inbound_nodes"] = [[nested_ref("inner", 1)]]
+    enc_layer = dict(encoder, name="encoder",
+                     inbound_nodes=[[nested_ref("a", 0)], [nested_ref("b", 0)]])
+    head_layer = dict(head, name="head", inbound_nodes=[[nested_ref("sum", 0)]])
+    layers = [input_layer("a", [6]), input_layer("b", [6]), enc_layer,
+              layer("Add", "sum", []), head_layer]
+    layers[3]["inbound_nodes"] = [[nested_ref("encoder", 1), nested_ref("encoder", 2)]]
+    cfg = {"class_name": "Functional", "config": {
+        "name": "outer", "layers": layers, "input_layers": [["a", 0, 0], ["b", 0, 0]],
+        "output_layers": [["head", 1, 0], ["encoder", 1, 0]]}}
+    # The nested groups: trainable weights first, then the moving statistics.
+    save_h5(os.path.join(out, "nested_functional.h5"), cfg, {
+        "a": [], "b": [],
+        "encoder": [("enc_d1/" + n, a) for n, a in k1] +
+                   [("enc_bn/gamma", gamma), ("enc_bn/beta", beta),
+                    ("enc_bn/moving_mean", mean), ("enc_bn/moving_variance", var)],
+        "sum": [],
+        "head": [("inner_d/" + n, a) for n, a in k2] + [("head_out/" + n, a) for n, a in k3]},
+        nested_names=True)
+    a, b = rnd(BATCH, 6, scale=1.0), rnd(BATCH, 6, scale=1.0)
+
+    def enc(x):
+        return bn_np(F.relu(F.linear(t(x), t(w1), t(b1))), gamma, beta, mean, var)
+    e1, e2 = enc(a), enc(b)
+    y = F.linear(torch.tanh(F.linear(e1 + e2, t(w2), t(b2))), t(w3), t(b3))
+    return "nested_functional.h5", "-", {"a": a, "b": b}, [y, e1]
+
+
+@case
+def nested_transfer_h5(out):
+    # Sequential([base, Dropout, Dense]) with base a frozen Functional
+    # (Conv2D, BatchNormalization, GlobalAveragePooling2D): transfer learning.
+    # base.trainable = False: all its weights are non-trainable, in layer order.
+    w = rnd(4, 3, 3, 3)
+    b = rnd(4)
+    gamma, beta, mean, var = rnd(4) + 1, rnd(4), rnd(4), np.abs(rnd(4)) + 0.5
+    w2, b2, k2 = dense_w(4, 2)
+    base = {"class_name": "Functional", "config": {
+        "name": "base", "trainable": False,
+        "layers": [input_layer("img_in", [6, 6, 3]),
+                   layer("Conv2D", "block1_conv", ["img_in"], filters=4, kernel_size=[3, 3],
+                         strides=[1, 1], padding="same", activation="relu"),
+                   layer("BatchNormalization", "block1_bn", ["block1_conv"], axis=3,
+                         epsilon=1.001e-5),
+                   layer("GlobalAveragePooling2D", "avg_pool", ["block1_bn"])],
+        "input_layers": [["img_in", 0, 0]], "output_layers": [["avg_pool", 0, 0]]}}
+    cfg = sequential([input_layer("image", [6, 6, 3], functional=False),
+                      dict(base, name="base"),
+                      layer("Dropout", "drop", rate=0.2),
+                      layer("Dense", "pred", units=2, activation="softmax")])
+    save_h5(os.path.join(out, "nested_transfer.h5"), cfg, {
+        "base": [("block1_conv/kernel", conv_kernel(w)), ("block1_conv/bias", b),
+                 ("block1_bn/gamma", gamma), ("block1_bn/beta", beta),
+                 ("block1_bn/moving_mean", mean), ("block1_bn/moving_variance", var)],
+        "drop": [], "pred": k2}, nested_names=True)
+    x = rnd(BATCH, 6, 6, 3, scale=1.0)
+    h = F.relu(F.conv2d(t(x).permute(0, 3, 1, 2), t(w), t(b), padding=1))
+    h = bn_np(h, gamma, beta, mean, var, 1.001e-5).mean((2, 3))
+    return "nested_transfer.h5", "-", {"image": x}, [F.softmax(F.linear(h, t(w2), t(b2)), -1)]
+
+
+def k3_input(name, shape):
+    return {"module": "keras.layers", "class_name": "InputLayer",
+            "config": {"batch_shape": [None] + list(shape), "dtype": "float32", "name": name},
+            "registered_name": None, "name": name, "inbound_nodes": []}
+
+
+def k3_dense(name, units, activation, args=None):
+    d = {"module": "keras.layers", "class_name": "Dense",
+         "config": {"name": name, "dtype": k3_policy(), "units": units,
+                    "activation": activation, "use_bias": True},
+         "registered_name": None, "name": name}
+    if args is not None:
+        d["inbound_nodes"] = [{"args": args, "kwargs": {}}]
+    return d
+
+
+def k3_hist(src, node, shape):
+    r = k3_tensor(src, shape)
+    r["config"]["keras_history"] = [src, node, 0]
+    return r
+
+
+@case
+def keras3_nested(out):
+    # Functional: x -> sequential (shared: called on x and on x2) -> add ->
+    # functional (a Functional that calls its own Sequential) -> output.
+    w1, b1, _ = dense_w(6, 5)
+    w2, b2, _ = dense_w(5, 5)
+    w3, b3, _ = dense_w(5, 4)
+    w4, b4, _ = dense_w(4, 3)
+    seq = {"module": "keras", "class_name": "Sequential", "config": {
+        "name": "sequential", "dtype": k3_policy(), "layers": [
+            {"module": "keras.layers", "class_name": "InputLayer",
+             "config": {"batch_shape": [None, 6], "dtype": "float32", "name": "input_layer_1"},
+             "registered_name": None},
+            k3_dense("dense", 5, "relu"), k3_dense("dense_1", 5, "tanh")],
+        "build_input_shape": [None, 6]},
+        "registered_name": None, "name": "sequential",
+        "inbound_nodes": [{"args": [k3_tensor("x", [None, 6])], "kwargs": {"training": False}},
+                          {"args": [k3_tensor("x2", [None, 6])], "kwargs": {"training": False}}]}
+    inner_seq = {"module": "keras", "class_name": "Sequential", "config": {
+        "name": "sequential_1", "dtype": k3_policy(), "layers": [
+            {"module": "keras.layers", "class_name": "InputLayer",
+             "config": {"batch_shape": [None, 5], "dtype": "float32", "name": "input_layer_3"},
+             "registered_name": None},
+            k3_dense("dense_2", 4, "sigmoid")]},
+        "registered_name": None, "name": "sequential_1",
+        "inbound_nodes": [{"args": [k3_tensor("input_layer_2", [None, 5])], "kwargs": {}}]}
+    func = {"module": "keras.src.models.functional", "class_name": "Functional", "config": {
+        "name": "functional", "trainable": True, "layers": [
+            k3_input("input_layer_2", [5]), inner_seq,
+            k3_dense("dense_3", 3, "linear", [k3_hist("sequential_1", 0, [None, 4])])],
+        "input_layers": [["input_layer_2", 0, 0]], "output_layers": [["dense_3", 0, 0]]},
+        "registered_name": "Functional", "name": "functional",
+        "inbound_nodes": [{"args": [k3_tensor("add", [None, 5])], "kwargs": {}}]}
+    add = {"module": "keras.layers", "class_name": "Add", "config": {"name": "add",
+                                                                        "dtype": k3_policy()},
+           "registered_name": None, "name": "add",
+           "inbound_nodes": [{"args": [[k3_hist("sequential", 0, [None, 5]),
+                                        k3_hist("sequential", 1, [None, 5])]], "kwargs": {}}]}
+    cfg = {"module": "keras.src.models.functional", "class_name": "Functional",
+           "config": {"name": "outer", "trainable": True,
+                      "layers": [k3_input("x", [6]), k3_input("x2", [6]), seq, add, func],
+                      "input_layers": [["x", 0, 0], ["x2", 0, 0]],
+                      "output_layers": [["functional", 1, 0]]},
+           "registered_name": "Functional"}
+    save_keras3(os.path.join(out, "keras3_nested.keras"), cfg, {
+        "layers/sequential/layers/dense": [w1.T.copy(), b1],
+        "layers/sequential/layers/dense_1": [w2.T.copy(), b2],
+        "layers/functional/layers/sequential/layers/dense": [w3.T.copy(), b3],
+        "layers/functional/layers/dense": [w4.T.copy(), b4]})
+    x, x2 = rnd(BATCH, 6, scale=1.0), rnd(BATCH, 6, scale=1.0)
+
+    def s(v):
+        return torch.tanh(F.linear(F.relu(F.linear(t(v), t(w1), t(b1))), t(w2), t(b2)))
+    h = torch.sigmoid(F.linear(s(x) + s(x2), t(w3), t(b3)))
+    return "keras3_nested.keras", "-", {"x": x, "x2": x2}, [F.linear(h, t(w4), t(b4))]
 
 
 # ----------------------------------------------------------------------------
