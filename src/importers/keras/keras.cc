@@ -212,11 +212,17 @@ Result<std::vector<TensorRef>> ParseNode(element node) {
     object kwargs;
     if (o["kwargs"].get_object().get(kwargs) == simdjson::SUCCESS) {
       for (auto [k, v] : kwargs) {
-        TensorRef r;
-        if (AsRef(v, &r)) {
-          return NotSupported("a layer is called with the tensor argument '" + std::string(k) +
-                              "'; tiffin reads only positional tensor inputs");
+        std::vector<TensorRef> kw;
+        TIFFIN_RETURN_IF_ERROR(CollectRefs(v, 0, &kw));
+        if (kw.empty()) continue;  // training=False, mask=None: no tensors
+        // An RNN's initial states (`lstm(x, initial_state=[h, c])`) follow
+        // its input, as tf.keras lists them in its inbound nodes.
+        if (k == "initial_state") {
+          refs.insert(refs.end(), kw.begin(), kw.end());
+          continue;
         }
+        return NotSupported("a layer is called with the tensor argument '" + std::string(k) +
+                            "'; tiffin reads positional tensor inputs and RNN initial_state");
       }
     }
     return refs;

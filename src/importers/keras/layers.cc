@@ -702,6 +702,7 @@ struct RnnSpec {
   bool linear_before_reset = false;
   bool return_sequences = false;
   bool go_backwards = false;
+  bool return_state = false;
   Tensor W, R, B;  // [1, G*u, in], [1, G*u, u], [1, 2*G*u]
 };
 
@@ -739,8 +740,7 @@ Result<RnnSpec> ReadRnn(Ctx& c, const std::string& cls, const Cfg& cfg, const La
   if (s.units < 1 || s.units > (int64_t{1} << 20))
     return InvalidArgument("units is " + std::to_string(s.units));
   if (cfg.Bool("stateful", false)) return NotSupported("stateful=True recurrent layers");
-  if (cfg.Bool("return_state", false))
-    return NotSupported("return_state=True (the layer returns its states as extra outputs)");
+  s.return_state = cfg.Bool("return_state", false);
   if (cfg.Bool("time_major", false)) return NotSupported("time_major=True");
   s.return_sequences = cfg.Bool("return_sequences", false);
   s.go_backwards = cfg.Bool("go_backwards", false);
@@ -812,10 +812,13 @@ Tensor Stack(const Tensor& a, const Tensor& b) {
 }
 
 // The ONNX node for one or two directions; returns Y [B,T,dirs,u] and
-// Y_h [B,dirs,u]. (Unused outputs are computed anyway; the Y transpose of a
+// Y_h [B,dirs,u] (and for LSTM Y_c [B,dirs,u]). `init` holds the initial
+// states when the layer is called with some: initial_h (and initial_c),
+// each [dirs,B,u]. (Unused outputs are computed anyway; the Y transpose of a
 // last-state-only layer costs one copy.)
 std::vector<std::string> RnnNode(Ctx& c, const std::string& x, const RnnSpec& f,
-                                 const RnnSpec* back, const std::string& direction) {
+                                 const RnnSpec* back, const std::string& direction,
+                                 const std::vector<std::string>& init = {}) {
   Tensor W = back ? Stack(f.W, back->W) : f.W;
   Tensor R = back ? Stack(f.R, back->R) : f.R;
   Tensor B = back ? Stack(f.B, back->B) : f.B;
@@ -835,22 +838,58 @@ std::vector<std::string> RnnNode(Ctx& c, const std::string& x, const RnnSpec& f,
   // Time-major (layout 0): ONNX Runtime does not implement layout=1.
   const int outs = f.op == "LSTM" ? 3 : 2;
   const std::string xt = c.b.Op("Transpose", {x}, {{"perm", AttrInts({1, 0, 2})}});
-  auto o = c.b.Node(f.op, {xt, c.b.Const(W, "W"), c.b.Const(R, "R"), c.b.Const(B, "B")}, a, outs);
-  // Y [T, dirs, B, u] -> [B, T, dirs, u]; Y_h [dirs, B, u] -> [B, dirs, u].
-  return {c.b.Op("Transpose", {o[0]}, {{"perm", AttrInts({2, 0, 1, 3})}}),
-          c.b.Op("Transpose", {o[1]}, {{"perm", AttrInts({1, 0, 2})}})};
+  std::vector<std::string> ins = {xt, c.b.Const(W, "W"), c.b.Const(R, "R"), c.b.Const(B, "B")};
+  if (!init.empty()) {
+    ins.push_back("");  // sequence_lens
+    ins.insert(ins.end(), init.begin(), init.end());
+  }
+  auto o = c.b.Node(f.op, ins, a, outs);
+  // Y [T, dirs, B, u] -> [B, T, dirs, u]; Y_h, Y_c [dirs, B, u] -> [B, dirs, u].
+  std::vector<std::string> r = {c.b.Op("Transpose", {o[0]}, {{"perm", AttrInts({2, 0, 1, 3})}})};
+  for (int k = 1; k < outs; ++k)
+    r.push_back(c.b.Op("Transpose", {o[static_cast<size_t>(k)]}, {{"perm", AttrInts({1, 0, 2})}}));
+  return r;
 }
 
-Result<Val> Recurrent(Ctx& c, const std::string& cls, const Cfg& cfg, const Val& x,
-                      const LayerWeights& w) {
+// LSTM / GRU / SimpleRNN. Called on [x] or, with initial_state, on [x, h]
+// ([x, h, c] for LSTM): tf.keras lists the states as extra inbound tensors,
+// Keras 3 as the call's `initial_state` argument (keras.cc appends them).
+// Outputs: the output, then with return_state=True the final states (LSTM
+// [output, h, c], GRU and SimpleRNN [output, h]).
+Result<std::vector<Val>> Recurrent(Ctx& c, const std::string& cls, const Cfg& cfg,
+                                   const std::vector<Val>& ins, const LayerWeights& w) {
+  const Val& x = ins[0];
   TIFFIN_RETURN_IF_ERROR(NeedRank(x, 3, 3, cls));
   TIFFIN_ASSIGN_OR_RETURN(RnnSpec s, ReadRnn(c, cls, cfg, w, x.shape[2]));
   if (s.go_backwards && s.return_sequences)
     return NotSupported("go_backwards=True with return_sequences=True");
-  auto o = RnnNode(c, x.name, s, nullptr, s.go_backwards ? "reverse" : "forward");
+  const size_t n_states = cls == "LSTM" ? 2 : 1;
+  std::vector<std::string> init;
+  if (ins.size() > 1) {
+    if (ins.size() != 1 + n_states) {
+      return InvalidArgument(cls + " is called on " + std::to_string(ins.size()) +
+                             " tensors: its input and " + std::to_string(n_states) +
+                             " initial state" + (n_states > 1 ? "s" : "") + " expected");
+    }
+    for (size_t k = 1; k < ins.size(); ++k) {
+      if (ins[k].rank() != 2 || (ins[k].shape[1] >= 0 && ins[k].shape[1] != s.units)) {
+        return InvalidArgument("initial state " + std::to_string(k - 1) + " is not [batch, " +
+                               std::to_string(s.units) + "]");
+      }
+      init.push_back(c.b.Op("Unsqueeze", {ins[k].name, Ints1(c, {0})}));
+    }
+  }
+  auto o = RnnNode(c, x.name, s, nullptr, s.go_backwards ? "reverse" : "forward", init);
+  std::vector<Val> out;
   if (s.return_sequences)
-    return Val{c.b.Op("Squeeze", {o[0], Ints1(c, {2})}), {-1, x.shape[1], s.units}};
-  return Val{c.b.Op("Squeeze", {o[1], Ints1(c, {1})}), {-1, s.units}};
+    out.push_back({c.b.Op("Squeeze", {o[0], Ints1(c, {2})}), {-1, x.shape[1], s.units}});
+  else
+    out.push_back({c.b.Op("Squeeze", {o[1], Ints1(c, {1})}), {-1, s.units}});
+  if (s.return_state) {
+    for (size_t k = 1; k < o.size(); ++k)
+      out.push_back({c.b.Op("Squeeze", {o[k], Ints1(c, {1})}), {-1, s.units}});
+  }
+  return out;
 }
 
 // The inner layer config of a wrapper ({"class_name", "config"}).
@@ -869,7 +908,11 @@ Result<std::pair<std::string, element>> Inner(const Cfg& cfg, const char* key) {
   return std::make_pair(std::string(cls), inner);
 }
 
-Result<Val> Bidirectional(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeights& w) {
+// Outputs: the merged output, then with return_state=True the forward
+// layer's final states and the backward layer's ([y, h_f, c_f, h_b, c_b] for
+// LSTM, [y, h_f, h_b] for GRU and SimpleRNN), as Keras returns them.
+Result<std::vector<Val>> Bidirectional(Ctx& c, const Cfg& cfg, const Val& x,
+                                       const LayerWeights& w) {
   TIFFIN_RETURN_IF_ERROR(NeedRank(x, 3, 3, "Bidirectional"));
   TIFFIN_ASSIGN_OR_RETURN(auto inner, Inner(cfg, "layer"));
   const std::string& cls = inner.first;
@@ -903,27 +946,37 @@ Result<Val> Bidirectional(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeigh
   const int64_t dir_axis = seq ? 2 : 1;
   std::vector<int64_t> shape =
       seq ? std::vector<int64_t>{-1, x.shape[1]} : std::vector<int64_t>{-1};
+  Val merged;
   if (mode == "concat") {
     std::vector<int64_t> target =
         seq ? std::vector<int64_t>{0, 0, 2 * u} : std::vector<int64_t>{0, 2 * u};
     shape.push_back(2 * u);
-    return Val{c.b.Op("Reshape", {y, Ints1(c, target)}), shape};
+    merged = {c.b.Op("Reshape", {y, Ints1(c, target)}), shape};
+  } else if (mode == "sum" || mode == "ave" || mode == "mul") {
+    shape.push_back(u);
+    const std::string op = mode == "sum"   ? "ReduceSum"
+                           : mode == "ave" ? "ReduceMean"
+                                           : "ReduceProd";
+    if (op == "ReduceSum") {
+      merged = {c.b.Op(op, {y, Ints1(c, {dir_axis})}, {{"keepdims", AttrInt(0)}}), shape};
+    } else {
+      merged = {c.b.Op(op, {y}, {{"axes", AttrInts({dir_axis})}, {"keepdims", AttrInt(0)}}), shape};
+    }
+  } else {
+    return NotSupported("merge_mode '" + mode + "' (concat, sum, ave and mul are read)");
   }
-  shape.push_back(u);
-  if (mode == "sum") {
-    return Val{c.b.Op("ReduceSum", {y, Ints1(c, {dir_axis})}, {{"keepdims", AttrInt(0)}}), shape};
+  std::vector<Val> out = {merged};
+  if (f.return_state) {
+    // Y_h and Y_c are [B, 2, u]: direction 0 forward, 1 backward.
+    for (int64_t dir = 0; dir < 2; ++dir) {
+      for (size_t k = 1; k < o.size(); ++k) {
+        const std::string one_dir =
+            c.b.Op("Gather", {o[k], Ints1(c, {dir})}, {{"axis", AttrInt(1)}});
+        out.push_back({c.b.Op("Squeeze", {one_dir, Ints1(c, {1})}), {-1, u}});
+      }
+    }
   }
-  if (mode == "ave") {
-    return Val{
-        c.b.Op("ReduceMean", {y}, {{"axes", AttrInts({dir_axis})}, {"keepdims", AttrInt(0)}}),
-        shape};
-  }
-  if (mode == "mul") {
-    return Val{
-        c.b.Op("ReduceProd", {y}, {{"axes", AttrInts({dir_axis})}, {"keepdims", AttrInt(0)}}),
-        shape};
-  }
-  return NotSupported("merge_mode '" + mode + "' (concat, sum, ave and mul are read)");
+  return out;
 }
 
 }  // namespace
@@ -984,6 +1037,8 @@ Result<std::vector<Val>> Converter::Apply(const std::string& cls, const std::str
     for (size_t i = 1; i < names.size(); ++i) y = b.Op(cls == "Add" ? "Add" : "Mul", {y, names[i]});
     return std::vector<Val>{{y, ins[0].shape}};
   }
+  if ((cls == "LSTM" || cls == "GRU" || cls == "SimpleRNN") && !ins.empty())
+    return Recurrent(c, cls, cfg, ins, w);
   if (ins.size() != 1) {
     return NotSupported(cls + " is called on " + std::to_string(ins.size()) +
                         " tensors; tiffin reads it with one input");
@@ -1274,10 +1329,10 @@ Result<std::vector<Val>> Converter::Apply(const std::string& cls, const std::str
     }
     return std::vector<Val>{{y, x.shape}};
   }
-  if (cls == "LSTM" || cls == "GRU" || cls == "SimpleRNN") return one(Recurrent(c, cls, cfg, x, w));
+
   if (cls == "CuDNNLSTM" || cls == "CuDNNGRU")
     return NotSupported(cls + " (its weight layout differs from LSTM/GRU's)");
-  if (cls == "Bidirectional") return one(Bidirectional(c, cfg, x, w));
+  if (cls == "Bidirectional") return Bidirectional(c, cfg, x, w);
   if (cls == "TimeDistributed") {
     TIFFIN_ASSIGN_OR_RETURN(auto inner, Inner(cfg, "layer"));
     const std::string& icls = inner.first;

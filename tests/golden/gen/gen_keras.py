@@ -861,6 +861,95 @@ def keras3_nested(out):
 
 
 # ----------------------------------------------------------------------------
+# RNN states: return_state=True adds the final states as extra layer outputs
+# (LSTM [output, h, c], GRU and SimpleRNN [output, h]); a later RNN can start
+# from them (initial_state). tf.keras lists the states as extra inbound
+# tensors ([x, h, c]); Keras 3 as the call's initial_state argument.
+
+
+def gru_keras_w(m):
+    return list(zip(["kernel", "recurrent_kernel", "bias"], [a for _, a in gru_keras(m)]))
+
+
+@case
+def rnn_states_h5(out):
+    enc = torch.nn.LSTM(3, 4, batch_first=True)
+    dec = torch.nn.LSTM(2, 4, batch_first=True)
+    gru = torch.nn.GRU(3, 5, batch_first=True)
+    rnn = torch.nn.RNN(2, 5, batch_first=True)
+    bi = torch.nn.LSTM(3, 2, batch_first=True, bidirectional=True)
+    w, b, k = dense_w(4, 2)
+    layers = [input_layer("enc_in", [5, 3]), input_layer("dec_in", [4, 2]),
+              layer("LSTM", "enc", ["enc_in"], units=4, return_state=True,
+                    return_sequences=False),
+              layer("LSTM", "dec", [], units=4, return_state=True, return_sequences=True),
+              layer("Dense", "proj", [], units=2, activation="linear"),
+              layer("GRU", "gru", ["enc_in"], units=5, return_state=True, reset_after=True),
+              layer("SimpleRNN", "rnn", [], units=5, return_sequences=True),
+              layer("Bidirectional", "bi", ["enc_in"], merge_mode="concat",
+                    layer={"class_name": "LSTM", "config": {
+                        "name": "lstm_b", "units": 2, "return_state": True}})]
+    layers[3]["inbound_nodes"] = [[["dec_in", 0, 0, {}], ["enc", 0, 1, {}], ["enc", 0, 2, {}]]]
+    layers[4]["inbound_nodes"] = [[["dec", 0, 0, {}]]]
+    layers[6]["inbound_nodes"] = [[["dec_in", 0, 0, {}], ["gru", 0, 1, {}]]]
+    cfg = {"class_name": "Functional", "config": {
+        "name": "seq2seq", "layers": layers, "input_layers": [["enc_in", 0, 0], ["dec_in", 0, 0]],
+        "output_layers": [["proj", 0, 0], ["dec", 0, 1], ["dec", 0, 2], ["enc", 0, 0],
+                          ["gru", 0, 0], ["rnn", 0, 0], ["bi", 0, 0], ["bi", 0, 2],
+                          ["bi", 0, 3]]}}
+    save_h5(os.path.join(out, "rnn_states.h5"), cfg, {
+        "enc": lstm_keras_dir(enc), "dec": lstm_keras_dir(dec), "proj": k,
+        "gru": gru_keras_w(gru),
+        "rnn": [("kernel", rnn.weight_ih_l0.detach().numpy().T.copy()),
+                ("recurrent_kernel", rnn.weight_hh_l0.detach().numpy().T.copy()),
+                ("bias", (rnn.bias_ih_l0 + rnn.bias_hh_l0).detach().numpy())],
+        "bi": lstm_keras_dir(bi, "", "forward_lstm_b/") +
+              lstm_keras_dir(bi, "_reverse", "backward_lstm_b/")})
+    xe, xd = rnd(BATCH, 5, 3, scale=1.0), rnd(BATCH, 4, 2, scale=1.0)
+    with torch.no_grad():
+        eo, (eh, ec) = enc(t(xe))
+        do, (dh, dc) = dec(t(xd), (eh, ec))
+        go, gh = gru(t(xe))
+        ro, _ = rnn(t(xd), gh)
+        bo, (bh, bc) = bi(t(xe))
+    # Bidirectional(return_sequences=False) concat: [h_fwd, h_bwd].
+    bi_y = torch.cat([bh[0], bh[1]], -1)
+    return "rnn_states.h5", "-", {"enc_in": xe, "dec_in": xd}, \
+        [F.linear(do, t(w), t(b)), dh[0], dc[0], eo[:, -1], go[:, -1], ro, bi_y, bc[0], bh[1]]
+
+
+@case
+def keras3_rnn_states(out):
+    enc = torch.nn.LSTM(3, 4, batch_first=True)
+    dec = torch.nn.LSTM(2, 4, batch_first=True)
+    layers = [k3_input("enc_in", [5, 3]), k3_input("dec_in", [4, 2]),
+              k3_layer("LSTM", "lstm", [k3_tensor("enc_in", [None, 5, 3])], units=4,
+                       activation="tanh", recurrent_activation="sigmoid", return_state=True),
+              k3_layer("LSTM", "lstm_1", [k3_tensor("dec_in", [None, 4, 2])], units=4,
+                       activation="tanh", recurrent_activation="sigmoid",
+                       return_sequences=True)]
+    h = k3_tensor("lstm", [None, 4])
+    h["config"]["keras_history"] = ["lstm", 0, 1]
+    c = k3_tensor("lstm", [None, 4])
+    c["config"]["keras_history"] = ["lstm", 0, 2]
+    layers[3]["inbound_nodes"][0]["kwargs"] = {"initial_state": [h, c], "training": False,
+                                               "mask": None}
+    cfg = {"module": "keras.src.models.functional", "class_name": "Functional",
+           "config": {"name": "functional", "layers": layers,
+                      "input_layers": [["enc_in", 0, 0], ["dec_in", 0, 0]],
+                      "output_layers": [["lstm_1", 0, 0], ["lstm", 0, 2]]},
+           "registered_name": "Functional"}
+    save_keras3(os.path.join(out, "keras3_rnn_states.keras"), cfg, {
+        "layers/lstm/cell": [a for _, a in lstm_keras_dir(enc)],
+        "layers/lstm_1/cell": [a for _, a in lstm_keras_dir(dec)]})
+    xe, xd = rnd(BATCH, 5, 3, scale=1.0), rnd(BATCH, 4, 2, scale=1.0)
+    with torch.no_grad():
+        _, (eh, ec) = enc(t(xe))
+        do, _ = dec(t(xd), (eh, ec))
+    return "keras3_rnn_states.keras", "-", {"enc_in": xe, "dec_in": xd}, [do, ec[0]]
+
+
+# ----------------------------------------------------------------------------
 # Hostile files: (file, config or "-", words the refusal must contain)
 
 
