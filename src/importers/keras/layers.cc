@@ -637,11 +637,51 @@ Result<Val> BatchNorm(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeights& 
   return Val{y, x.shape};
 }
 
+// The axes a layer normalizes over (`axis`: an int or a list; each in
+// 1..rank-1 once normalized), sorted; `def` when absent.
+Result<std::vector<int64_t>> Axes(const Cfg& cfg, int64_t def, int64_t rank) {
+  TIFFIN_ASSIGN_OR_RETURN(auto axes, cfg.Ints("axis"));
+  if (axes.empty()) axes = {def};
+  for (auto& a : axes) {
+    const int64_t n = NormAxis(a, rank);
+    if (n < 1 || n >= rank)
+      return InvalidArgument("axis " + std::to_string(a) + " is out of range");
+    a = n;
+  }
+  std::sort(axes.begin(), axes.end());
+  if (std::adjacent_find(axes.begin(), axes.end()) != axes.end())
+    return InvalidArgument("an axis is listed twice");
+  return axes;
+}
+
+// The shape a per-axes constant takes to broadcast against `x`: x's size on
+// `axes`, 1 elsewhere (batch included). Errors when a size is unknown.
+Result<Shape> KeptShape(const Val& x, const std::vector<int64_t>& axes, int64_t* n) {
+  Shape s(static_cast<size_t>(x.rank()), 1);
+  *n = 1;
+  for (int64_t a : axes) {
+    const int64_t d = x.shape[static_cast<size_t>(a)];
+    if (d < 1)
+      return InvalidArgument("the normalized axis " + std::to_string(a) + " has unknown size");
+    s[static_cast<size_t>(a)] = d;
+    *n *= d;
+  }
+  return s;
+}
+
+// LayerNormalization over any axes (Keras 3 ops.layer_normalization): ONNX
+// LayerNormalization when the axes are the trailing ones, else the same
+// arithmetic spelled out (mean and biased variance over the axes,
+// rsqrt(var + eps), then gamma and beta). rms_scaling=True (Keras 3):
+// x * rsqrt(var + eps) * gamma, where var is still the variance about the
+// mean, and the layer has no beta.
 Result<Val> LayerNorm(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeights& w) {
-  TIFFIN_ASSIGN_OR_RETURN(int64_t axis, OneAxis(cfg, -1, x.rank()));
-  if (axis != x.rank() - 1) return NotSupported("LayerNormalization over a non-last axis");
-  if (cfg.Bool("rms_scaling", false)) return NotSupported("rms_scaling=True");
-  const bool scale = cfg.Bool("scale", true), center = cfg.Bool("center", true);
+  TIFFIN_ASSIGN_OR_RETURN(std::vector<int64_t> axes, Axes(cfg, -1, x.rank()));
+  const bool rms = cfg.Bool("rms_scaling", false);
+  const bool scale = cfg.Bool("scale", true), center = cfg.Bool("center", true) && !rms;
+  const float eps = static_cast<float>(cfg.Num("epsilon", 1e-3));
+  int64_t n = 0;
+  TIFFIN_ASSIGN_OR_RETURN(Shape kept, KeptShape(x, axes, &n));
   size_t pos = 0;
   Tensor gamma, beta;
   if (scale) {
@@ -650,21 +690,103 @@ Result<Val> LayerNorm(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeights& 
   if (center) {
     TIFFIN_ASSIGN_OR_RETURN(beta, Weight(w, "beta", pos++));
   }
-  int64_t n = x.shape.back();
-  if (scale)
-    n = gamma.size();
-  else if (center)
-    n = beta.size();
-  if (n <= 0) return InvalidArgument("the normalized axis has unknown size");
-  if (!scale) gamma = Floats(std::vector<float>(static_cast<size_t>(n), 1.0f), {n});
-  if (!center) beta = Floats(std::vector<float>(static_cast<size_t>(n), 0.0f), {n});
-  if (gamma.size() != n || beta.size() != n)
-    return InvalidArgument("gamma and beta differ in size");
-  std::string y = c.b.Op("LayerNormalization",
-                         {x.name, c.b.Const(gamma.Reshaped({n}), "ln_scale"),
-                          c.b.Const(beta.Reshaped({n}), "ln_bias")},
-                         {{"axis", AttrInt(-1)},
-                          {"epsilon", AttrFloat(static_cast<float>(cfg.Num("epsilon", 1e-3)))}});
+  if ((scale && gamma.size() != n) || (center && beta.size() != n)) {
+    return InvalidArgument("gamma or beta does not hold " + std::to_string(n) +
+                           " values (the normalized axes' size)");
+  }
+  bool trailing = true;
+  for (size_t i = 0; i < axes.size(); ++i)
+    trailing = trailing && axes[i] == x.rank() - static_cast<int64_t>(axes.size() - i);
+  if (trailing && !rms) {
+    const Shape tail(kept.begin() + axes[0], kept.end());
+    if (!scale) gamma = Floats(std::vector<float>(static_cast<size_t>(n), 1.0f), {n});
+    if (!center) beta = Floats(std::vector<float>(static_cast<size_t>(n), 0.0f), {n});
+    std::string y = c.b.Op("LayerNormalization",
+                           {x.name, c.b.Const(gamma.Reshaped(tail), "ln_scale"),
+                            c.b.Const(beta.Reshaped(tail), "ln_bias")},
+                           {{"axis", AttrInt(axes[0])}, {"epsilon", AttrFloat(eps)}});
+    return Val{y, x.shape};
+  }
+  auto reduce_mean = [&](const std::string& v) {
+    return c.b.Op("ReduceMean", {v}, {{"axes", AttrInts(axes)}, {"keepdims", AttrInt(1)}});
+  };
+  const std::string d = c.b.Op("Sub", {x.name, reduce_mean(x.name)});
+  const std::string var = reduce_mean(c.b.Op("Mul", {d, d}));
+  const std::string inv =
+      c.b.Op("Reciprocal", {c.b.Op("Sqrt", {c.b.Op("Add", {var, ScalarF(c, eps)})})});
+  std::string y = c.b.Op("Mul", {rms ? x.name : d, inv});
+  if (scale) y = c.b.Op("Mul", {y, c.b.Const(gamma.Reshaped(kept), "ln_scale")});
+  if (center) y = c.b.Op("Add", {y, c.b.Const(beta.Reshaped(kept), "ln_bias")});
+  return Val{y, x.shape};
+}
+
+// A float list in a layer config: a number, or a (nested) list of numbers,
+// flattened. Bounded.
+Result<std::vector<float>> ConfigFloats(const Cfg& cfg, const char* k) {
+  std::vector<float> out;
+  std::vector<std::pair<element, int>> stack = {{cfg.Get(k), 0}};
+  while (!stack.empty()) {
+    auto [e, depth] = stack.back();
+    stack.pop_back();
+    double d;
+    array a;
+    if (e.get_double().get(d) == simdjson::SUCCESS) {
+      out.push_back(static_cast<float>(d));
+    } else if (e.get_array().get(a) == simdjson::SUCCESS && depth < 8) {
+      std::vector<element> items(a.begin(), a.end());
+      for (auto it = items.rbegin(); it != items.rend(); ++it) stack.push_back({*it, depth + 1});
+    } else {
+      return InvalidArgument(std::string("config '") + k +
+                             "' is not a number or a list of numbers");
+    }
+    if (out.size() > (size_t{1} << 24))
+      return ResourceExhausted(std::string("config '") + k + "' is too long");
+  }
+  return out;
+}
+
+// Normalization (preprocessing): (x - mean) / max(sqrt(var), 1e-7), or with
+// invert=True x * max(sqrt(var), 1e-7) + mean. mean and variance are the
+// adapted weights, or (Keras 3, and tf.keras when given) lists in the
+// config; a single value is spread over the kept axes. `axis` may be an int,
+// a list, or null (one mean for everything).
+Result<Val> Normalization(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeights& w) {
+  std::vector<int64_t> axes;
+  if (!cfg.Find("axis") || !cfg.Get("axis").is_null()) {
+    TIFFIN_ASSIGN_OR_RETURN(axes, Axes(cfg, -1, x.rank()));
+  }
+  int64_t n = 0;
+  TIFFIN_ASSIGN_OR_RETURN(Shape kept, KeptShape(x, axes, &n));
+  std::vector<float> mean, var;
+  if (cfg.Has("mean") || cfg.Has("variance")) {
+    if (!cfg.Has("mean") || !cfg.Has("variance"))
+      return InvalidArgument("Normalization gives only one of mean and variance in its config");
+    TIFFIN_ASSIGN_OR_RETURN(mean, ConfigFloats(cfg, "mean"));
+    TIFFIN_ASSIGN_OR_RETURN(var, ConfigFloats(cfg, "variance"));
+  } else {
+    TIFFIN_ASSIGN_OR_RETURN(Tensor m, Weight(w, "mean", 0));
+    TIFFIN_ASSIGN_OR_RETURN(Tensor v, Weight(w, "variance", 1));
+    mean = ToVector(m);
+    var = ToVector(v);
+  }
+  for (auto* v : {&mean, &var}) {
+    if (v->size() == 1) v->assign(static_cast<size_t>(n), (*v)[0]);
+    if (static_cast<int64_t>(v->size()) != n) {
+      return InvalidArgument("mean or variance holds " + std::to_string(v->size()) +
+                             " values for " + std::to_string(n) + " normalized entries");
+    }
+  }
+  std::vector<float> sd(var.size());
+  for (size_t i = 0; i < var.size(); ++i) sd[i] = std::max(std::sqrt(var[i]), 1e-7f);
+  const Shape s = n == 1 ? Shape{} : kept;
+  std::string y;
+  if (cfg.Bool("invert", false)) {
+    y = c.b.Op("Add",
+               {c.b.Op("Mul", {x.name, ConstF(c, sd, s, "std")}), ConstF(c, mean, s, "mean")});
+  } else {
+    y = c.b.Op("Div",
+               {c.b.Op("Sub", {x.name, ConstF(c, mean, s, "mean")}), ConstF(c, sd, s, "std")});
+  }
   return Val{y, x.shape};
 }
 
@@ -1306,30 +1428,7 @@ Result<std::vector<Val>> Converter::Apply(const std::string& cls, const std::str
     y = b.Op("Add", {y, ConstF(c, offset, no == 1 ? Shape{} : Shape{no}, "offset")});
     return std::vector<Val>{{y, x.shape}};
   }
-  if (cls == "Normalization") {
-    TIFFIN_ASSIGN_OR_RETURN(int64_t axis, OneAxis(cfg, -1, x.rank()));
-    if (axis != x.rank() - 1) return NotSupported("Normalization over a non-last axis");
-    Tensor mean, var;
-    if (cfg.Has("mean") && cfg.Has("variance")) {
-      return NotSupported("Normalization with mean/variance given in the config (not adapted)");
-    }
-    TIFFIN_ASSIGN_OR_RETURN(mean, Weight(w, "mean", 0));
-    TIFFIN_ASSIGN_OR_RETURN(var, Weight(w, "variance", 1));
-    if (mean.size() != var.size()) return InvalidArgument("mean and variance differ in size");
-    const int64_t n = mean.size();
-    std::vector<float> m = ToVector(mean), sd(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i)
-      sd[static_cast<size_t>(i)] = std::max(std::sqrt(var.data<float>()[i]), 1e-7f);
-    const Shape s = n == 1 ? Shape{} : Shape{n};
-    std::string y;
-    if (cfg.Bool("invert", false)) {
-      y = b.Op("Add", {b.Op("Mul", {x.name, ConstF(c, sd, s, "std")}), ConstF(c, m, s, "mean")});
-    } else {
-      y = b.Op("Div", {b.Op("Sub", {x.name, ConstF(c, m, s, "mean")}), ConstF(c, sd, s, "std")});
-    }
-    return std::vector<Val>{{y, x.shape}};
-  }
-
+  if (cls == "Normalization") return one(Normalization(c, cfg, x, w));
   if (cls == "CuDNNLSTM" || cls == "CuDNNGRU")
     return NotSupported(cls + " (its weight layout differs from LSTM/GRU's)");
   if (cls == "Bidirectional") return Bidirectional(c, cfg, x, w);

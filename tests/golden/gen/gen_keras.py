@@ -950,6 +950,64 @@ def keras3_rnn_states(out):
 
 
 # ----------------------------------------------------------------------------
+# Normalization with mean/variance in its config (not adapted: Keras 3 stores
+# the lists in get_config), over one axis, several, or none; LayerNormalization
+# over non-last and several axes, and Keras 3's rms_scaling (x * rsqrt(var +
+# eps) * gamma, var about the mean, no beta: ops.layer_normalization).
+
+
+@case
+def keras3_normalization(out):
+    T, Fd = 4, 3
+    m_last, v_last = rnd(Fd), np.abs(rnd(Fd)) + 0.2
+    m_t, v_t = rnd(T), np.abs(rnd(T)) + 0.2
+    g1, b1 = rnd(T) + 1, rnd(T)
+    g2, b2 = rnd(T, Fd) + 1, rnd(T, Fd)
+    g3 = rnd(Fd) + 1
+    src = [k3_tensor("x", [None, T, Fd])]
+    layers = [k3_input("x", [T, Fd]),
+              k3_layer("Normalization", "normalization", src, axis=-1,
+                       mean=m_last.tolist(), variance=v_last.tolist(), invert=False),
+              k3_layer("Normalization", "normalization_1", src, axis=[1],
+                       mean=m_t.tolist(), variance=v_t.tolist(), invert=True),
+              k3_layer("Normalization", "normalization_2", src, axis=None, mean=0.5, variance=4.0),
+              k3_layer("LayerNormalization", "layer_normalization", src, axis=[1],
+                       epsilon=0.001, center=True, scale=True, rms_scaling=False),
+              k3_layer("LayerNormalization", "layer_normalization_1", src, axis=[1, 2],
+                       epsilon=0.001, center=True, scale=True, rms_scaling=False),
+              k3_layer("LayerNormalization", "layer_normalization_2", src, axis=-1,
+                       epsilon=0.01, center=True, scale=True, rms_scaling=True)]
+    cfg = {"module": "keras.src.models.functional", "class_name": "Functional",
+           "config": {"name": "functional", "layers": layers, "input_layers": [["x", 0, 0]],
+                      "output_layers": [[n, 0, 0] for n in [
+                          "normalization", "normalization_1", "normalization_2",
+                          "layer_normalization", "layer_normalization_1",
+                          "layer_normalization_2"]]},
+           "registered_name": "Functional"}
+    save_keras3(os.path.join(out, "keras3_normalization.keras"), cfg, {
+        "layers/layer_normalization": [g1, b1],
+        "layers/layer_normalization_1": [g2, b2],
+        "layers/layer_normalization_2": [g3]})
+    x = rnd(BATCH, T, Fd, scale=2.0)
+    X = t(x)
+    sd = lambda v: torch.clamp(torch.sqrt(t(v)), min=1e-7)
+    y0 = (X - t(m_last)) / sd(v_last)
+    y1 = X * sd(v_t)[:, None] + t(m_t)[:, None]
+    y2 = (X - 0.5) / 2.0
+
+    def ln(v, axes, eps):
+        mu = v.mean(axes, keepdim=True)
+        var = ((v - mu) ** 2).mean(axes, keepdim=True)
+        return (v - mu) / torch.sqrt(var + eps), var
+    n3, _ = ln(X, (1,), 0.001)
+    y3 = n3 * t(g1)[:, None] + t(b1)[:, None]
+    y4 = F.layer_norm(X, (T, Fd), t(g2), t(b2), 0.001)
+    _, var5 = ln(X, (2,), 0.01)
+    y5 = X / torch.sqrt(var5 + 0.01) * t(g3)
+    return "keras3_normalization.keras", "-", {"x": x}, [y0, y1, y2, y3, y4, y5]
+
+
+# ----------------------------------------------------------------------------
 # Hostile files: (file, config or "-", words the refusal must contain)
 
 
