@@ -498,8 +498,10 @@ Result<Val> ConvTranspose(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeigh
       NeedRank(x, static_cast<int64_t>(nsp) + 2, static_cast<int64_t>(nsp) + 2, "ConvTranspose"));
   TIFFIN_ASSIGN_OR_RETURN(Window win, ReadWindow(cfg, nsp, "kernel_size", {}));
   if (win.padding == "causal") return InvalidArgument("padding 'causal' is for Conv1D only");
-  if (cfg.Has("output_padding")) {
-    return NotSupported("output_padding is set; tiffin reads Conv transposes without it");
+  TIFFIN_ASSIGN_OR_RETURN(auto out_pad, cfg.Ints("output_padding"));
+  const bool has_out_pad = !out_pad.empty();
+  if (has_out_pad) {
+    TIFFIN_ASSIGN_OR_RETURN(out_pad, Spread(out_pad, nsp, "output_padding", 0));
   }
   TIFFIN_ASSIGN_OR_RETURN(Tensor k, Weight(w, "kernel", 0));
   if (k.rank() != static_cast<int64_t>(nsp) + 2)
@@ -514,28 +516,43 @@ Result<Val> ConvTranspose(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeigh
     TIFFIN_RETURN_IF_ERROR(CheckShape(bias, {filters}, "bias"));
     ins.push_back(c.b.Const(bias, "B"));
   }
+  // Keras' output length (deconv_output_length in
+  // keras/src/utils/conv_utils.py, or _get_output_shape_given_tf_padding):
+  //   no output_padding: valid in*s + max(k_eff - s, 0), same in*s;
+  //   with output_padding op: (in-1)*s + k_eff - 2*pad + op, pad = 0 (valid)
+  //   or k_eff/2 (same).
+  // TF computes it as the gradient of a forward conv from that length: the
+  // full transposed result, (in-1)*s + k_eff long, cropped from
+  // pad_total/2 (pad_total = max(full - length, 0) for 'same', 0 for
+  // 'valid'), zero-extended at the end when the length asks for more. ONNX
+  // pads crop, output_padding extends: explicit, never auto_pad.
   std::vector<int64_t> pb, pe, op;
   std::vector<int64_t> shape = {-1};
   for (size_t i = 0; i < nsp; ++i) {
     const int64_t s = win.strides[i];
     const int64_t k_eff = (win.kernel[i] - 1) * win.dilations[i] + 1;
-    const int64_t in = x.shape[i + 1];
-    if (win.padding == "valid") {
-      pb.push_back(0);
-      pe.push_back(0);
-      op.push_back(std::max(k_eff, s) - k_eff);
-      shape.push_back(in < 0 ? -1 : (in - 1) * s + std::max(k_eff, s));
-    } else {
-      const int64_t pad_len = s + k_eff - 2;
-      const int64_t left = std::min(pad_len / 2 + pad_len % 2, k_eff - 1);
-      const int64_t right = pad_len - left;
-      int64_t b0 = (k_eff - 1) - left, e0 = (k_eff - 1) - right, o = 0;
-      if (e0 < 0) o = -e0, e0 = 0;
-      pb.push_back(b0);
-      pe.push_back(e0);
-      op.push_back(o);
-      shape.push_back(in < 0 ? -1 : in * s);
+    // The crop does not depend on the input's length: an unknown one
+    // computes with 1 and reads as -1.
+    const int64_t in = std::max<int64_t>(x.shape[i + 1], 1);
+    if (has_out_pad && out_pad[i] >= s) {
+      return InvalidArgument("output_padding " + std::to_string(out_pad[i]) +
+                             " is not smaller than the stride " + std::to_string(s));
     }
+    const bool same = win.padding == "same";
+    int64_t length;
+    if (!has_out_pad) {
+      length = same ? in * s : in * s + std::max<int64_t>(k_eff - s, 0);
+    } else {
+      length = (in - 1) * s + k_eff - 2 * (same ? k_eff / 2 : 0) + out_pad[i];
+    }
+    const int64_t full = (in - 1) * s + k_eff;
+    const int64_t begin = same ? std::max<int64_t>(full - length, 0) / 2 : 0;
+    const int64_t end = full - begin - length;  // < 0: zero-extend
+    if (length < 1) return InvalidArgument("the Conv transpose's output would be empty");
+    pb.push_back(begin);
+    pe.push_back(std::max<int64_t>(end, 0));
+    op.push_back(std::max<int64_t>(-end, 0));
+    shape.push_back(x.shape[i + 1] < 0 ? -1 : length);
   }
   shape.push_back(filters);
   std::vector<int64_t> pads = pb;

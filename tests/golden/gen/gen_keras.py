@@ -1008,6 +1008,73 @@ def keras3_normalization(out):
 
 
 # ----------------------------------------------------------------------------
+# Conv transposes with output_padding. Keras' output length is
+# conv_utils.deconv_output_length; TF computes the layer as the gradient of a
+# forward conv from that length: the full transposed result cropped from
+# pad_total // 2 ('same': pad_total = max(full - length, 0)), zero-extended at
+# the end when the length asks for more.
+
+
+def deconv_length(n, k, padding, op, s, d=1):
+    k = k + (k - 1) * (d - 1)
+    if op is None:
+        return n * s + max(k - s, 0) if padding == "valid" else n * s
+    pad = k // 2 if padding == "same" else 0
+    return (n - 1) * s + k - 2 * pad + op
+
+
+def tf_conv_transpose(x, w, b, strides, padding, output_padding, dilation=None):
+    """x NC..., w torch (in, out, k...): Keras/TF conv transpose."""
+    nd = x.dim() - 2
+    dilation = dilation or [1] * nd
+    full = [F.conv_transpose1d, F.conv_transpose2d][nd - 1](x, w, None, stride=strides,
+                                                            dilation=dilation)
+    for i in range(nd):
+        n, k, s, d = x.shape[2 + i], w.shape[2 + i], strides[i], dilation[i]
+        op = None if output_padding is None else output_padding[i]
+        length = deconv_length(n, k, padding, op, s, d)
+        keff = (k - 1) * d + 1
+        f = (n - 1) * s + keff
+        begin = max(f - length, 0) // 2 if padding == "same" else 0
+        ax = 2 + i
+        if begin + length > full.shape[ax]:
+            extra = begin + length - full.shape[ax]
+            shape = list(full.shape)
+            shape[ax] = extra
+            full = torch.cat([full, torch.zeros(shape)], ax)
+        full = full.narrow(ax, begin, length)
+    return full + t(b).reshape([1, -1] + [1] * nd)
+
+
+@case
+def conv_transpose_output_padding(out):
+    w1, b1 = rnd(3, 4, 3, 3), rnd(4)     # torch (in, out, kh, kw)
+    w2, b2 = rnd(4, 2, 4, 3), rnd(2)
+    w3, b3 = rnd(2, 3, 3), rnd(3)        # 1-D
+    layers = [input_layer("x", [5, 4, 3]), input_layer("s", [6, 2]),
+              layer("Conv2DTranspose", "up_same_op", ["x"], filters=4, kernel_size=[3, 3],
+                    strides=[2, 3], padding="same", output_padding=[0, 2], activation="relu"),
+              layer("Conv2DTranspose", "up_valid_op", ["up_same_op"], filters=2,
+                    kernel_size=[4, 3], strides=[3, 2], padding="valid", output_padding=[2, 1],
+                    dilation_rate=[1, 1], activation="linear"),
+              layer("Conv1DTranspose", "up_1d", ["s"], filters=3, kernel_size=3, strides=2,
+                    padding="same", output_padding=1, activation="tanh")]
+    cfg = functional(layers, ["x", "s"], ["up_valid_op", "up_1d"])
+    k2d = lambda w: np.transpose(w, (2, 3, 1, 0)).copy()
+    save_h5(os.path.join(out, "conv_transpose_op.h5"), cfg, {
+        "up_same_op": [("kernel", k2d(w1)), ("bias", b1)],
+        "up_valid_op": [("kernel", k2d(w2)), ("bias", b2)],
+        "up_1d": [("kernel", np.transpose(w3, (2, 1, 0)).copy()), ("bias", b3)]})
+    x = rnd(BATCH, 5, 4, 3, scale=1.0)
+    sq = rnd(BATCH, 6, 2, scale=1.0)
+    h = F.relu(tf_conv_transpose(t(x).permute(0, 3, 1, 2), t(w1), b1, [2, 3], "same", [0, 2]))
+    h = tf_conv_transpose(h, t(w2), b2, [3, 2], "valid", [2, 1])
+    g = torch.tanh(tf_conv_transpose(t(sq).permute(0, 2, 1), t(w3), b3, [2], "same", [1]))
+    return "conv_transpose_op.h5", "-", {"x": x, "s": sq}, \
+        [h.permute(0, 2, 3, 1), g.permute(0, 2, 1)]
+
+
+# ----------------------------------------------------------------------------
 # Hostile files: (file, config or "-", words the refusal must contain)
 
 
