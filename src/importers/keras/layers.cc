@@ -310,12 +310,43 @@ std::string ToChannelsLast(Ctx& c, const std::string& x, int64_t rank) {
   return c.b.Op("Transpose", {x}, {{"perm", AttrInts(perm)}});
 }
 
-Status ChannelsLast(const Cfg& cfg) {
+// A layer's data_format: true for channels_first (N, C, spatial...), false
+// for channels_last (N, spatial..., C), Keras' default.
+Result<bool> ChannelsFirst(const Cfg& cfg) {
   const std::string f = cfg.Str("data_format", "channels_last");
-  if (f != "channels_last") {
-    return NotSupported("data_format '" + f + "': tiffin reads channels_last layers only");
+  if (f == "channels_last") return false;
+  if (f == "channels_first") return true;
+  return InvalidArgument("data_format '" + f + "' is neither channels_last nor channels_first");
+}
+
+// A channels_first value seen channels_last, for the shape arithmetic below
+// (written for channels_last). Only the shape is meaningful.
+Val LastView(const Val& x) {
+  Val v = x;
+  if (x.rank() >= 3) {
+    v.shape.erase(v.shape.begin() + 1);
+    v.shape.push_back(x.shape[1]);
   }
-  return Status();
+  return v;
+}
+
+// A channels_last shape back in the layer's layout.
+std::vector<int64_t> Layout(std::vector<int64_t> s, bool cf) {
+  if (cf && s.size() >= 3) {
+    const int64_t ch = s.back();
+    s.pop_back();
+    s.insert(s.begin() + 1, ch);
+  }
+  return s;
+}
+
+// ONNX's spatial ops are channels_first: channels_last values are
+// transposed in and out, channels_first ones go as they are.
+std::string InNCHW(Ctx& c, const Val& x_in, bool cf) {
+  return cf ? x_in.name : ToChannelsFirst(c, x_in);
+}
+std::string OutLayout(Ctx& c, const std::string& y, int64_t rank, bool cf) {
+  return cf ? y : ToChannelsLast(c, y, rank);
 }
 
 // Output length of a window op along one axis.
@@ -337,7 +368,13 @@ Result<Window> ReadWindow(const Cfg& cfg, size_t nsp, const char* kernel_key,
   if (k.empty()) k = default_kernel;
   TIFFIN_ASSIGN_OR_RETURN(w.kernel, Spread(k, nsp, kernel_key, 1));
   TIFFIN_ASSIGN_OR_RETURN(auto s, cfg.Ints("strides"));
-  if (s.empty() || (s.size() == 1 && s[0] == -1)) s = w.kernel;  // pools: strides = pool_size
+  if (s.empty() || (s.size() == 1 && s[0] == -1)) {
+    // Pools default to strides = pool_size, convolutions to 1.
+    if (std::string(kernel_key) == "kernel_size")
+      s = {1};
+    else
+      s = w.kernel;
+  }
   TIFFIN_ASSIGN_OR_RETURN(w.strides, Spread(s, nsp, "strides", 1));
   TIFFIN_ASSIGN_OR_RETURN(auto d, cfg.Ints("dilation_rate"));
   TIFFIN_ASSIGN_OR_RETURN(w.dilations, Spread(d, nsp, "dilation_rate", 1));
@@ -403,8 +440,9 @@ Status NeedRank(const Val& x, int64_t lo, int64_t hi, const std::string& what) {
 }
 
 // Conv1D/2D/3D (and the depthwise step of SeparableConv).
-Result<Val> Conv(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeights& w, size_t nsp) {
-  TIFFIN_RETURN_IF_ERROR(ChannelsLast(cfg));
+Result<Val> Conv(Ctx& c, const Cfg& cfg, const Val& x_in, const LayerWeights& w, size_t nsp) {
+  TIFFIN_ASSIGN_OR_RETURN(const bool cf, ChannelsFirst(cfg));
+  const Val x = cf ? LastView(x_in) : x_in;
   TIFFIN_RETURN_IF_ERROR(NeedRank(x, static_cast<int64_t>(nsp) + 2, static_cast<int64_t>(nsp) + 2,
                                   "Conv" + std::to_string(nsp) + "D"));
   TIFFIN_ASSIGN_OR_RETURN(Window win, ReadWindow(cfg, nsp, "kernel_size", {}));
@@ -424,7 +462,7 @@ Result<Val> Conv(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeights& w, si
   }
   std::vector<int64_t> perm = {static_cast<int64_t>(nsp) + 1, static_cast<int64_t>(nsp)};
   for (size_t i = 0; i < nsp; ++i) perm.push_back(static_cast<int64_t>(i));
-  std::vector<std::string> ins = {ToChannelsFirst(c, x), c.b.Const(Permuted(k, perm), "W")};
+  std::vector<std::string> ins = {InNCHW(c, x_in, cf), c.b.Const(Permuted(k, perm), "W")};
   const int64_t filters = k.dim(static_cast<int64_t>(nsp) + 1);
   if (cfg.Bool("use_bias", true)) {
     TIFFIN_ASSIGN_OR_RETURN(Tensor bias, Weight(w, "bias", 1));
@@ -433,15 +471,16 @@ Result<Val> Conv(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeights& w, si
   }
   sklearn::Attrs a = {{"group", AttrInt(groups)}, {"kernel_shape", AttrInts(win.kernel)}};
   WindowAttrs(win, x, &a, true);
-  std::string y = ToChannelsLast(c, c.b.Op("Conv", ins, a), x.rank());
+  std::string y = OutLayout(c, c.b.Op("Conv", ins, a), x.rank(), cf);
   TIFFIN_ASSIGN_OR_RETURN(y, ActivateCfg(c, cfg, y));
-  return Val{y, WindowShape(x, win, filters)};
+  return Val{y, Layout(WindowShape(x, win, filters), cf)};
 }
 
 // DepthwiseConv2D / SeparableConv2D / DepthwiseConv1D.
-Result<Val> DepthwiseConv(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeights& w, size_t nsp,
-                          bool separable) {
-  TIFFIN_RETURN_IF_ERROR(ChannelsLast(cfg));
+Result<Val> DepthwiseConv(Ctx& c, const Cfg& cfg, const Val& x_in, const LayerWeights& w,
+                          size_t nsp, bool separable) {
+  TIFFIN_ASSIGN_OR_RETURN(const bool cf, ChannelsFirst(cfg));
+  const Val x = cf ? LastView(x_in) : x_in;
   TIFFIN_RETURN_IF_ERROR(
       NeedRank(x, static_cast<int64_t>(nsp) + 2, static_cast<int64_t>(nsp) + 2, "DepthwiseConv"));
   TIFFIN_ASSIGN_OR_RETURN(Window win, ReadWindow(cfg, nsp, "kernel_size", {}));
@@ -460,7 +499,7 @@ Result<Val> DepthwiseConv(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeigh
   Tensor wt = Permuted(dk.Reshaped(flat_shape), perm);
   Shape wshape = {cin * dm, 1};
   for (size_t i = 0; i < nsp; ++i) wshape.push_back(win.kernel[i]);
-  std::vector<std::string> ins = {ToChannelsFirst(c, x), c.b.Const(wt.Reshaped(wshape), "W")};
+  std::vector<std::string> ins = {InNCHW(c, x_in, cf), c.b.Const(wt.Reshaped(wshape), "W")};
   if (!separable && cfg.Bool("use_bias", true)) {
     TIFFIN_ASSIGN_OR_RETURN(Tensor bias, Weight(w, "bias", 1));
     TIFFIN_RETURN_IF_ERROR(CheckShape(bias, {cin * dm}, "bias"));
@@ -486,14 +525,16 @@ Result<Val> DepthwiseConv(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeigh
     y = c.b.Op("Conv", pins, {{"kernel_shape", AttrInts(std::vector<int64_t>(nsp, 1))}});
     channels = filters;
   }
-  y = ToChannelsLast(c, y, x.rank());
+  y = OutLayout(c, y, x.rank(), cf);
   TIFFIN_ASSIGN_OR_RETURN(y, ActivateCfg(c, cfg, y));
-  return Val{y, WindowShape(x, win, channels)};
+  return Val{y, Layout(WindowShape(x, win, channels), cf)};
 }
 
 // Conv1DTranspose / Conv2DTranspose, with explicit pads (never auto_pad).
-Result<Val> ConvTranspose(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeights& w, size_t nsp) {
-  TIFFIN_RETURN_IF_ERROR(ChannelsLast(cfg));
+Result<Val> ConvTranspose(Ctx& c, const Cfg& cfg, const Val& x_in, const LayerWeights& w,
+                          size_t nsp) {
+  TIFFIN_ASSIGN_OR_RETURN(const bool cf, ChannelsFirst(cfg));
+  const Val x = cf ? LastView(x_in) : x_in;
   TIFFIN_RETURN_IF_ERROR(
       NeedRank(x, static_cast<int64_t>(nsp) + 2, static_cast<int64_t>(nsp) + 2, "ConvTranspose"));
   TIFFIN_ASSIGN_OR_RETURN(Window win, ReadWindow(cfg, nsp, "kernel_size", {}));
@@ -510,7 +551,7 @@ Result<Val> ConvTranspose(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeigh
   std::vector<int64_t> perm = {static_cast<int64_t>(nsp) + 1, static_cast<int64_t>(nsp)};
   for (size_t i = 0; i < nsp; ++i) perm.push_back(static_cast<int64_t>(i));
   const int64_t filters = k.dim(static_cast<int64_t>(nsp));
-  std::vector<std::string> ins = {ToChannelsFirst(c, x), c.b.Const(Permuted(k, perm), "W")};
+  std::vector<std::string> ins = {InNCHW(c, x_in, cf), c.b.Const(Permuted(k, perm), "W")};
   if (cfg.Bool("use_bias", true)) {
     TIFFIN_ASSIGN_OR_RETURN(Tensor bias, Weight(w, "bias", 1));
     TIFFIN_RETURN_IF_ERROR(CheckShape(bias, {filters}, "bias"));
@@ -563,13 +604,14 @@ Result<Val> ConvTranspose(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeigh
                           {"dilations", AttrInts(win.dilations)},
                           {"pads", AttrInts(pads)},
                           {"output_padding", AttrInts(op)}});
-  y = ToChannelsLast(c, y, x.rank());
+  y = OutLayout(c, y, x.rank(), cf);
   TIFFIN_ASSIGN_OR_RETURN(y, ActivateCfg(c, cfg, y));
-  return Val{y, shape};
+  return Val{y, Layout(shape, cf)};
 }
 
-Result<Val> Pool(Ctx& c, const Cfg& cfg, const Val& x, size_t nsp, bool max) {
-  TIFFIN_RETURN_IF_ERROR(ChannelsLast(cfg));
+Result<Val> Pool(Ctx& c, const Cfg& cfg, const Val& x_in, size_t nsp, bool max) {
+  TIFFIN_ASSIGN_OR_RETURN(const bool cf, ChannelsFirst(cfg));
+  const Val x = cf ? LastView(x_in) : x_in;
   TIFFIN_RETURN_IF_ERROR(NeedRank(x, static_cast<int64_t>(nsp) + 2, static_cast<int64_t>(nsp) + 2,
                                   max ? "MaxPooling" : "AveragePooling"));
   TIFFIN_ASSIGN_OR_RETURN(Window win, ReadWindow(cfg, nsp, "pool_size", {2}));
@@ -580,23 +622,23 @@ Result<Val> Pool(Ctx& c, const Cfg& cfg, const Val& x, size_t nsp, bool max) {
   sklearn::Attrs a = {{"kernel_shape", AttrInts(win.kernel)}};
   WindowAttrs(win, x, &a, false);
   if (!max) a.push_back({"count_include_pad", AttrInt(0)});
-  std::string y = c.b.Op(max ? "MaxPool" : "AveragePool", {ToChannelsFirst(c, x)}, a);
-  return Val{ToChannelsLast(c, y, x.rank()), WindowShape(x, win, x.shape.back())};
+  std::string y = c.b.Op(max ? "MaxPool" : "AveragePool", {InNCHW(c, x_in, cf)}, a);
+  return Val{OutLayout(c, y, x.rank(), cf), Layout(WindowShape(x, win, x.shape.back()), cf)};
 }
 
 Result<Val> GlobalPool(Ctx& c, const Cfg& cfg, const Val& x, bool max) {
-  TIFFIN_RETURN_IF_ERROR(ChannelsLast(cfg));
+  TIFFIN_ASSIGN_OR_RETURN(const bool cf, ChannelsFirst(cfg));
   TIFFIN_RETURN_IF_ERROR(NeedRank(x, 3, 5, "global pooling"));
   const bool keep = cfg.Bool("keepdims", false);
-  std::vector<int64_t> axes;
-  for (int64_t i = 1; i < x.rank() - 1; ++i) axes.push_back(i);
+  std::vector<int64_t> axes;  // the spatial ones
+  for (int64_t i = cf ? 2 : 1; i < (cf ? x.rank() : x.rank() - 1); ++i) axes.push_back(i);
   std::string y = c.b.Op(max ? "ReduceMax" : "ReduceMean", {x.name},
                          {{"axes", AttrInts(axes)}, {"keepdims", AttrInt(keep ? 1 : 0)}});
   std::vector<int64_t> s = {-1};
   if (keep)
     for (size_t i = 1; i + 1 < x.shape.size(); ++i) s.push_back(1);
-  s.push_back(x.shape.back());
-  return Val{y, s};
+  s.push_back(cf ? x.shape[1] : x.shape.back());
+  return Val{y, Layout(s, cf && keep)};
 }
 
 // A per-channel constant shaped to broadcast along `axis` of a value of
@@ -1210,10 +1252,12 @@ Result<std::vector<Val>> Converter::Apply(const std::string& cls, const std::str
     return std::vector<Val>{x};  // identity at inference
   }
   if (cls == "Flatten") {
-    TIFFIN_RETURN_IF_ERROR(ChannelsLast(cfg));
+    TIFFIN_ASSIGN_OR_RETURN(const bool cf, ChannelsFirst(cfg));
     int64_t n = 1;
     for (size_t i = 1; i < x.shape.size(); ++i) n = (n < 0 || x.shape[i] < 0) ? -1 : n * x.shape[i];
-    return std::vector<Val>{{b.Op("Flatten", {x.name}, {{"axis", AttrInt(1)}}), {-1, n}}};
+    // channels_first: Keras flattens the channels_last transpose.
+    const std::string in = cf && x.rank() > 2 ? ToChannelsLast(c, x.name, x.rank()) : x.name;
+    return std::vector<Val>{{b.Op("Flatten", {in}, {{"axis", AttrInt(1)}}), {-1, n}}};
   }
   if (cls == "Reshape") {
     TIFFIN_ASSIGN_OR_RETURN(auto target, cfg.Ints("target_shape"));
@@ -1353,7 +1397,8 @@ Result<std::vector<Val>> Converter::Apply(const std::string& cls, const std::str
     return std::vector<Val>{{b.Op("Softmax", {x.name}, {{"axis", AttrInt(axis)}}), x.shape}};
   }
   if (cls == "ZeroPadding1D" || cls == "ZeroPadding2D" || cls == "ZeroPadding3D") {
-    TIFFIN_RETURN_IF_ERROR(ChannelsLast(cfg));
+    TIFFIN_ASSIGN_OR_RETURN(const bool cf, ChannelsFirst(cfg));
+    const size_t off = cf ? 2 : 1;  // the first spatial axis
     const size_t nsp = static_cast<size_t>(cls[11] - '0');
     TIFFIN_RETURN_IF_ERROR(
         NeedRank(x, static_cast<int64_t>(nsp) + 2, static_cast<int64_t>(nsp) + 2, cls));
@@ -1361,14 +1406,15 @@ Result<std::vector<Val>> Converter::Apply(const std::string& cls, const std::str
     std::vector<int64_t> pads(2 * static_cast<size_t>(x.rank()), 0);
     std::vector<int64_t> s = x.shape;
     for (size_t i = 0; i < nsp; ++i) {
-      pads[i + 1] = p[i].first;
-      pads[static_cast<size_t>(x.rank()) + i + 1] = p[i].second;
-      if (s[i + 1] >= 0) s[i + 1] += p[i].first + p[i].second;
+      pads[i + off] = p[i].first;
+      pads[static_cast<size_t>(x.rank()) + i + off] = p[i].second;
+      if (s[i + off] >= 0) s[i + off] += p[i].first + p[i].second;
     }
     return std::vector<Val>{{b.Op("Pad", {x.name, Ints1(c, pads)}), s}};
   }
   if (cls == "Cropping1D" || cls == "Cropping2D" || cls == "Cropping3D") {
-    TIFFIN_RETURN_IF_ERROR(ChannelsLast(cfg));
+    TIFFIN_ASSIGN_OR_RETURN(const bool cf, ChannelsFirst(cfg));
+    const size_t off = cf ? 2 : 1;  // the first spatial axis
     const size_t nsp = static_cast<size_t>(cls[8] - '0');
     TIFFIN_RETURN_IF_ERROR(
         NeedRank(x, static_cast<int64_t>(nsp) + 2, static_cast<int64_t>(nsp) + 2, cls));
@@ -1378,17 +1424,18 @@ Result<std::vector<Val>> Converter::Apply(const std::string& cls, const std::str
     for (size_t i = 0; i < nsp; ++i) {
       starts.push_back(p[i].first);
       ends.push_back(p[i].second == 0 ? std::numeric_limits<int64_t>::max() : -p[i].second);
-      axes.push_back(static_cast<int64_t>(i) + 1);
-      if (s[i + 1] >= 0) {
-        s[i + 1] -= p[i].first + p[i].second;
-        if (s[i + 1] <= 0) return InvalidArgument("cropping removes the whole axis");
+      axes.push_back(static_cast<int64_t>(i + off));
+      if (s[i + off] >= 0) {
+        s[i + off] -= p[i].first + p[i].second;
+        if (s[i + off] <= 0) return InvalidArgument("cropping removes the whole axis");
       }
     }
     return std::vector<Val>{
         {b.Op("Slice", {x.name, Ints1(c, starts), Ints1(c, ends), Ints1(c, axes)}), s}};
   }
   if (cls == "UpSampling1D" || cls == "UpSampling2D" || cls == "UpSampling3D") {
-    TIFFIN_RETURN_IF_ERROR(ChannelsLast(cfg));
+    TIFFIN_ASSIGN_OR_RETURN(const bool cf, ChannelsFirst(cfg));
+    const size_t off = cf ? 2 : 1;  // the first spatial axis
     const size_t nsp = static_cast<size_t>(cls[10] - '0');
     TIFFIN_RETURN_IF_ERROR(
         NeedRank(x, static_cast<int64_t>(nsp) + 2, static_cast<int64_t>(nsp) + 2, cls));
@@ -1399,8 +1446,8 @@ Result<std::vector<Val>> Converter::Apply(const std::string& cls, const std::str
     std::vector<int64_t> s = x.shape;
     for (size_t i = 0; i < nsp; ++i) {
       if (sz[i] < 1 || sz[i] > 4096) return InvalidArgument("size is " + std::to_string(sz[i]));
-      scales[i + 1] = static_cast<float>(sz[i]);
-      if (s[i + 1] >= 0) s[i + 1] *= sz[i];
+      scales[i + off] = static_cast<float>(sz[i]);
+      if (s[i + off] >= 0) s[i + off] *= sz[i];
     }
     sklearn::Attrs a;
     if (interp == "nearest") {

@@ -1075,6 +1075,93 @@ def conv_transpose_output_padding(out):
 
 
 # ----------------------------------------------------------------------------
+# data_format="channels_first": tensors are (N, C, spatial...), as torch's;
+# Flatten flattens the channels_last transpose (keras/src/layers/reshaping/
+# flatten.py); BatchNormalization normalizes axis 1.
+
+
+@case
+def channels_first(out):
+    cf = "channels_first"
+    w = rnd(4, 3, 3, 3)
+    b = rnd(4)
+    gamma, beta, mean, var = rnd(4) + 1, rnd(4), rnd(4), np.abs(rnd(4)) + 0.5
+    wf, bf, kf = dense_w(4 * 3 * 3, 3)
+    wd, bd = rnd(6, 1, 3, 3), rnd(6)     # depthwise, in 3, multiplier 2
+    wt, bt = rnd(6, 2, 3, 3), rnd(2)     # transpose (in, out, kh, kw)
+    w1, b1 = rnd(3, 2, 3), rnd(3)        # Conv1D
+    layers = [input_layer("img", [3, 8, 8]), input_layer("seq", [2, 10]),
+              layer("ZeroPadding2D", "pad", ["img"], padding=[[1, 0], [0, 1]], data_format=cf),
+              layer("Conv2D", "conv", ["pad"], filters=4, kernel_size=[3, 3], strides=[1, 1],
+                    padding="same", data_format=cf, activation="relu"),
+              layer("BatchNormalization", "bn", ["conv"], axis=1, epsilon=0.001),
+              layer("MaxPooling2D", "pool", ["bn"], pool_size=[2, 2], padding="valid",
+                    data_format=cf),
+              layer("Cropping2D", "crop", ["pool"], cropping=[[0, 1], [1, 0]], data_format=cf),
+              layer("UpSampling2D", "up", ["crop"], size=[2, 2], data_format=cf,
+                    interpolation="nearest"),
+              layer("AveragePooling2D", "avg", ["up"], pool_size=[2, 2], padding="same",
+                    data_format=cf),
+              layer("Flatten", "flat", ["avg"], data_format=cf),
+              layer("Dense", "fc", ["flat"], units=3, activation="linear"),
+              layer("DepthwiseConv2D", "dw", ["img"], kernel_size=[3, 3], depth_multiplier=2,
+                    padding="valid", data_format=cf, activation="linear"),
+              layer("Conv2DTranspose", "ct", ["dw"], filters=2, kernel_size=[3, 3],
+                    strides=[2, 2], padding="same", data_format=cf, activation="linear"),
+              layer("GlobalAveragePooling2D", "gap", ["ct"], data_format=cf, keepdims=True),
+              layer("Conv1D", "c1", ["seq"], filters=3, kernel_size=[3], strides=[2],
+                    padding="valid", data_format=cf, activation="linear"),
+              layer("GlobalMaxPooling1D", "gmp", ["c1"], data_format=cf)]
+    cfg = functional(layers, ["img", "seq"], ["fc", "gap", "gmp"])
+
+    def dw_kernel(wk):  # (in*dm, 1, kh, kw) -> (kh, kw, in, dm)
+        return np.transpose(wk.reshape(3, 2, 3, 3), (2, 3, 0, 1)).copy()
+    save_h5(os.path.join(out, "channels_first.h5"), cfg, {
+        "conv": [("kernel", conv_kernel(w)), ("bias", b)],
+        "bn": [("gamma", gamma), ("beta", beta), ("moving_mean", mean),
+               ("moving_variance", var)],
+        "fc": kf, "dw": [("depthwise_kernel", dw_kernel(wd)), ("bias", bd)],
+        "ct": [("kernel", np.transpose(wt, (2, 3, 1, 0)).copy()), ("bias", bt)],
+        "c1": [("kernel", conv_kernel(w1)), ("bias", b1)]})
+    x = rnd(BATCH, 3, 8, 8, scale=1.0)
+    sq = rnd(BATCH, 2, 10, scale=1.0)
+    h = F.pad(t(x), (0, 1, 1, 0))                       # W: 0 left, 1 right; H: 1 top
+    h = F.relu(F.conv2d(h, t(w), t(b), padding=1))      # 'same', k3 s1
+    h = F.batch_norm(h, t(mean), t(var), t(gamma), t(beta), False, 0.0, 0.001)
+    h = F.max_pool2d(h, 2)                              # [4, 4, 4]
+    h = h[:, :, 0:3, 1:4]                               # crop
+    h = h.repeat_interleave(2, 2).repeat_interleave(2, 3)
+    h = F.avg_pool2d(h, 2)                              # 'same' on 6x6: no padding
+    y0 = F.linear(h.permute(0, 2, 3, 1).reshape(BATCH, -1), t(wf), t(bf))
+    g = F.conv2d(t(x), t(wd), t(bd), groups=3)          # [6, 6, 6]
+    g = tf_conv_transpose(g, t(wt), bt, [2, 2], "same", None)
+    y1 = g.mean((2, 3), keepdim=True)
+    y2 = F.conv1d(t(sq), t(w1), t(b1), stride=2).amax(2)
+    return "channels_first.h5", "-", {"img": x, "seq": sq}, [y0, y1, y2]
+
+
+# UpSampling2D(interpolation="bilinear"): Keras resizes with tf.image.resize
+# (tf.keras backend.resize_images; Keras 3 ops.image.resize), whose bilinear
+# mode uses half-pixel centres in TF 2 and clamps at the borders: torch's
+# interpolate(align_corners=False).
+@case
+def upsampling_bilinear(out):
+    layers = [input_layer("x", [3, 4, 2]), input_layer("xc", [2, 3, 4]),
+              layer("UpSampling2D", "up", ["x"], size=[2, 3], interpolation="bilinear",
+                    data_format="channels_last"),
+              layer("UpSampling2D", "up_cf", ["xc"], size=[3, 2], interpolation="bilinear",
+                    data_format="channels_first")]
+    cfg = functional(layers, ["x", "xc"], ["up", "up_cf"])
+    save_h5(os.path.join(out, "upsampling_bilinear.h5"), cfg, {})
+    x = rnd(BATCH, 3, 4, 2, scale=1.0)
+    xc = rnd(BATCH, 2, 3, 4, scale=1.0)
+    y0 = F.interpolate(t(x).permute(0, 3, 1, 2), scale_factor=(2, 3), mode="bilinear",
+                       align_corners=False).permute(0, 2, 3, 1)
+    y1 = F.interpolate(t(xc), scale_factor=(3, 2), mode="bilinear", align_corners=False)
+    return "upsampling_bilinear.h5", "-", {"x": x, "xc": xc}, [y0, y1]
+
+
+# ----------------------------------------------------------------------------
 # Hostile files: (file, config or "-", words the refusal must contain)
 
 
