@@ -920,7 +920,12 @@ Result<RnnSpec> ReadRnn(Ctx& c, const std::string& cls, const Cfg& cfg, const La
   s.units = cfg.Int("units", 0);
   if (s.units < 1 || s.units > (int64_t{1} << 20))
     return InvalidArgument("units is " + std::to_string(s.units));
-  if (cfg.Bool("stateful", false)) return NotSupported("stateful=True recurrent layers");
+  if (cfg.Bool("stateful", false)) {
+    return NotSupported(
+        "stateful=True: the layer carries its states from one batch to the next, and tiffin "
+        "starts every call from zero states (re-save the model with stateful=False, or feed the "
+        "states in through initial_state)");
+  }
   s.return_state = cfg.Bool("return_state", false);
   if (cfg.Bool("time_major", false)) return NotSupported("time_major=True");
   s.return_sequences = cfg.Bool("return_sequences", false);
@@ -1042,8 +1047,6 @@ Result<std::vector<Val>> Recurrent(Ctx& c, const std::string& cls, const Cfg& cf
   const Val& x = ins[0];
   TIFFIN_RETURN_IF_ERROR(NeedRank(x, 3, 3, cls));
   TIFFIN_ASSIGN_OR_RETURN(RnnSpec s, ReadRnn(c, cls, cfg, w, x.shape[2]));
-  if (s.go_backwards && s.return_sequences)
-    return NotSupported("go_backwards=True with return_sequences=True");
   const size_t n_states = cls == "LSTM" ? 2 : 1;
   std::vector<std::string> init;
   if (ins.size() > 1) {
@@ -1062,10 +1065,18 @@ Result<std::vector<Val>> Recurrent(Ctx& c, const std::string& cls, const Cfg& cf
   }
   auto o = RnnNode(c, x.name, s, nullptr, s.go_backwards ? "reverse" : "forward", init);
   std::vector<Val> out;
-  if (s.return_sequences)
-    out.push_back({c.b.Op("Squeeze", {o[0], Ints1(c, {2})}), {-1, x.shape[1], s.units}});
-  else
+  if (s.return_sequences) {
+    std::string y = c.b.Op("Squeeze", {o[0], Ints1(c, {2})});
+    // ONNX's reverse direction aligns Y with the input's time steps; Keras
+    // returns the steps in the order it processed them (last input first).
+    if (s.go_backwards) {
+      y = c.b.Op("Slice", {y, Ints1(c, {-1}), Ints1(c, {std::numeric_limits<int64_t>::min()}),
+                           Ints1(c, {1}), Ints1(c, {-1})});
+    }
+    out.push_back({y, {-1, x.shape[1], s.units}});
+  } else {
     out.push_back({c.b.Op("Squeeze", {o[1], Ints1(c, {1})}), {-1, s.units}});
+  }
   if (s.return_state) {
     for (size_t k = 1; k < o.size(); ++k)
       out.push_back({c.b.Op("Squeeze", {o[k], Ints1(c, {1})}), {-1, s.units}});
@@ -1508,7 +1519,11 @@ Result<std::vector<Val>> Converter::Apply(const std::string& cls, const std::str
     return NotSupported("TimeDistributed(" + icls +
                         "): tiffin reads TimeDistributed Dense and activations");
   }
-  if (cls == "Masking") return NotSupported("Masking (masks change later recurrent layers)");
+  if (cls == "Masking") {
+    return NotSupported(
+        "Masking: its mask makes later layers (RNNs, pools) skip time steps, and tiffin does not "
+        "carry masks between layers (remove the Masking layer, or export the model to ONNX)");
+  }
   return NotSupported("class '" + cls +
                       "' is not a built-in Keras layer tiffin reads; custom classes are never "
                       "run (rebuild the layer from built-in ones, or export the model to ONNX)");

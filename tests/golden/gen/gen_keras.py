@@ -878,6 +878,7 @@ def rnn_states_h5(out):
     gru = torch.nn.GRU(3, 5, batch_first=True)
     rnn = torch.nn.RNN(2, 5, batch_first=True)
     bi = torch.nn.LSTM(3, 2, batch_first=True, bidirectional=True)
+    back = torch.nn.GRU(3, 3, batch_first=True)
     w, b, k = dense_w(4, 2)
     layers = [input_layer("enc_in", [5, 3]), input_layer("dec_in", [4, 2]),
               layer("LSTM", "enc", ["enc_in"], units=4, return_state=True,
@@ -888,7 +889,10 @@ def rnn_states_h5(out):
               layer("SimpleRNN", "rnn", [], units=5, return_sequences=True),
               layer("Bidirectional", "bi", ["enc_in"], merge_mode="concat",
                     layer={"class_name": "LSTM", "config": {
-                        "name": "lstm_b", "units": 2, "return_state": True}})]
+                        "name": "lstm_b", "units": 2, "return_state": True}}),
+              # go_backwards: the steps come out in processing order (last input first).
+              layer("GRU", "back", ["enc_in"], units=3, go_backwards=True, return_sequences=True,
+                    return_state=True, reset_after=True)]
     layers[3]["inbound_nodes"] = [[["dec_in", 0, 0, {}], ["enc", 0, 1, {}], ["enc", 0, 2, {}]]]
     layers[4]["inbound_nodes"] = [[["dec", 0, 0, {}]]]
     layers[6]["inbound_nodes"] = [[["dec_in", 0, 0, {}], ["gru", 0, 1, {}]]]
@@ -896,10 +900,10 @@ def rnn_states_h5(out):
         "name": "seq2seq", "layers": layers, "input_layers": [["enc_in", 0, 0], ["dec_in", 0, 0]],
         "output_layers": [["proj", 0, 0], ["dec", 0, 1], ["dec", 0, 2], ["enc", 0, 0],
                           ["gru", 0, 0], ["rnn", 0, 0], ["bi", 0, 0], ["bi", 0, 2],
-                          ["bi", 0, 3]]}}
+                          ["bi", 0, 3], ["back", 0, 0], ["back", 0, 1]]}}
     save_h5(os.path.join(out, "rnn_states.h5"), cfg, {
         "enc": lstm_keras_dir(enc), "dec": lstm_keras_dir(dec), "proj": k,
-        "gru": gru_keras_w(gru),
+        "gru": gru_keras_w(gru), "back": gru_keras_w(back),
         "rnn": [("kernel", rnn.weight_ih_l0.detach().numpy().T.copy()),
                 ("recurrent_kernel", rnn.weight_hh_l0.detach().numpy().T.copy()),
                 ("bias", (rnn.bias_ih_l0 + rnn.bias_hh_l0).detach().numpy())],
@@ -912,10 +916,12 @@ def rnn_states_h5(out):
         go, gh = gru(t(xe))
         ro, _ = rnn(t(xd), gh)
         bo, (bh, bc) = bi(t(xe))
+        ko, kh = back(t(xe).flip(1))
     # Bidirectional(return_sequences=False) concat: [h_fwd, h_bwd].
     bi_y = torch.cat([bh[0], bh[1]], -1)
     return "rnn_states.h5", "-", {"enc_in": xe, "dec_in": xd}, \
-        [F.linear(do, t(w), t(b)), dh[0], dc[0], eo[:, -1], go[:, -1], ro, bi_y, bc[0], bh[1]]
+        [F.linear(do, t(w), t(b)), dh[0], dc[0], eo[:, -1], go[:, -1], ro, bi_y, bc[0], bh[1],
+         ko, kh[0]]
 
 
 @case
@@ -1268,6 +1274,45 @@ def hostile(out):
     with h5py.File(os.path.join(out, "hostile_not_keras.h5"), "w") as f:
         f.create_dataset("data", data=np.zeros(3))
     rows.append(("hostile_not_keras.h5", "-", "not a Keras model"))
+    # Remaining refusals, precise: Masking, stateful RNNs.
+    cfg = functional(base + [layer("Masking", "mask", ["x"], mask_value=0.0)], ["x"], ["mask"])
+    save_h5(os.path.join(out, "hostile_masking.h5"), cfg, {})
+    rows.append(("hostile_masking.h5", "-", "does not carry masks"))
+    cfg = functional([input_layer("s", [3, 4]),
+                      layer("LSTM", "l", ["s"], units=2, stateful=True)], ["s"], ["l"])
+    save_h5(os.path.join(out, "hostile_stateful.h5"), cfg, {})
+    rows.append(("hostile_stateful.h5", "-", "stateful=True"))
+    # A nested model whose two sub-models both hold a layer named 'dense': a
+    # legacy group cannot tell their weights apart.
+    sub = lambda n: {"class_name": "Sequential", "name": n, "config": {"name": n, "layers": [
+        {"class_name": "Dense", "config": {"name": "dense", "units": 4,
+                                           "batch_input_shape": [None, 4]}}]},
+        "inbound_nodes": [[[("nin" if n == "s1" else "s1"), 1 if n == "s2" else 0, 0, {}]]]}
+    nested = {"class_name": "Functional", "config": {
+        "name": "twice", "layers": [input_layer("nin", [4]), sub("s1"), sub("s2")],
+        "input_layers": [["nin", 0, 0]], "output_layers": [["s2", 1, 0]]}}
+    cfg = sequential([input_layer("x", [4], functional=False), dict(nested, name="twice")])
+    save_h5(os.path.join(out, "hostile_nested_twice.h5"), cfg,
+            {"twice": [("dense/kernel", rnd(4, 4)), ("dense/bias", rnd(4))]}, nested_names=True)
+    rows.append(("hostile_nested_twice.h5", "-", "cannot be told apart"))
+    # Weights in a nested model's group that name none of its layers.
+    inner = {"class_name": "Sequential", "config": {"name": "inner", "layers": [
+        {"class_name": "Dense", "config": {"name": "d", "units": 4,
+                                           "batch_input_shape": [None, 4]}}]}}
+    cfg = sequential([input_layer("x", [4], functional=False), dict(inner, name="inner")])
+    save_h5(os.path.join(out, "hostile_nested_stray.h5"), cfg,
+            {"inner": [("other/kernel", rnd(4, 4)), ("other/bias", rnd(4))]}, nested_names=True)
+    rows.append(("hostile_nested_stray.h5", "-", "names none of its layers"))
+    # Models nested 20 deep.
+    m = {"class_name": "Sequential", "config": {"name": "m0", "layers": [
+        {"class_name": "Activation", "config": {"name": "a0", "activation": "relu",
+                                                "batch_input_shape": [None, 4]}}]}}
+    for i in range(1, 20):
+        m = {"class_name": "Sequential", "config": {"name": f"m{i}", "layers": [
+            dict(m, name=f"m{i - 1}")]}}
+    cfg = sequential([input_layer("x", [4], functional=False), dict(m, name="m19")])
+    save_h5(os.path.join(out, "hostile_deep_nesting.h5"), cfg, {})
+    rows.append(("hostile_deep_nesting.h5", "-", "nest more than 16 levels"))
     return rows
 
 
