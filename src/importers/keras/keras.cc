@@ -502,17 +502,10 @@ LayerWeights WeightsFor(const KerasSource& src, const LegacySplit* split, const 
 // with an input shape (they are Functional there). The references
 // themselves settle it when they can.
 int64_t FirstNodeOffset(const LayerDesc& d, bool keras3,
-                        const std::vector<const std::vector<TensorRef>*>& refs) {
+                        const std::set<std::pair<std::string, int64_t>>& referenced) {
   if (!IsModelClass(d.class_name)) return 0;
-  bool zero = false, past_end = false;
-  const int64_t n = static_cast<int64_t>(d.nodes.size());
-  for (const auto* list : refs) {
-    for (const auto& r : *list) {
-      if (r.layer != d.name) continue;
-      zero = zero || r.node == 0;
-      past_end = past_end || r.node == n;
-    }
-  }
+  const bool zero = referenced.count({d.name, 0}) > 0;
+  const bool past_end = referenced.count({d.name, static_cast<int64_t>(d.nodes.size())}) > 0;
   if (zero) return 0;
   if (past_end) return 1;
   if (d.class_name != "Sequential") return 1;
@@ -620,17 +613,18 @@ Result<std::vector<Val>> ModelWalker::Build(const ModelDesc& m, const LegacySpli
   // calls waiting.
   using Key = std::pair<std::string, int64_t>;
   std::vector<std::pair<size_t, size_t>> calls;  // (layer, node)
-  std::vector<const std::vector<TensorRef>*> all_refs = {&m.outputs};
+  std::set<Key> referenced;  // every (layer, node) some call or output uses
+  for (const auto& r : m.outputs) referenced.insert({r.layer, r.node});
   for (size_t i = 0; i < m.layers.size(); ++i) {
     if (m.layers[i].class_name == "InputLayer") continue;
     for (size_t n = 0; n < m.layers[i].nodes.size(); ++n) {
       calls.push_back({i, n});
-      all_refs.push_back(&m.layers[i].nodes[n]);
+      for (const auto& r : m.layers[i].nodes[n]) referenced.insert({r.layer, r.node});
     }
   }
   std::vector<int64_t> offset(m.layers.size(), 0);
   for (size_t i = 0; i < m.layers.size(); ++i)
-    offset[i] = FirstNodeOffset(m.layers[i], src_.is_keras3, all_refs);
+    offset[i] = FirstNodeOffset(m.layers[i], src_.is_keras3, referenced);
   std::map<Key, std::vector<size_t>> waiters;  // producer -> calls waiting for it
   std::vector<size_t> missing_inputs(calls.size(), 0);
   std::vector<size_t> ready;
