@@ -276,6 +276,10 @@ Result<std::vector<TensorRef>> ParseRefList(element e, const char* what) {
   return refs;
 }
 
+// How deep a Sequential's first layer is searched for its input shape
+// through nested models.
+constexpr int kMaxNestingForInput = 16;
+
 bool IsModelClass(const std::string& cls) {
   return cls == "Sequential" || cls == "Functional" || cls == "Model";
 }
@@ -353,12 +357,35 @@ Result<ModelDesc> ParseModel(const std::string& cls, element cfg, bool keras3,
     // A chain: an InputLayer (or the first layer's batch_input_shape) feeds
     // layer 0, each layer the next.
     if (m.layers.empty()) return InvalidArgument("the Sequential model has no layers");
+    element first;
+    if (layers.at(0).get(first) != simdjson::SUCCESS)
+      return InvalidArgument("the Sequential model has no layers");
     if (m.layers[0].class_name != "InputLayer") {
       LayerDesc in;
       in.class_name = "InputLayer";
       in.config = m.layers[0].config;  // carries batch_input_shape
       in.name = m.layers[0].name + "_input";
       element shape;
+      // A nested model first (Sequential([base_model, Dense])): its own first
+      // layer states the shape.
+      for (int depth = 0; depth < kMaxNestingForInput && IsModelClass(Str(first["class_name"]));
+           ++depth) {
+        array inner;
+        element next;
+        if ((first["config"].get_array().get(inner) != simdjson::SUCCESS &&
+             first.at_pointer("/config/layers").get_array().get(inner) != simdjson::SUCCESS) ||
+            inner.size() == 0 || inner.at(0).get(next) != simdjson::SUCCESS) {
+          break;
+        }
+        first = next;
+        element c;
+        if (first["config"].get(c) == simdjson::SUCCESS &&
+            (c["batch_input_shape"].get(shape) == simdjson::SUCCESS ||
+             c["batch_shape"].get(shape) == simdjson::SUCCESS)) {
+          in.config = c;
+          break;
+        }
+      }
       if (in.config["batch_input_shape"].get(shape) != simdjson::SUCCESS &&
           in.config["batch_shape"].get(shape) != simdjson::SUCCESS) {
         // Keras 3 Sequential: build_input_shape on the model config. A
@@ -613,7 +640,7 @@ Result<std::vector<Val>> ModelWalker::Build(const ModelDesc& m, const LegacySpli
   // calls waiting.
   using Key = std::pair<std::string, int64_t>;
   std::vector<std::pair<size_t, size_t>> calls;  // (layer, node)
-  std::set<Key> referenced;  // every (layer, node) some call or output uses
+  std::set<Key> referenced;                      // every (layer, node) some call or output uses
   for (const auto& r : m.outputs) referenced.insert({r.layer, r.node});
   for (size_t i = 0; i < m.layers.size(); ++i) {
     if (m.layers[i].class_name == "InputLayer") continue;

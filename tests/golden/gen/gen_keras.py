@@ -766,8 +766,9 @@ def nested_transfer_h5(out):
                          epsilon=1.001e-5),
                    layer("GlobalAveragePooling2D", "avg_pool", ["block1_bn"])],
         "input_layers": [["img_in", 0, 0]], "output_layers": [["avg_pool", 0, 0]]}}
-    cfg = sequential([input_layer("image", [6, 6, 3], functional=False),
-                      dict(base, name="base"),
+    # No InputLayer entry (tf.keras < 2.4): the nested model's own input
+    # states the shape.
+    cfg = sequential([dict(base, name="base"),
                       layer("Dropout", "drop", rate=0.2),
                       layer("Dense", "pred", units=2, activation="softmax")])
     save_h5(os.path.join(out, "nested_transfer.h5"), cfg, {
@@ -778,7 +779,7 @@ def nested_transfer_h5(out):
     x = rnd(BATCH, 6, 6, 3, scale=1.0)
     h = F.relu(F.conv2d(t(x).permute(0, 3, 1, 2), t(w), t(b), padding=1))
     h = bn_np(h, gamma, beta, mean, var, 1.001e-5).mean((2, 3))
-    return "nested_transfer.h5", "-", {"image": x}, [F.softmax(F.linear(h, t(w2), t(b2)), -1)]
+    return "nested_transfer.h5", "-", {"base_input": x}, [F.softmax(F.linear(h, t(w2), t(b2)), -1)]
 
 
 def k3_input(name, shape):
