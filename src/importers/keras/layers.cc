@@ -1131,7 +1131,9 @@ Result<std::vector<Val>> Bidirectional(Ctx& c, const Cfg& cfg, const Val& x,
   if (f.go_backwards) return NotSupported("a Bidirectional whose forward layer goes backwards");
   if (b.units != f.units) return NotSupported("the two directions have different units");
   auto o = RnnNode(c, x.name, f, &b, "bidirectional");
-  const std::string mode = cfg.Str("merge_mode", "concat");
+  // merge_mode null: the two directions' outputs, forward first.
+  const bool unmerged = cfg.Find("merge_mode") && cfg.Get("merge_mode").is_null();
+  const std::string mode = unmerged ? "none" : cfg.Str("merge_mode", "concat");
   const int64_t u = f.units;
   const bool seq = f.return_sequences;
   const std::string y = seq ? o[0] : o[1];  // [B,T,2,u] or [B,2,u]
@@ -1139,7 +1141,15 @@ Result<std::vector<Val>> Bidirectional(Ctx& c, const Cfg& cfg, const Val& x,
   std::vector<int64_t> shape =
       seq ? std::vector<int64_t>{-1, x.shape[1]} : std::vector<int64_t>{-1};
   Val merged;
-  if (mode == "concat") {
+  std::vector<Val> out;
+  if (mode == "none") {
+    shape.push_back(u);
+    for (int64_t dir = 0; dir < 2; ++dir) {
+      const std::string one_dir =
+          c.b.Op("Gather", {y, Ints1(c, {dir})}, {{"axis", AttrInt(dir_axis)}});
+      out.push_back({c.b.Op("Squeeze", {one_dir, Ints1(c, {dir_axis})}), shape});
+    }
+  } else if (mode == "concat") {
     std::vector<int64_t> target =
         seq ? std::vector<int64_t>{0, 0, 2 * u} : std::vector<int64_t>{0, 2 * u};
     shape.push_back(2 * u);
@@ -1155,9 +1165,9 @@ Result<std::vector<Val>> Bidirectional(Ctx& c, const Cfg& cfg, const Val& x,
       merged = {c.b.Op(op, {y}, {{"axes", AttrInts({dir_axis})}, {"keepdims", AttrInt(0)}}), shape};
     }
   } else {
-    return NotSupported("merge_mode '" + mode + "' (concat, sum, ave and mul are read)");
+    return NotSupported("merge_mode '" + mode + "' (concat, sum, ave, mul and None are read)");
   }
-  std::vector<Val> out = {merged};
+  if (mode != "none") out.push_back(merged);
   if (f.return_state) {
     // Y_h and Y_c are [B, 2, u]: direction 0 forward, 1 backward.
     for (int64_t dir = 0; dir < 2; ++dir) {

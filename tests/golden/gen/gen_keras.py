@@ -868,6 +868,17 @@ def keras3_nested(out):
 # tensors ([x, h, c]); Keras 3 as the call's initial_state argument.
 
 
+def gru_keras_dir(m, sfx):
+    u = m.hidden_size
+
+    def zrh(a):  # torch r,z,n blocks (first axis) -> Keras z,r,h
+        return np.concatenate([a[u:2 * u], a[0:u], a[2 * u:]], 0)
+    g = lambda n: getattr(m, n + sfx).detach().numpy()
+    return [("kernel", zrh(g("weight_ih_l0")).T.copy()),
+            ("recurrent_kernel", zrh(g("weight_hh_l0")).T.copy()),
+            ("bias", np.stack([zrh(g("bias_ih_l0")), zrh(g("bias_hh_l0"))]))]
+
+
 def gru_keras_w(m):
     return list(zip(["kernel", "recurrent_kernel", "bias"], [a for _, a in gru_keras(m)]))
 
@@ -880,6 +891,7 @@ def rnn_states_h5(out):
     rnn = torch.nn.RNN(2, 5, batch_first=True)
     bi = torch.nn.LSTM(3, 2, batch_first=True, bidirectional=True)
     back = torch.nn.GRU(3, 3, batch_first=True)
+    bi_none = torch.nn.GRU(3, 2, batch_first=True, bidirectional=True)
     w, b, k = dense_w(4, 2)
     layers = [input_layer("enc_in", [5, 3]), input_layer("dec_in", [4, 2]),
               layer("LSTM", "enc", ["enc_in"], units=4, return_state=True,
@@ -893,7 +905,12 @@ def rnn_states_h5(out):
                         "name": "lstm_b", "units": 2, "return_state": True}}),
               # go_backwards: the steps come out in processing order (last input first).
               layer("GRU", "back", ["enc_in"], units=3, go_backwards=True, return_sequences=True,
-                    return_state=True, reset_after=True)]
+                    return_state=True, reset_after=True),
+              # merge_mode None: the two directions' sequences, forward first.
+              layer("Bidirectional", "bi_none", ["enc_in"], merge_mode=None,
+                    layer={"class_name": "GRU", "config": {
+                        "name": "gru_b", "units": 2, "return_sequences": True,
+                        "reset_after": True}})]
     layers[3]["inbound_nodes"] = [[["dec_in", 0, 0, {}], ["enc", 0, 1, {}], ["enc", 0, 2, {}]]]
     layers[4]["inbound_nodes"] = [[["dec", 0, 0, {}]]]
     layers[6]["inbound_nodes"] = [[["dec_in", 0, 0, {}], ["gru", 0, 1, {}]]]
@@ -901,10 +918,13 @@ def rnn_states_h5(out):
         "name": "seq2seq", "layers": layers, "input_layers": [["enc_in", 0, 0], ["dec_in", 0, 0]],
         "output_layers": [["proj", 0, 0], ["dec", 0, 1], ["dec", 0, 2], ["enc", 0, 0],
                           ["gru", 0, 0], ["rnn", 0, 0], ["bi", 0, 0], ["bi", 0, 2],
-                          ["bi", 0, 3], ["back", 0, 0], ["back", 0, 1]]}}
+                          ["bi", 0, 3], ["back", 0, 0], ["back", 0, 1], ["bi_none", 0, 0],
+                          ["bi_none", 0, 1]]}}
     save_h5(os.path.join(out, "rnn_states.h5"), cfg, {
         "enc": lstm_keras_dir(enc), "dec": lstm_keras_dir(dec), "proj": k,
         "gru": gru_keras_w(gru), "back": gru_keras_w(back),
+        "bi_none": [("forward_gru_b/" + n, a) for n, a in gru_keras_dir(bi_none, "")] +
+                   [("backward_gru_b/" + n, a) for n, a in gru_keras_dir(bi_none, "_reverse")],
         "rnn": [("kernel", rnn.weight_ih_l0.detach().numpy().T.copy()),
                 ("recurrent_kernel", rnn.weight_hh_l0.detach().numpy().T.copy()),
                 ("bias", (rnn.bias_ih_l0 + rnn.bias_hh_l0).detach().numpy())],
@@ -918,11 +938,12 @@ def rnn_states_h5(out):
         ro, _ = rnn(t(xd), gh)
         bo, (bh, bc) = bi(t(xe))
         ko, kh = back(t(xe).flip(1))
+        no, _ = bi_none(t(xe))
     # Bidirectional(return_sequences=False) concat: [h_fwd, h_bwd].
     bi_y = torch.cat([bh[0], bh[1]], -1)
     return "rnn_states.h5", "-", {"enc_in": xe, "dec_in": xd}, \
         [F.linear(do, t(w), t(b)), dh[0], dc[0], eo[:, -1], go[:, -1], ro, bi_y, bc[0], bh[1],
-         ko, kh[0]]
+         ko, kh[0], no[..., :2], no[..., 2:]]
 
 
 @case
