@@ -1103,8 +1103,11 @@ Result<std::pair<std::string, element>> Inner(const Cfg& cfg, const char* key) {
 // Outputs: the merged output, then with return_state=True the forward
 // layer's final states and the backward layer's ([y, h_f, c_f, h_b, c_b] for
 // LSTM, [y, h_f, h_b] for GRU and SimpleRNN), as Keras returns them.
-Result<std::vector<Val>> Bidirectional(Ctx& c, const Cfg& cfg, const Val& x,
+// Called on [x] or, with initial_state, on [x, forward states..., backward
+// states...] (Keras splits the list in halves).
+Result<std::vector<Val>> Bidirectional(Ctx& c, const Cfg& cfg, const std::vector<Val>& ins,
                                        const LayerWeights& w) {
+  const Val& x = ins[0];
   TIFFIN_RETURN_IF_ERROR(NeedRank(x, 3, 3, "Bidirectional"));
   TIFFIN_ASSIGN_OR_RETURN(auto inner, Inner(cfg, "layer"));
   const std::string& cls = inner.first;
@@ -1130,7 +1133,29 @@ Result<std::vector<Val>> Bidirectional(Ctx& c, const Cfg& cfg, const Val& x,
   TIFFIN_ASSIGN_OR_RETURN(RnnSpec b, ReadRnn(c, cls, Cfg(bcfg), bw, x.shape[2]));
   if (f.go_backwards) return NotSupported("a Bidirectional whose forward layer goes backwards");
   if (b.units != f.units) return NotSupported("the two directions have different units");
-  auto o = RnnNode(c, x.name, f, &b, "bidirectional");
+  const size_t n_states = cls == "LSTM" ? 2 : 1;
+  std::vector<std::string> init;
+  if (ins.size() > 1) {
+    if (ins.size() != 1 + 2 * n_states) {
+      return InvalidArgument("Bidirectional(" + cls + ") is called on " +
+                             std::to_string(ins.size()) + " tensors: its input and " +
+                             std::to_string(2 * n_states) + " initial states expected");
+    }
+    for (size_t k = 1; k < ins.size(); ++k) {
+      if (ins[k].rank() != 2 || (ins[k].shape[1] >= 0 && ins[k].shape[1] != f.units)) {
+        return InvalidArgument("initial state " + std::to_string(k - 1) + " is not [batch, " +
+                               std::to_string(f.units) + "]");
+      }
+    }
+    // ONNX wants each state as [2, B, u]: forward then backward.
+    for (size_t k = 0; k < n_states; ++k) {
+      init.push_back(c.b.Op("Concat",
+                            {c.b.Op("Unsqueeze", {ins[1 + k].name, Ints1(c, {0})}),
+                             c.b.Op("Unsqueeze", {ins[1 + n_states + k].name, Ints1(c, {0})})},
+                            {{"axis", AttrInt(0)}}));
+    }
+  }
+  auto o = RnnNode(c, x.name, f, &b, "bidirectional", init);
   // merge_mode null: the two directions' outputs, forward first.
   const bool unmerged = cfg.Find("merge_mode") && cfg.Get("merge_mode").is_null();
   const std::string mode = unmerged ? "none" : cfg.Str("merge_mode", "concat");
@@ -1241,6 +1266,7 @@ Result<std::vector<Val>> Converter::Apply(const std::string& cls, const std::str
   }
   if ((cls == "LSTM" || cls == "GRU" || cls == "SimpleRNN") && !ins.empty())
     return Recurrent(c, cls, cfg, ins, w);
+  if (cls == "Bidirectional" && !ins.empty()) return Bidirectional(c, cfg, ins, w);
   if (ins.size() != 1) {
     return NotSupported(cls + " is called on " + std::to_string(ins.size()) +
                         " tensors; tiffin reads it with one input");
@@ -1516,7 +1542,7 @@ Result<std::vector<Val>> Converter::Apply(const std::string& cls, const std::str
   if (cls == "Normalization") return one(Normalization(c, cfg, x, w));
   if (cls == "CuDNNLSTM" || cls == "CuDNNGRU")
     return NotSupported(cls + " (its weight layout differs from LSTM/GRU's)");
-  if (cls == "Bidirectional") return Bidirectional(c, cfg, x, w);
+
   if (cls == "TimeDistributed") {
     TIFFIN_ASSIGN_OR_RETURN(auto inner, Inner(cfg, "layer"));
     const std::string& icls = inner.first;

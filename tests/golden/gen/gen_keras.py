@@ -977,6 +977,34 @@ def keras3_rnn_states(out):
     return "keras3_rnn_states.keras", "-", {"enc_in": xe, "dec_in": xd}, [do, ec[0]]
 
 
+@case
+def bidirectional_initial_state(out):
+    # Bidirectional encoder (return_state: [y, h_f, c_f, h_b, c_b]) feeding a
+    # Bidirectional decoder's initial_state (tf.keras: 4 extra inbound tensors).
+    enc = torch.nn.LSTM(3, 2, batch_first=True, bidirectional=True)
+    dec = torch.nn.LSTM(2, 2, batch_first=True, bidirectional=True)
+    inner = lambda n, seq: {"class_name": "LSTM", "config": {
+        "name": n, "units": 2, "return_sequences": seq, "return_state": not seq}}
+    layers = [input_layer("enc_in", [5, 3]), input_layer("dec_in", [4, 2]),
+              layer("Bidirectional", "enc", ["enc_in"], merge_mode="concat",
+                    layer=inner("enc_l", False)),
+              layer("Bidirectional", "dec", [], merge_mode="sum", layer=inner("dec_l", True))]
+    layers[3]["inbound_nodes"] = [[["dec_in", 0, 0, {}]] +
+                                  [["enc", 0, i, {}] for i in (1, 2, 3, 4)]]
+    cfg = functional(layers, ["enc_in", "dec_in"], ["dec"])
+    save_h5(os.path.join(out, "bidirectional_initial_state.h5"), cfg, {
+        "enc": lstm_keras_dir(enc, "", "forward_enc_l/") +
+               lstm_keras_dir(enc, "_reverse", "backward_enc_l/"),
+        "dec": lstm_keras_dir(dec, "", "forward_dec_l/") +
+               lstm_keras_dir(dec, "_reverse", "backward_dec_l/")})
+    xe, xd = rnd(BATCH, 5, 3, scale=1.0), rnd(BATCH, 4, 2, scale=1.0)
+    with torch.no_grad():
+        _, (h, c) = enc(t(xe))
+        do, _ = dec(t(xd), (h, c))
+    return "bidirectional_initial_state.h5", "-", {"enc_in": xe, "dec_in": xd}, \
+        [do[..., :2] + do[..., 2:]]
+
+
 # ----------------------------------------------------------------------------
 # Normalization with mean/variance in its config (not adapted: Keras 3 stores
 # the lists in get_config), over one axis, several, or none; LayerNormalization
