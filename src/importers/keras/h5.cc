@@ -357,6 +357,7 @@ Result<LegacyH5> ReadLegacyH5Here(std::string_view image, size_t max_tensor_byte
       auto t = ReadDataset(g.get(), w, max_tensor_bytes);
       if (!t.ok()) return t.status().WithContext("layer '" + layer + "'");
       lw.names.push_back(TrailingName(w));
+      lw.paths.push_back(w);
       lw.values.push_back(std::move(*t));
     }
     out.layers[layer] = std::move(lw);
@@ -561,6 +562,7 @@ Result<LegacyH5> ReadLegacyH5(std::string_view image, size_t max_tensor_bytes, i
       w.Str(name);
       w.U64(lw.names.size());
       for (const auto& n : lw.names) w.Str(n);
+      for (const auto& p : lw.paths) w.Str(p);
       w.U64(lw.values.size());
       for (const auto& t : lw.values) TIFFIN_RETURN_IF_ERROR(w.Put(t));
     }
@@ -579,6 +581,9 @@ Result<LegacyH5> ReadLegacyH5(std::string_view image, size_t max_tensor_bytes, i
       if (!r.Str(&name) || !r.U64(&n) || n > kMaxNames) return false;
       lw.names.resize(n);
       for (auto& s : lw.names)
+        if (!r.Str(&s)) return false;
+      lw.paths.resize(n);
+      for (auto& s : lw.paths)
         if (!r.Str(&s)) return false;
       if (!r.U64(&n) || n > kMaxNames) return false;
       lw.values.resize(n);

@@ -26,9 +26,13 @@ inline constexpr int kHdf5TimeoutMs = 30000;
 
 // One layer's weights in the file's order. `names` (legacy `.h5` only) holds
 // each weight's trailing name ("kernel", "bias", "moving_mean"); it is empty
-// for Keras 3 files, whose weights are positional.
+// for Keras 3 files, whose weights are positional. `paths` (legacy `.h5`
+// only) holds each weight's full name as the file lists it in
+// `weight_names` ("dense_1/kernel:0"); a nested model's group holds the
+// weights of all its layers, told apart by these paths.
 struct LayerWeights {
   std::vector<std::string> names;
+  std::vector<std::string> paths;
   std::vector<Tensor> values;
 };
 

@@ -214,11 +214,17 @@ Result<std::vector<TensorRef>> ParseNode(element node) {
     object kwargs;
     if (o["kwargs"].get_object().get(kwargs) == simdjson::SUCCESS) {
       for (auto [k, v] : kwargs) {
-        TensorRef r;
-        if (AsRef(v, &r)) {
-          return NotSupported("a layer is called with the tensor argument '" + std::string(k) +
-                              "'; tiffin reads only positional tensor inputs");
+        std::vector<TensorRef> kw;
+        TIFFIN_RETURN_IF_ERROR(CollectRefs(v, 0, &kw));
+        if (kw.empty()) continue;  // training=False, mask=None: no tensors
+        // An RNN's initial states (`lstm(x, initial_state=[h, c])`) follow
+        // its input, as tf.keras lists them in its inbound nodes.
+        if (k == "initial_state") {
+          refs.insert(refs.end(), kw.begin(), kw.end());
+          continue;
         }
+        return NotSupported("a layer is called with the tensor argument '" + std::string(k) +
+                            "'; tiffin reads positional tensor inputs and RNN initial_state");
       }
     }
     return refs;
@@ -272,16 +278,19 @@ Result<std::vector<TensorRef>> ParseRefList(element e, const char* what) {
   return refs;
 }
 
-Result<ModelDesc> ParseModel(element root, bool keras3) {
-  object ro;
-  if (root.get_object().get(ro) != simdjson::SUCCESS) {
-    return InvalidArgument("the model config is not a JSON object");
-  }
-  const std::string cls = Str(ro["class_name"]);
-  element cfg;
-  if (ro["config"].get(cfg) != simdjson::SUCCESS) {
-    return InvalidArgument("the model config has no 'config'");
-  }
+// How deep a Sequential's first layer is searched for its input shape
+// through nested models.
+constexpr int kMaxNestingForInput = 16;
+
+bool IsModelClass(const std::string& cls) {
+  return cls == "Sequential" || cls == "Functional" || cls == "Model";
+}
+
+// One model's config (`cls`, `cfg`): the top-level model, or a nested one
+// used as a layer (`nested`), whose Keras 3 weights live under `k3_prefix`
+// ("layers/sequential/").
+Result<ModelDesc> ParseModel(const std::string& cls, element cfg, bool keras3,
+                             const std::string& k3_prefix, bool nested) {
   array layers;
   const bool sequential = cls == "Sequential";
   if (!sequential && cls != "Model" && cls != "Functional") {
@@ -342,7 +351,7 @@ Result<ModelDesc> ParseModel(element root, bool keras3) {
       } else {
         snake += "_" + std::to_string(++it->second);
       }
-      d.keras3_path = "layers/" + snake;
+      d.keras3_path = k3_prefix + "layers/" + snake;
     }
     m.layers.push_back(std::move(d));
   }
@@ -350,16 +359,40 @@ Result<ModelDesc> ParseModel(element root, bool keras3) {
     // A chain: an InputLayer (or the first layer's batch_input_shape) feeds
     // layer 0, each layer the next.
     if (m.layers.empty()) return InvalidArgument("the Sequential model has no layers");
+    element first;
+    if (layers.at(0).get(first) != simdjson::SUCCESS)
+      return InvalidArgument("the Sequential model has no layers");
     if (m.layers[0].class_name != "InputLayer") {
       LayerDesc in;
       in.class_name = "InputLayer";
       in.config = m.layers[0].config;  // carries batch_input_shape
       in.name = m.layers[0].name + "_input";
       element shape;
+      // A nested model first (Sequential([base_model, Dense])): its own first
+      // layer states the shape.
+      for (int depth = 0; depth < kMaxNestingForInput && IsModelClass(Str(first["class_name"]));
+           ++depth) {
+        array inner;
+        element next;
+        if ((first["config"].get_array().get(inner) != simdjson::SUCCESS &&
+             first.at_pointer("/config/layers").get_array().get(inner) != simdjson::SUCCESS) ||
+            inner.size() == 0 || inner.at(0).get(next) != simdjson::SUCCESS) {
+          break;
+        }
+        first = next;
+        element c;
+        if (first["config"].get(c) == simdjson::SUCCESS &&
+            (c["batch_input_shape"].get(shape) == simdjson::SUCCESS ||
+             c["batch_shape"].get(shape) == simdjson::SUCCESS)) {
+          in.config = c;
+          break;
+        }
+      }
       if (in.config["batch_input_shape"].get(shape) != simdjson::SUCCESS &&
           in.config["batch_shape"].get(shape) != simdjson::SUCCESS) {
-        // Keras 3 Sequential: build_input_shape on the model config.
-        if (cfg["build_input_shape"].get(shape) != simdjson::SUCCESS) {
+        // Keras 3 Sequential: build_input_shape on the model config. A
+        // nested Sequential takes whatever its caller gives it.
+        if (cfg["build_input_shape"].get(shape) != simdjson::SUCCESS && !nested) {
           return InvalidArgument(
               "the Sequential model does not state its input shape (no InputLayer, no "
               "batch_input_shape): tiffin cannot tell what it takes");
@@ -384,11 +417,95 @@ Result<ModelDesc> ParseModel(element root, bool keras3) {
   return m;
 }
 
+// Model nesting deeper than this is refused (Keras applications nest 2 or
+// 3 levels).
+constexpr int kMaxNesting = 16;
+
+// Where a (possibly nested) model's layers find their legacy weights: null
+// at the top level (the group named after the layer), else the split-out
+// weights of the outermost nested model (SplitNested), by layer name.
+using LegacySplit = std::map<std::string, LayerWeights>;
+
+// The names of the layers of nested model config `cfg`, at every depth.
+// Names used twice (two nested models with a layer of the same name) go to
+// `twice`.
+Status CollectLayerNames(element cfg, int depth, std::set<std::string>* names,
+                         std::set<std::string>* twice) {
+  if (depth > kMaxNesting) return InvalidArgument("models nest more than 16 levels deep");
+  array layers;
+  if (cfg.get_array().get(layers) != simdjson::SUCCESS &&
+      cfg["layers"].get_array().get(layers) != simdjson::SUCCESS) {
+    return InvalidArgument("a nested model config has no 'layers' list");
+  }
+  if (layers.size() > kMaxLayers) return ResourceExhausted("a nested model has too many layers");
+  for (element le : layers) {
+    const std::string cls = Str(le["class_name"]);
+    std::string name = Str(le["name"]);
+    if (name.empty()) name = Str(le.at_pointer("/config/name"));
+    if (IsModelClass(cls)) {
+      element inner;
+      if (le["config"].get(inner) != simdjson::SUCCESS)
+        return InvalidArgument("nested model '" + name + "' has no config");
+      TIFFIN_RETURN_IF_ERROR(CollectLayerNames(inner, depth + 1, names, twice));
+    } else if (!name.empty() && !names->insert(name).second) {
+      twice->insert(name);
+    }
+  }
+  return Status();
+}
+
+// Legacy `.h5` files keep a nested model's weights in one group named after
+// it: save_weights_to_hdf5_group (keras/saving/legacy/hdf5_format.py, and
+// keras/src/legacy/saving/legacy_h5_format.py in Keras 3) writes a group per
+// layer of the top model holding `_legacy_weights(layer)`, which for a model
+// is every weight of every layer inside it, at any depth (trainable ones
+// first), each named by the variable's name: tf.keras `w.name`
+// ("dense_1/kernel:0", "lstm/lstm_cell/kernel:0"), Keras 3 `w.path`
+// ("sequential/dense_1/kernel"). Keras loads them by position; tiffin reads
+// the names instead: the leftmost path component that names a layer of the
+// nested model says whose weight it is, so the order of trainable and frozen
+// weights does not matter.
+Result<LegacySplit> SplitNested(const LayerWeights& group, element cfg, const std::string& model) {
+  std::set<std::string> names, twice;
+  TIFFIN_RETURN_IF_ERROR(CollectLayerNames(cfg, 0, &names, &twice));
+  LegacySplit out;
+  for (size_t i = 0; i < group.values.size(); ++i) {
+    const std::string path = i < group.paths.size() ? group.paths[i] : std::string();
+    std::string owner;
+    for (size_t pos = 0; pos < path.size();) {
+      size_t slash = path.find('/', pos);
+      if (slash == std::string::npos) break;  // the last component is the weight's own name
+      const std::string part = path.substr(pos, slash - pos);
+      if (names.count(part)) {
+        owner = part;
+        break;
+      }
+      pos = slash + 1;
+    }
+    if (owner.empty()) {
+      return InvalidArgument("weight '" + path + "' of nested model '" + model +
+                             "' names none of its layers; tiffin finds a nested model's "
+                             "weights by their layer's name");
+    }
+    if (twice.count(owner)) {
+      return NotSupported("nested model '" + model + "' holds two layers named '" + owner +
+                          "': their weights cannot be told apart in a legacy .h5 file "
+                          "(save as .keras, or give the layers distinct names)");
+    }
+    LayerWeights& w = out[owner];
+    w.names.push_back(group.names[i]);
+    w.paths.push_back(path);
+    w.values.push_back(group.values[i]);
+  }
+  return out;
+}
+
 // The weights of one layer, from whichever store the file has.
-LayerWeights WeightsFor(const KerasSource& src, const LayerDesc& d) {
+LayerWeights WeightsFor(const KerasSource& src, const LegacySplit* split, const LayerDesc& d) {
   if (!src.is_keras3) {
-    auto it = src.legacy.find(d.name);
-    return it == src.legacy.end() ? LayerWeights{} : it->second;
+    const auto& store = split ? *split : src.legacy;
+    auto it = store.find(d.name);
+    return it == store.end() ? LayerWeights{} : it->second;
   }
   LayerWeights w;
   auto add = [&](const std::string& path) {
@@ -406,32 +523,105 @@ LayerWeights WeightsFor(const KerasSource& src, const LayerDesc& d) {
   return w;
 }
 
-}  // namespace
-
-Result<sklearn::ImportedGraph> ImportKeras(const KerasSource& src, const LoadOptions& options) {
-  if (src.config_json.size() > kMaxConfigBytes)
-    return ResourceExhausted("the model config is larger than 64 MiB");
-  simdjson::dom::parser parser;
-  element root;
-  if (auto err = parser.parse(src.config_json).get(root); err) {
-    return InvalidArgument(std::string("the model config is not valid JSON: ") +
-                           simdjson::error_message(err));
+// A model whose first node (the one linking its own inputs to its outputs
+// when it was built) is left out of configs: calls of it are numbered from 1
+// in the references of the model around it. Keras 3 (functional.py
+// get_config, node_reindexing_map): Functional models. tf.keras
+// (_should_skip_first_node): Functional models, and Sequential models built
+// with an input shape (they are Functional there). The references
+// themselves settle it when they can.
+int64_t FirstNodeOffset(const LayerDesc& d, bool keras3,
+                        const std::set<std::pair<std::string, int64_t>>& referenced) {
+  if (!IsModelClass(d.class_name)) return 0;
+  const bool zero = referenced.count({d.name, 0}) > 0;
+  const bool past_end = referenced.count({d.name, static_cast<int64_t>(d.nodes.size())}) > 0;
+  if (zero) return 0;
+  if (past_end) return 1;
+  if (d.class_name != "Sequential") return 1;
+  if (keras3) return 0;
+  array layers;
+  element first;
+  if ((d.config.get_array().get(layers) == simdjson::SUCCESS ||
+       d.config["layers"].get_array().get(layers) == simdjson::SUCCESS) &&
+      layers.size() > 0 && layers.at(0).get(first) == simdjson::SUCCESS) {
+    element shape;
+    return Str(first["class_name"]) == "InputLayer" ||
+                   first.at_pointer("/config/batch_input_shape").get(shape) == simdjson::SUCCESS
+               ? 1
+               : 0;
   }
-  TIFFIN_ASSIGN_OR_RETURN(ModelDesc m, ParseModel(root, src.is_keras3));
-  if (static_cast<int64_t>(m.layers.size()) > options.max_nodes)
-    return ResourceExhausted("the model has more layers than max_nodes");
+  return 0;
+}
 
-  sklearn::ImportedGraph out;
-  sklearn::GraphBuilder b;
-  Converter conv(b, src.keras_version);
+// Builds the nodes of one model, and of the models nested in it, in one
+// graph: a nested model's layers are emitted inline at each call (a shared
+// nested model twice, with the same weights).
+class ModelWalker {
+ public:
+  ModelWalker(const KerasSource& src, const LoadOptions& options, Converter& conv)
+      : src_(src), options_(options), conv_(conv) {}
+
+  // The top-level model's graph inputs, as (InputLayer name, value).
+  std::vector<Val> inputs;
+
+  // Emits model `m`. At the top level (`bound` null) its InputLayers become
+  // graph inputs; a nested model's InputLayers take `bound`, in order.
+  // Returns the values of m.outputs.
+  Result<std::vector<Val>> Build(const ModelDesc& m, const LegacySplit* split,
+                                 const std::vector<Val>* bound, int depth);
+
+ private:
+  Result<std::vector<Val>> CallNested(const LayerDesc& d, const LegacySplit* split,
+                                      const std::vector<Val>& ins, int depth);
+
+  const KerasSource& src_;
+  const LoadOptions& options_;
+  Converter& conv_;
+  int64_t applied_ = 0;                           // layer calls emitted, at every depth
+  std::map<const LayerDesc*, ModelDesc> nested_;  // parsed nested models
+  std::map<const LayerDesc*, LegacySplit> splits_;
+};
+
+Result<std::vector<Val>> ModelWalker::CallNested(const LayerDesc& d, const LegacySplit* split,
+                                                 const std::vector<Val>& ins, int depth) {
+  if (depth + 1 > kMaxNesting) return InvalidArgument("models nest more than 16 levels deep");
+  auto it = nested_.find(&d);
+  if (it == nested_.end()) {
+    const std::string prefix = d.keras3_path.empty() ? "" : d.keras3_path + "/";
+    TIFFIN_ASSIGN_OR_RETURN(ModelDesc inner,
+                            ParseModel(d.class_name, d.config, src_.is_keras3, prefix, true));
+    it = nested_.emplace(&d, std::move(inner)).first;
+  }
+  if (!src_.is_keras3 && !split) {
+    // The outermost nested model: its group holds the weights of every
+    // model inside it too.
+    auto s = splits_.find(&d);
+    if (s == splits_.end()) {
+      auto g = src_.legacy.find(d.name);
+      TIFFIN_ASSIGN_OR_RETURN(
+          LegacySplit parts,
+          SplitNested(g == src_.legacy.end() ? LayerWeights{} : g->second, d.config, d.name));
+      s = splits_.emplace(&d, std::move(parts)).first;
+    }
+    split = &s->second;
+  }
+  return Build(it->second, split, &ins, depth + 1);
+}
+
+Result<std::vector<Val>> ModelWalker::Build(const ModelDesc& m, const LegacySplit* split,
+                                            const std::vector<Val>* bound, int depth) {
   std::map<std::string, size_t> by_name;
   for (size_t i = 0; i < m.layers.size(); ++i) by_name[m.layers[i].name] = i;
 
   // Values produced: (layer, node) -> output tensors.
   std::map<std::pair<std::string, int64_t>, std::vector<Val>> produced;
   // Inputs first.
-  std::set<std::string> input_names;
-  for (const auto& r : m.inputs) {
+  if (bound && bound->size() != m.inputs.size()) {
+    return InvalidArgument("the nested model takes " + std::to_string(m.inputs.size()) +
+                           " inputs and is called on " + std::to_string(bound->size()));
+  }
+  for (size_t k = 0; k < m.inputs.size(); ++k) {
+    const auto& r = m.inputs[k];
     auto it = by_name.find(r.layer);
     if (it == by_name.end()) return InvalidArgument("input layer '" + r.layer + "' does not exist");
     const LayerDesc& d = m.layers[it->second];
@@ -439,23 +629,31 @@ Result<sklearn::ImportedGraph> ImportKeras(const KerasSource& src, const LoadOpt
       return InvalidArgument("model input '" + r.layer + "' is a " + d.class_name +
                              ", not an InputLayer");
     }
-    TIFFIN_ASSIGN_OR_RETURN(Val v, conv.Input(d.name, d.config));
-    std::vector<Dim> dims;
-    for (size_t k = 0; k < v.shape.size(); ++k)
-      dims.push_back(k == 0 ? Dim{-1, "N"} : Dim{v.shape[k], ""});
-    out.inputs.push_back(TensorInfo{v.name, v.dtype, true, dims});
+    if (bound) {
+      produced[{d.name, 0}] = {(*bound)[k]};
+      continue;
+    }
+    TIFFIN_ASSIGN_OR_RETURN(Val v, conv_.Input(d.name, d.config));
     produced[{d.name, 0}] = {v};
-    input_names.insert(d.name);
+    inputs.push_back(v);
   }
   // Then every layer call once its inputs exist (Kahn's order, linear in
   // the number of calls): a cycle or a reference to a missing layer leaves
   // calls waiting.
   using Key = std::pair<std::string, int64_t>;
   std::vector<std::pair<size_t, size_t>> calls;  // (layer, node)
+  std::set<Key> referenced;                      // every (layer, node) some call or output uses
+  for (const auto& r : m.outputs) referenced.insert({r.layer, r.node});
   for (size_t i = 0; i < m.layers.size(); ++i) {
     if (m.layers[i].class_name == "InputLayer") continue;
-    for (size_t n = 0; n < m.layers[i].nodes.size(); ++n) calls.push_back({i, n});
+    for (size_t n = 0; n < m.layers[i].nodes.size(); ++n) {
+      calls.push_back({i, n});
+      for (const auto& r : m.layers[i].nodes[n]) referenced.insert({r.layer, r.node});
+    }
   }
+  std::vector<int64_t> offset(m.layers.size(), 0);
+  for (size_t i = 0; i < m.layers.size(); ++i)
+    offset[i] = FirstNodeOffset(m.layers[i], src_.is_keras3, referenced);
   std::map<Key, std::vector<size_t>> waiters;  // producer -> calls waiting for it
   std::vector<size_t> missing_inputs(calls.size(), 0);
   std::vector<size_t> ready;
@@ -483,12 +681,22 @@ Result<sklearn::ImportedGraph> ImportKeras(const KerasSource& src, const LoadOpt
       }
       ins.push_back(outs[static_cast<size_t>(r.tensor)]);
     }
-    if (!weights.count(li)) weights[li] = WeightsFor(src, d);
-    auto outs = conv.Apply(d.class_name, d.name, d.config, ins, weights[li]);
+    if (++applied_ > options_.max_nodes) {
+      return ResourceExhausted("the model calls more than max_nodes (" +
+                               std::to_string(options_.max_nodes) +
+                               ") layers, nested models counted at each call");
+    }
+    Result<std::vector<Val>> outs = std::vector<Val>{};
+    if (IsModelClass(d.class_name)) {
+      outs = CallNested(d, split, ins, depth);
+    } else {
+      if (!weights.count(li)) weights[li] = WeightsFor(src_, split, d);
+      outs = conv_.Apply(d.class_name, d.name, d.config, ins, weights[li]);
+    }
     if (!outs.ok()) {
       return outs.status().WithContext("layer '" + d.name + "' (" + d.class_name + ")");
     }
-    const Key key{d.name, static_cast<int64_t>(ni)};
+    const Key key{d.name, static_cast<int64_t>(ni) + offset[li]};
     produced[key] = std::move(*outs);
     auto w = waiters.find(key);
     if (w == waiters.end()) continue;
@@ -499,7 +707,7 @@ Result<sklearn::ImportedGraph> ImportKeras(const KerasSource& src, const LoadOpt
   std::vector<std::pair<size_t, size_t>> pending;
   for (size_t c = 0; c < calls.size(); ++c)
     if (missing_inputs[c] > 0) pending.push_back(calls[c]);
-  std::set<std::string> out_names;
+  std::vector<Val> out;
   for (const auto& r : m.outputs) {
     auto it = produced.find({r.layer, r.node});
     if (it == produced.end() || r.tensor < 0 ||
@@ -516,14 +724,59 @@ Result<sklearn::ImportedGraph> ImportKeras(const KerasSource& src, const LoadOpt
       return InvalidArgument("model output '" + r.layer + "' (node " + std::to_string(r.node) +
                              ", tensor " + std::to_string(r.tensor) + ") is never computed");
     }
-    const Val& v = it->second[static_cast<size_t>(r.tensor)];
-    std::string name = r.layer;
+    out.push_back(it->second[static_cast<size_t>(r.tensor)]);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<sklearn::ImportedGraph> ImportKeras(const KerasSource& src, const LoadOptions& options) {
+  if (src.config_json.size() > kMaxConfigBytes)
+    return ResourceExhausted("the model config is larger than 64 MiB");
+  simdjson::dom::parser parser;
+  element root;
+  if (auto err = parser.parse(src.config_json).get(root); err) {
+    return InvalidArgument(std::string("the model config is not valid JSON: ") +
+                           simdjson::error_message(err));
+  }
+  object ro;
+  if (root.get_object().get(ro) != simdjson::SUCCESS) {
+    return InvalidArgument("the model config is not a JSON object");
+  }
+  element cfg;
+  if (ro["config"].get(cfg) != simdjson::SUCCESS) {
+    return InvalidArgument("the model config has no 'config'");
+  }
+  TIFFIN_ASSIGN_OR_RETURN(ModelDesc m,
+                          ParseModel(Str(ro["class_name"]), cfg, src.is_keras3, "", false));
+  if (static_cast<int64_t>(m.layers.size()) > options.max_nodes)
+    return ResourceExhausted("the model has more layers than max_nodes");
+
+  sklearn::ImportedGraph out;
+  sklearn::GraphBuilder b;
+  Converter conv(b, src.keras_version);
+  ModelWalker walker(src, options, conv);
+  TIFFIN_ASSIGN_OR_RETURN(std::vector<Val> results, walker.Build(m, nullptr, nullptr, 0));
+  std::set<std::string> input_names;
+  for (size_t k = 0; k < walker.inputs.size(); ++k) {
+    const Val& v = walker.inputs[k];
+    std::vector<Dim> dims;
+    for (size_t i = 0; i < v.shape.size(); ++i)
+      dims.push_back(i == 0 ? Dim{-1, "N"} : Dim{v.shape[i], ""});
+    out.inputs.push_back(TensorInfo{v.name, v.dtype, true, dims});
+    input_names.insert(m.inputs[k].layer);
+  }
+  std::set<std::string> out_names;
+  for (size_t k = 0; k < m.outputs.size(); ++k) {
+    const Val& v = results[k];
+    std::string name = m.outputs[k].layer;
     if (out_names.count(name) || input_names.count(name))
       name += "_" + std::to_string(out_names.size());
     out_names.insert(name);
     std::vector<Dim> dims;
-    for (size_t k = 0; k < v.shape.size(); ++k)
-      dims.push_back(k == 0 ? Dim{-1, "N"} : Dim{v.shape[k], ""});
+    for (size_t i = 0; i < v.shape.size(); ++i)
+      dims.push_back(i == 0 ? Dim{-1, "N"} : Dim{v.shape[i], ""});
     b.AddOutput(v.name, name, v.dtype, dims);
     out.outputs.push_back(TensorInfo{name, v.dtype, true, dims});
   }

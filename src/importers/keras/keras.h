@@ -4,8 +4,11 @@
 // from an allow-list of built-in classes, and Lambda layers or custom classes
 // are refused by name.
 //
-// Tensors stay channels_last (Keras' layout) between layers; convolutions
-// and pools are wrapped in Transposes to ONNX's channels_first and back.
+// Tensors keep each layer's own layout between layers: channels_last
+// convolutions and pools are wrapped in Transposes to ONNX's channels_first
+// and back, channels_first ones feed ONNX as they are. Models nested as
+// layers (Sequential or Functional inside another) are emitted inline at
+// each call.
 #ifndef TIFFIN_IMPORTERS_KERAS_KERAS_H_
 #define TIFFIN_IMPORTERS_KERAS_KERAS_H_
 

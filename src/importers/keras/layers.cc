@@ -310,12 +310,43 @@ std::string ToChannelsLast(Ctx& c, const std::string& x, int64_t rank) {
   return c.b.Op("Transpose", {x}, {{"perm", AttrInts(perm)}});
 }
 
-Status ChannelsLast(const Cfg& cfg) {
+// A layer's data_format: true for channels_first (N, C, spatial...), false
+// for channels_last (N, spatial..., C), Keras' default.
+Result<bool> ChannelsFirst(const Cfg& cfg) {
   const std::string f = cfg.Str("data_format", "channels_last");
-  if (f != "channels_last") {
-    return NotSupported("data_format '" + f + "': tiffin reads channels_last layers only");
+  if (f == "channels_last") return false;
+  if (f == "channels_first") return true;
+  return InvalidArgument("data_format '" + f + "' is neither channels_last nor channels_first");
+}
+
+// A channels_first value seen channels_last, for the shape arithmetic below
+// (written for channels_last). Only the shape is meaningful.
+Val LastView(const Val& x) {
+  Val v = x;
+  if (x.rank() >= 3) {
+    v.shape.erase(v.shape.begin() + 1);
+    v.shape.push_back(x.shape[1]);
   }
-  return Status();
+  return v;
+}
+
+// A channels_last shape back in the layer's layout.
+std::vector<int64_t> Layout(std::vector<int64_t> s, bool cf) {
+  if (cf && s.size() >= 3) {
+    const int64_t ch = s.back();
+    s.pop_back();
+    s.insert(s.begin() + 1, ch);
+  }
+  return s;
+}
+
+// ONNX's spatial ops are channels_first: channels_last values are
+// transposed in and out, channels_first ones go as they are.
+std::string InNCHW(Ctx& c, const Val& x_in, bool cf) {
+  return cf ? x_in.name : ToChannelsFirst(c, x_in);
+}
+std::string OutLayout(Ctx& c, const std::string& y, int64_t rank, bool cf) {
+  return cf ? y : ToChannelsLast(c, y, rank);
 }
 
 // Output length of a window op along one axis.
@@ -337,7 +368,13 @@ Result<Window> ReadWindow(const Cfg& cfg, size_t nsp, const char* kernel_key,
   if (k.empty()) k = default_kernel;
   TIFFIN_ASSIGN_OR_RETURN(w.kernel, Spread(k, nsp, kernel_key, 1));
   TIFFIN_ASSIGN_OR_RETURN(auto s, cfg.Ints("strides"));
-  if (s.empty() || (s.size() == 1 && s[0] == -1)) s = w.kernel;  // pools: strides = pool_size
+  if (s.empty() || (s.size() == 1 && s[0] == -1)) {
+    // Pools default to strides = pool_size, convolutions to 1.
+    if (std::string(kernel_key) == "kernel_size")
+      s = {1};
+    else
+      s = w.kernel;
+  }
   TIFFIN_ASSIGN_OR_RETURN(w.strides, Spread(s, nsp, "strides", 1));
   TIFFIN_ASSIGN_OR_RETURN(auto d, cfg.Ints("dilation_rate"));
   TIFFIN_ASSIGN_OR_RETURN(w.dilations, Spread(d, nsp, "dilation_rate", 1));
@@ -403,8 +440,9 @@ Status NeedRank(const Val& x, int64_t lo, int64_t hi, const std::string& what) {
 }
 
 // Conv1D/2D/3D (and the depthwise step of SeparableConv).
-Result<Val> Conv(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeights& w, size_t nsp) {
-  TIFFIN_RETURN_IF_ERROR(ChannelsLast(cfg));
+Result<Val> Conv(Ctx& c, const Cfg& cfg, const Val& x_in, const LayerWeights& w, size_t nsp) {
+  TIFFIN_ASSIGN_OR_RETURN(const bool cf, ChannelsFirst(cfg));
+  const Val x = cf ? LastView(x_in) : x_in;
   TIFFIN_RETURN_IF_ERROR(NeedRank(x, static_cast<int64_t>(nsp) + 2, static_cast<int64_t>(nsp) + 2,
                                   "Conv" + std::to_string(nsp) + "D"));
   TIFFIN_ASSIGN_OR_RETURN(Window win, ReadWindow(cfg, nsp, "kernel_size", {}));
@@ -424,7 +462,7 @@ Result<Val> Conv(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeights& w, si
   }
   std::vector<int64_t> perm = {static_cast<int64_t>(nsp) + 1, static_cast<int64_t>(nsp)};
   for (size_t i = 0; i < nsp; ++i) perm.push_back(static_cast<int64_t>(i));
-  std::vector<std::string> ins = {ToChannelsFirst(c, x), c.b.Const(Permuted(k, perm), "W")};
+  std::vector<std::string> ins = {InNCHW(c, x_in, cf), c.b.Const(Permuted(k, perm), "W")};
   const int64_t filters = k.dim(static_cast<int64_t>(nsp) + 1);
   if (cfg.Bool("use_bias", true)) {
     TIFFIN_ASSIGN_OR_RETURN(Tensor bias, Weight(w, "bias", 1));
@@ -433,15 +471,16 @@ Result<Val> Conv(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeights& w, si
   }
   sklearn::Attrs a = {{"group", AttrInt(groups)}, {"kernel_shape", AttrInts(win.kernel)}};
   WindowAttrs(win, x, &a, true);
-  std::string y = ToChannelsLast(c, c.b.Op("Conv", ins, a), x.rank());
+  std::string y = OutLayout(c, c.b.Op("Conv", ins, a), x.rank(), cf);
   TIFFIN_ASSIGN_OR_RETURN(y, ActivateCfg(c, cfg, y));
-  return Val{y, WindowShape(x, win, filters)};
+  return Val{y, Layout(WindowShape(x, win, filters), cf)};
 }
 
 // DepthwiseConv2D / SeparableConv2D / DepthwiseConv1D.
-Result<Val> DepthwiseConv(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeights& w, size_t nsp,
-                          bool separable) {
-  TIFFIN_RETURN_IF_ERROR(ChannelsLast(cfg));
+Result<Val> DepthwiseConv(Ctx& c, const Cfg& cfg, const Val& x_in, const LayerWeights& w,
+                          size_t nsp, bool separable) {
+  TIFFIN_ASSIGN_OR_RETURN(const bool cf, ChannelsFirst(cfg));
+  const Val x = cf ? LastView(x_in) : x_in;
   TIFFIN_RETURN_IF_ERROR(
       NeedRank(x, static_cast<int64_t>(nsp) + 2, static_cast<int64_t>(nsp) + 2, "DepthwiseConv"));
   TIFFIN_ASSIGN_OR_RETURN(Window win, ReadWindow(cfg, nsp, "kernel_size", {}));
@@ -460,7 +499,7 @@ Result<Val> DepthwiseConv(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeigh
   Tensor wt = Permuted(dk.Reshaped(flat_shape), perm);
   Shape wshape = {cin * dm, 1};
   for (size_t i = 0; i < nsp; ++i) wshape.push_back(win.kernel[i]);
-  std::vector<std::string> ins = {ToChannelsFirst(c, x), c.b.Const(wt.Reshaped(wshape), "W")};
+  std::vector<std::string> ins = {InNCHW(c, x_in, cf), c.b.Const(wt.Reshaped(wshape), "W")};
   if (!separable && cfg.Bool("use_bias", true)) {
     TIFFIN_ASSIGN_OR_RETURN(Tensor bias, Weight(w, "bias", 1));
     TIFFIN_RETURN_IF_ERROR(CheckShape(bias, {cin * dm}, "bias"));
@@ -486,20 +525,24 @@ Result<Val> DepthwiseConv(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeigh
     y = c.b.Op("Conv", pins, {{"kernel_shape", AttrInts(std::vector<int64_t>(nsp, 1))}});
     channels = filters;
   }
-  y = ToChannelsLast(c, y, x.rank());
+  y = OutLayout(c, y, x.rank(), cf);
   TIFFIN_ASSIGN_OR_RETURN(y, ActivateCfg(c, cfg, y));
-  return Val{y, WindowShape(x, win, channels)};
+  return Val{y, Layout(WindowShape(x, win, channels), cf)};
 }
 
 // Conv1DTranspose / Conv2DTranspose, with explicit pads (never auto_pad).
-Result<Val> ConvTranspose(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeights& w, size_t nsp) {
-  TIFFIN_RETURN_IF_ERROR(ChannelsLast(cfg));
+Result<Val> ConvTranspose(Ctx& c, const Cfg& cfg, const Val& x_in, const LayerWeights& w,
+                          size_t nsp) {
+  TIFFIN_ASSIGN_OR_RETURN(const bool cf, ChannelsFirst(cfg));
+  const Val x = cf ? LastView(x_in) : x_in;
   TIFFIN_RETURN_IF_ERROR(
       NeedRank(x, static_cast<int64_t>(nsp) + 2, static_cast<int64_t>(nsp) + 2, "ConvTranspose"));
   TIFFIN_ASSIGN_OR_RETURN(Window win, ReadWindow(cfg, nsp, "kernel_size", {}));
   if (win.padding == "causal") return InvalidArgument("padding 'causal' is for Conv1D only");
-  if (cfg.Has("output_padding")) {
-    return NotSupported("output_padding is set; tiffin reads Conv transposes without it");
+  TIFFIN_ASSIGN_OR_RETURN(auto out_pad, cfg.Ints("output_padding"));
+  const bool has_out_pad = !out_pad.empty();
+  if (has_out_pad) {
+    TIFFIN_ASSIGN_OR_RETURN(out_pad, Spread(out_pad, nsp, "output_padding", 0));
   }
   TIFFIN_ASSIGN_OR_RETURN(Tensor k, Weight(w, "kernel", 0));
   if (k.rank() != static_cast<int64_t>(nsp) + 2)
@@ -508,34 +551,49 @@ Result<Val> ConvTranspose(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeigh
   std::vector<int64_t> perm = {static_cast<int64_t>(nsp) + 1, static_cast<int64_t>(nsp)};
   for (size_t i = 0; i < nsp; ++i) perm.push_back(static_cast<int64_t>(i));
   const int64_t filters = k.dim(static_cast<int64_t>(nsp));
-  std::vector<std::string> ins = {ToChannelsFirst(c, x), c.b.Const(Permuted(k, perm), "W")};
+  std::vector<std::string> ins = {InNCHW(c, x_in, cf), c.b.Const(Permuted(k, perm), "W")};
   if (cfg.Bool("use_bias", true)) {
     TIFFIN_ASSIGN_OR_RETURN(Tensor bias, Weight(w, "bias", 1));
     TIFFIN_RETURN_IF_ERROR(CheckShape(bias, {filters}, "bias"));
     ins.push_back(c.b.Const(bias, "B"));
   }
+  // Keras' output length (deconv_output_length in
+  // keras/src/utils/conv_utils.py, or _get_output_shape_given_tf_padding):
+  //   no output_padding: valid in*s + max(k_eff - s, 0), same in*s;
+  //   with output_padding op: (in-1)*s + k_eff - 2*pad + op, pad = 0 (valid)
+  //   or k_eff/2 (same).
+  // TF computes it as the gradient of a forward conv from that length: the
+  // full transposed result, (in-1)*s + k_eff long, cropped from
+  // pad_total/2 (pad_total = max(full - length, 0) for 'same', 0 for
+  // 'valid'), zero-extended at the end when the length asks for more. ONNX
+  // pads crop, output_padding extends: explicit, never auto_pad.
   std::vector<int64_t> pb, pe, op;
   std::vector<int64_t> shape = {-1};
   for (size_t i = 0; i < nsp; ++i) {
     const int64_t s = win.strides[i];
     const int64_t k_eff = (win.kernel[i] - 1) * win.dilations[i] + 1;
-    const int64_t in = x.shape[i + 1];
-    if (win.padding == "valid") {
-      pb.push_back(0);
-      pe.push_back(0);
-      op.push_back(std::max(k_eff, s) - k_eff);
-      shape.push_back(in < 0 ? -1 : (in - 1) * s + std::max(k_eff, s));
-    } else {
-      const int64_t pad_len = s + k_eff - 2;
-      const int64_t left = std::min(pad_len / 2 + pad_len % 2, k_eff - 1);
-      const int64_t right = pad_len - left;
-      int64_t b0 = (k_eff - 1) - left, e0 = (k_eff - 1) - right, o = 0;
-      if (e0 < 0) o = -e0, e0 = 0;
-      pb.push_back(b0);
-      pe.push_back(e0);
-      op.push_back(o);
-      shape.push_back(in < 0 ? -1 : in * s);
+    // The crop does not depend on the input's length: an unknown one
+    // computes with 1 and reads as -1.
+    const int64_t in = std::max<int64_t>(x.shape[i + 1], 1);
+    if (has_out_pad && out_pad[i] >= s) {
+      return InvalidArgument("output_padding " + std::to_string(out_pad[i]) +
+                             " is not smaller than the stride " + std::to_string(s));
     }
+    const bool same = win.padding == "same";
+    int64_t length;
+    if (!has_out_pad) {
+      length = same ? in * s : in * s + std::max<int64_t>(k_eff - s, 0);
+    } else {
+      length = (in - 1) * s + k_eff - 2 * (same ? k_eff / 2 : 0) + out_pad[i];
+    }
+    const int64_t full = (in - 1) * s + k_eff;
+    const int64_t begin = same ? std::max<int64_t>(full - length, 0) / 2 : 0;
+    const int64_t end = full - begin - length;  // < 0: zero-extend
+    if (length < 1) return InvalidArgument("the Conv transpose's output would be empty");
+    pb.push_back(begin);
+    pe.push_back(std::max<int64_t>(end, 0));
+    op.push_back(std::max<int64_t>(-end, 0));
+    shape.push_back(x.shape[i + 1] < 0 ? -1 : length);
   }
   shape.push_back(filters);
   std::vector<int64_t> pads = pb;
@@ -546,13 +604,14 @@ Result<Val> ConvTranspose(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeigh
                           {"dilations", AttrInts(win.dilations)},
                           {"pads", AttrInts(pads)},
                           {"output_padding", AttrInts(op)}});
-  y = ToChannelsLast(c, y, x.rank());
+  y = OutLayout(c, y, x.rank(), cf);
   TIFFIN_ASSIGN_OR_RETURN(y, ActivateCfg(c, cfg, y));
-  return Val{y, shape};
+  return Val{y, Layout(shape, cf)};
 }
 
-Result<Val> Pool(Ctx& c, const Cfg& cfg, const Val& x, size_t nsp, bool max) {
-  TIFFIN_RETURN_IF_ERROR(ChannelsLast(cfg));
+Result<Val> Pool(Ctx& c, const Cfg& cfg, const Val& x_in, size_t nsp, bool max) {
+  TIFFIN_ASSIGN_OR_RETURN(const bool cf, ChannelsFirst(cfg));
+  const Val x = cf ? LastView(x_in) : x_in;
   TIFFIN_RETURN_IF_ERROR(NeedRank(x, static_cast<int64_t>(nsp) + 2, static_cast<int64_t>(nsp) + 2,
                                   max ? "MaxPooling" : "AveragePooling"));
   TIFFIN_ASSIGN_OR_RETURN(Window win, ReadWindow(cfg, nsp, "pool_size", {2}));
@@ -563,23 +622,23 @@ Result<Val> Pool(Ctx& c, const Cfg& cfg, const Val& x, size_t nsp, bool max) {
   sklearn::Attrs a = {{"kernel_shape", AttrInts(win.kernel)}};
   WindowAttrs(win, x, &a, false);
   if (!max) a.push_back({"count_include_pad", AttrInt(0)});
-  std::string y = c.b.Op(max ? "MaxPool" : "AveragePool", {ToChannelsFirst(c, x)}, a);
-  return Val{ToChannelsLast(c, y, x.rank()), WindowShape(x, win, x.shape.back())};
+  std::string y = c.b.Op(max ? "MaxPool" : "AveragePool", {InNCHW(c, x_in, cf)}, a);
+  return Val{OutLayout(c, y, x.rank(), cf), Layout(WindowShape(x, win, x.shape.back()), cf)};
 }
 
 Result<Val> GlobalPool(Ctx& c, const Cfg& cfg, const Val& x, bool max) {
-  TIFFIN_RETURN_IF_ERROR(ChannelsLast(cfg));
+  TIFFIN_ASSIGN_OR_RETURN(const bool cf, ChannelsFirst(cfg));
   TIFFIN_RETURN_IF_ERROR(NeedRank(x, 3, 5, "global pooling"));
   const bool keep = cfg.Bool("keepdims", false);
-  std::vector<int64_t> axes;
-  for (int64_t i = 1; i < x.rank() - 1; ++i) axes.push_back(i);
+  std::vector<int64_t> axes;  // the spatial ones
+  for (int64_t i = cf ? 2 : 1; i < (cf ? x.rank() : x.rank() - 1); ++i) axes.push_back(i);
   std::string y = c.b.Op(max ? "ReduceMax" : "ReduceMean", {x.name},
                          {{"axes", AttrInts(axes)}, {"keepdims", AttrInt(keep ? 1 : 0)}});
   std::vector<int64_t> s = {-1};
   if (keep)
     for (size_t i = 1; i + 1 < x.shape.size(); ++i) s.push_back(1);
-  s.push_back(x.shape.back());
-  return Val{y, s};
+  s.push_back(cf ? x.shape[1] : x.shape.back());
+  return Val{y, Layout(s, cf && keep)};
 }
 
 // A per-channel constant shaped to broadcast along `axis` of a value of
@@ -637,11 +696,51 @@ Result<Val> BatchNorm(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeights& 
   return Val{y, x.shape};
 }
 
+// The axes a layer normalizes over (`axis`: an int or a list; each in
+// 1..rank-1 once normalized), sorted; `def` when absent.
+Result<std::vector<int64_t>> Axes(const Cfg& cfg, int64_t def, int64_t rank) {
+  TIFFIN_ASSIGN_OR_RETURN(auto axes, cfg.Ints("axis"));
+  if (axes.empty()) axes = {def};
+  for (auto& a : axes) {
+    const int64_t n = NormAxis(a, rank);
+    if (n < 1 || n >= rank)
+      return InvalidArgument("axis " + std::to_string(a) + " is out of range");
+    a = n;
+  }
+  std::sort(axes.begin(), axes.end());
+  if (std::adjacent_find(axes.begin(), axes.end()) != axes.end())
+    return InvalidArgument("an axis is listed twice");
+  return axes;
+}
+
+// The shape a per-axes constant takes to broadcast against `x`: x's size on
+// `axes`, 1 elsewhere (batch included). Errors when a size is unknown.
+Result<Shape> KeptShape(const Val& x, const std::vector<int64_t>& axes, int64_t* n) {
+  Shape s(static_cast<size_t>(x.rank()), 1);
+  *n = 1;
+  for (int64_t a : axes) {
+    const int64_t d = x.shape[static_cast<size_t>(a)];
+    if (d < 1)
+      return InvalidArgument("the normalized axis " + std::to_string(a) + " has unknown size");
+    s[static_cast<size_t>(a)] = d;
+    *n *= d;
+  }
+  return s;
+}
+
+// LayerNormalization over any axes (Keras 3 ops.layer_normalization): ONNX
+// LayerNormalization when the axes are the trailing ones, else the same
+// arithmetic spelled out (mean and biased variance over the axes,
+// rsqrt(var + eps), then gamma and beta). rms_scaling=True (Keras 3):
+// x * rsqrt(var + eps) * gamma, where var is still the variance about the
+// mean, and the layer has no beta.
 Result<Val> LayerNorm(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeights& w) {
-  TIFFIN_ASSIGN_OR_RETURN(int64_t axis, OneAxis(cfg, -1, x.rank()));
-  if (axis != x.rank() - 1) return NotSupported("LayerNormalization over a non-last axis");
-  if (cfg.Bool("rms_scaling", false)) return NotSupported("rms_scaling=True");
-  const bool scale = cfg.Bool("scale", true), center = cfg.Bool("center", true);
+  TIFFIN_ASSIGN_OR_RETURN(std::vector<int64_t> axes, Axes(cfg, -1, x.rank()));
+  const bool rms = cfg.Bool("rms_scaling", false);
+  const bool scale = cfg.Bool("scale", true), center = cfg.Bool("center", true) && !rms;
+  const float eps = static_cast<float>(cfg.Num("epsilon", 1e-3));
+  int64_t n = 0;
+  TIFFIN_ASSIGN_OR_RETURN(Shape kept, KeptShape(x, axes, &n));
   size_t pos = 0;
   Tensor gamma, beta;
   if (scale) {
@@ -650,21 +749,103 @@ Result<Val> LayerNorm(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeights& 
   if (center) {
     TIFFIN_ASSIGN_OR_RETURN(beta, Weight(w, "beta", pos++));
   }
-  int64_t n = x.shape.back();
-  if (scale)
-    n = gamma.size();
-  else if (center)
-    n = beta.size();
-  if (n <= 0) return InvalidArgument("the normalized axis has unknown size");
-  if (!scale) gamma = Floats(std::vector<float>(static_cast<size_t>(n), 1.0f), {n});
-  if (!center) beta = Floats(std::vector<float>(static_cast<size_t>(n), 0.0f), {n});
-  if (gamma.size() != n || beta.size() != n)
-    return InvalidArgument("gamma and beta differ in size");
-  std::string y = c.b.Op("LayerNormalization",
-                         {x.name, c.b.Const(gamma.Reshaped({n}), "ln_scale"),
-                          c.b.Const(beta.Reshaped({n}), "ln_bias")},
-                         {{"axis", AttrInt(-1)},
-                          {"epsilon", AttrFloat(static_cast<float>(cfg.Num("epsilon", 1e-3)))}});
+  if ((scale && gamma.size() != n) || (center && beta.size() != n)) {
+    return InvalidArgument("gamma or beta does not hold " + std::to_string(n) +
+                           " values (the normalized axes' size)");
+  }
+  bool trailing = true;
+  for (size_t i = 0; i < axes.size(); ++i)
+    trailing = trailing && axes[i] == x.rank() - static_cast<int64_t>(axes.size() - i);
+  if (trailing && !rms) {
+    const Shape tail(kept.begin() + axes[0], kept.end());
+    if (!scale) gamma = Floats(std::vector<float>(static_cast<size_t>(n), 1.0f), {n});
+    if (!center) beta = Floats(std::vector<float>(static_cast<size_t>(n), 0.0f), {n});
+    std::string y = c.b.Op("LayerNormalization",
+                           {x.name, c.b.Const(gamma.Reshaped(tail), "ln_scale"),
+                            c.b.Const(beta.Reshaped(tail), "ln_bias")},
+                           {{"axis", AttrInt(axes[0])}, {"epsilon", AttrFloat(eps)}});
+    return Val{y, x.shape};
+  }
+  auto reduce_mean = [&](const std::string& v) {
+    return c.b.Op("ReduceMean", {v}, {{"axes", AttrInts(axes)}, {"keepdims", AttrInt(1)}});
+  };
+  const std::string d = c.b.Op("Sub", {x.name, reduce_mean(x.name)});
+  const std::string var = reduce_mean(c.b.Op("Mul", {d, d}));
+  const std::string inv =
+      c.b.Op("Reciprocal", {c.b.Op("Sqrt", {c.b.Op("Add", {var, ScalarF(c, eps)})})});
+  std::string y = c.b.Op("Mul", {rms ? x.name : d, inv});
+  if (scale) y = c.b.Op("Mul", {y, c.b.Const(gamma.Reshaped(kept), "ln_scale")});
+  if (center) y = c.b.Op("Add", {y, c.b.Const(beta.Reshaped(kept), "ln_bias")});
+  return Val{y, x.shape};
+}
+
+// A float list in a layer config: a number, or a (nested) list of numbers,
+// flattened. Bounded.
+Result<std::vector<float>> ConfigFloats(const Cfg& cfg, const char* k) {
+  std::vector<float> out;
+  std::vector<std::pair<element, int>> stack = {{cfg.Get(k), 0}};
+  while (!stack.empty()) {
+    auto [e, depth] = stack.back();
+    stack.pop_back();
+    double d;
+    array a;
+    if (e.get_double().get(d) == simdjson::SUCCESS) {
+      out.push_back(static_cast<float>(d));
+    } else if (e.get_array().get(a) == simdjson::SUCCESS && depth < 8) {
+      std::vector<element> items(a.begin(), a.end());
+      for (auto it = items.rbegin(); it != items.rend(); ++it) stack.push_back({*it, depth + 1});
+    } else {
+      return InvalidArgument(std::string("config '") + k +
+                             "' is not a number or a list of numbers");
+    }
+    if (out.size() > (size_t{1} << 24))
+      return ResourceExhausted(std::string("config '") + k + "' is too long");
+  }
+  return out;
+}
+
+// Normalization (preprocessing): (x - mean) / max(sqrt(var), 1e-7), or with
+// invert=True x * max(sqrt(var), 1e-7) + mean. mean and variance are the
+// adapted weights, or (Keras 3, and tf.keras when given) lists in the
+// config; a single value is spread over the kept axes. `axis` may be an int,
+// a list, or null (one mean for everything).
+Result<Val> Normalization(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeights& w) {
+  std::vector<int64_t> axes;
+  if (!cfg.Find("axis") || !cfg.Get("axis").is_null()) {
+    TIFFIN_ASSIGN_OR_RETURN(axes, Axes(cfg, -1, x.rank()));
+  }
+  int64_t n = 0;
+  TIFFIN_ASSIGN_OR_RETURN(Shape kept, KeptShape(x, axes, &n));
+  std::vector<float> mean, var;
+  if (cfg.Has("mean") || cfg.Has("variance")) {
+    if (!cfg.Has("mean") || !cfg.Has("variance"))
+      return InvalidArgument("Normalization gives only one of mean and variance in its config");
+    TIFFIN_ASSIGN_OR_RETURN(mean, ConfigFloats(cfg, "mean"));
+    TIFFIN_ASSIGN_OR_RETURN(var, ConfigFloats(cfg, "variance"));
+  } else {
+    TIFFIN_ASSIGN_OR_RETURN(Tensor m, Weight(w, "mean", 0));
+    TIFFIN_ASSIGN_OR_RETURN(Tensor v, Weight(w, "variance", 1));
+    mean = ToVector(m);
+    var = ToVector(v);
+  }
+  for (auto* v : {&mean, &var}) {
+    if (v->size() == 1) v->assign(static_cast<size_t>(n), (*v)[0]);
+    if (static_cast<int64_t>(v->size()) != n) {
+      return InvalidArgument("mean or variance holds " + std::to_string(v->size()) +
+                             " values for " + std::to_string(n) + " normalized entries");
+    }
+  }
+  std::vector<float> sd(var.size());
+  for (size_t i = 0; i < var.size(); ++i) sd[i] = std::max(std::sqrt(var[i]), 1e-7f);
+  const Shape s = n == 1 ? Shape{} : kept;
+  std::string y;
+  if (cfg.Bool("invert", false)) {
+    y = c.b.Op("Add",
+               {c.b.Op("Mul", {x.name, ConstF(c, sd, s, "std")}), ConstF(c, mean, s, "mean")});
+  } else {
+    y = c.b.Op("Div",
+               {c.b.Op("Sub", {x.name, ConstF(c, mean, s, "mean")}), ConstF(c, sd, s, "std")});
+  }
   return Val{y, x.shape};
 }
 
@@ -702,6 +883,7 @@ struct RnnSpec {
   bool linear_before_reset = false;
   bool return_sequences = false;
   bool go_backwards = false;
+  bool return_state = false;
   Tensor W, R, B;  // [1, G*u, in], [1, G*u, u], [1, 2*G*u]
 };
 
@@ -738,9 +920,13 @@ Result<RnnSpec> ReadRnn(Ctx& c, const std::string& cls, const Cfg& cfg, const La
   s.units = cfg.Int("units", 0);
   if (s.units < 1 || s.units > (int64_t{1} << 20))
     return InvalidArgument("units is " + std::to_string(s.units));
-  if (cfg.Bool("stateful", false)) return NotSupported("stateful=True recurrent layers");
-  if (cfg.Bool("return_state", false))
-    return NotSupported("return_state=True (the layer returns its states as extra outputs)");
+  if (cfg.Bool("stateful", false)) {
+    return NotSupported(
+        "stateful=True: the layer carries its states from one batch to the next, and tiffin "
+        "starts every call from zero states (re-save the model with stateful=False, or feed the "
+        "states in through initial_state)");
+  }
+  s.return_state = cfg.Bool("return_state", false);
   if (cfg.Bool("time_major", false)) return NotSupported("time_major=True");
   s.return_sequences = cfg.Bool("return_sequences", false);
   s.go_backwards = cfg.Bool("go_backwards", false);
@@ -812,10 +998,13 @@ Tensor Stack(const Tensor& a, const Tensor& b) {
 }
 
 // The ONNX node for one or two directions; returns Y [B,T,dirs,u] and
-// Y_h [B,dirs,u]. (Unused outputs are computed anyway; the Y transpose of a
+// Y_h [B,dirs,u] (and for LSTM Y_c [B,dirs,u]). `init` holds the initial
+// states when the layer is called with some: initial_h (and initial_c),
+// each [dirs,B,u]. (Unused outputs are computed anyway; the Y transpose of a
 // last-state-only layer costs one copy.)
 std::vector<std::string> RnnNode(Ctx& c, const std::string& x, const RnnSpec& f,
-                                 const RnnSpec* back, const std::string& direction) {
+                                 const RnnSpec* back, const std::string& direction,
+                                 const std::vector<std::string>& init = {}) {
   Tensor W = back ? Stack(f.W, back->W) : f.W;
   Tensor R = back ? Stack(f.R, back->R) : f.R;
   Tensor B = back ? Stack(f.B, back->B) : f.B;
@@ -835,22 +1024,64 @@ std::vector<std::string> RnnNode(Ctx& c, const std::string& x, const RnnSpec& f,
   // Time-major (layout 0): ONNX Runtime does not implement layout=1.
   const int outs = f.op == "LSTM" ? 3 : 2;
   const std::string xt = c.b.Op("Transpose", {x}, {{"perm", AttrInts({1, 0, 2})}});
-  auto o = c.b.Node(f.op, {xt, c.b.Const(W, "W"), c.b.Const(R, "R"), c.b.Const(B, "B")}, a, outs);
-  // Y [T, dirs, B, u] -> [B, T, dirs, u]; Y_h [dirs, B, u] -> [B, dirs, u].
-  return {c.b.Op("Transpose", {o[0]}, {{"perm", AttrInts({2, 0, 1, 3})}}),
-          c.b.Op("Transpose", {o[1]}, {{"perm", AttrInts({1, 0, 2})}})};
+  std::vector<std::string> ins = {xt, c.b.Const(W, "W"), c.b.Const(R, "R"), c.b.Const(B, "B")};
+  if (!init.empty()) {
+    ins.push_back("");  // sequence_lens
+    ins.insert(ins.end(), init.begin(), init.end());
+  }
+  auto o = c.b.Node(f.op, ins, a, outs);
+  // Y [T, dirs, B, u] -> [B, T, dirs, u]; Y_h, Y_c [dirs, B, u] -> [B, dirs, u].
+  std::vector<std::string> r = {c.b.Op("Transpose", {o[0]}, {{"perm", AttrInts({2, 0, 1, 3})}})};
+  for (int k = 1; k < outs; ++k)
+    r.push_back(c.b.Op("Transpose", {o[static_cast<size_t>(k)]}, {{"perm", AttrInts({1, 0, 2})}}));
+  return r;
 }
 
-Result<Val> Recurrent(Ctx& c, const std::string& cls, const Cfg& cfg, const Val& x,
-                      const LayerWeights& w) {
+// LSTM / GRU / SimpleRNN. Called on [x] or, with initial_state, on [x, h]
+// ([x, h, c] for LSTM): tf.keras lists the states as extra inbound tensors,
+// Keras 3 as the call's `initial_state` argument (keras.cc appends them).
+// Outputs: the output, then with return_state=True the final states (LSTM
+// [output, h, c], GRU and SimpleRNN [output, h]).
+Result<std::vector<Val>> Recurrent(Ctx& c, const std::string& cls, const Cfg& cfg,
+                                   const std::vector<Val>& ins, const LayerWeights& w) {
+  const Val& x = ins[0];
   TIFFIN_RETURN_IF_ERROR(NeedRank(x, 3, 3, cls));
   TIFFIN_ASSIGN_OR_RETURN(RnnSpec s, ReadRnn(c, cls, cfg, w, x.shape[2]));
-  if (s.go_backwards && s.return_sequences)
-    return NotSupported("go_backwards=True with return_sequences=True");
-  auto o = RnnNode(c, x.name, s, nullptr, s.go_backwards ? "reverse" : "forward");
-  if (s.return_sequences)
-    return Val{c.b.Op("Squeeze", {o[0], Ints1(c, {2})}), {-1, x.shape[1], s.units}};
-  return Val{c.b.Op("Squeeze", {o[1], Ints1(c, {1})}), {-1, s.units}};
+  const size_t n_states = cls == "LSTM" ? 2 : 1;
+  std::vector<std::string> init;
+  if (ins.size() > 1) {
+    if (ins.size() != 1 + n_states) {
+      return InvalidArgument(cls + " is called on " + std::to_string(ins.size()) +
+                             " tensors: its input and " + std::to_string(n_states) +
+                             " initial state" + (n_states > 1 ? "s" : "") + " expected");
+    }
+    for (size_t k = 1; k < ins.size(); ++k) {
+      if (ins[k].rank() != 2 || (ins[k].shape[1] >= 0 && ins[k].shape[1] != s.units)) {
+        return InvalidArgument("initial state " + std::to_string(k - 1) + " is not [batch, " +
+                               std::to_string(s.units) + "]");
+      }
+      init.push_back(c.b.Op("Unsqueeze", {ins[k].name, Ints1(c, {0})}));
+    }
+  }
+  auto o = RnnNode(c, x.name, s, nullptr, s.go_backwards ? "reverse" : "forward", init);
+  std::vector<Val> out;
+  if (s.return_sequences) {
+    std::string y = c.b.Op("Squeeze", {o[0], Ints1(c, {2})});
+    // ONNX's reverse direction aligns Y with the input's time steps; Keras
+    // returns the steps in the order it processed them (last input first).
+    if (s.go_backwards) {
+      y = c.b.Op("Slice", {y, Ints1(c, {-1}), Ints1(c, {std::numeric_limits<int64_t>::min()}),
+                           Ints1(c, {1}), Ints1(c, {-1})});
+    }
+    out.push_back({y, {-1, x.shape[1], s.units}});
+  } else {
+    out.push_back({c.b.Op("Squeeze", {o[1], Ints1(c, {1})}), {-1, s.units}});
+  }
+  if (s.return_state) {
+    for (size_t k = 1; k < o.size(); ++k)
+      out.push_back({c.b.Op("Squeeze", {o[k], Ints1(c, {1})}), {-1, s.units}});
+  }
+  return out;
 }
 
 // The inner layer config of a wrapper ({"class_name", "config"}).
@@ -869,7 +1100,14 @@ Result<std::pair<std::string, element>> Inner(const Cfg& cfg, const char* key) {
   return std::make_pair(std::string(cls), inner);
 }
 
-Result<Val> Bidirectional(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeights& w) {
+// Outputs: the merged output, then with return_state=True the forward
+// layer's final states and the backward layer's ([y, h_f, c_f, h_b, c_b] for
+// LSTM, [y, h_f, h_b] for GRU and SimpleRNN), as Keras returns them.
+// Called on [x] or, with initial_state, on [x, forward states..., backward
+// states...] (Keras splits the list in halves).
+Result<std::vector<Val>> Bidirectional(Ctx& c, const Cfg& cfg, const std::vector<Val>& ins,
+                                       const LayerWeights& w) {
+  const Val& x = ins[0];
   TIFFIN_RETURN_IF_ERROR(NeedRank(x, 3, 3, "Bidirectional"));
   TIFFIN_ASSIGN_OR_RETURN(auto inner, Inner(cfg, "layer"));
   const std::string& cls = inner.first;
@@ -895,35 +1133,77 @@ Result<Val> Bidirectional(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeigh
   TIFFIN_ASSIGN_OR_RETURN(RnnSpec b, ReadRnn(c, cls, Cfg(bcfg), bw, x.shape[2]));
   if (f.go_backwards) return NotSupported("a Bidirectional whose forward layer goes backwards");
   if (b.units != f.units) return NotSupported("the two directions have different units");
-  auto o = RnnNode(c, x.name, f, &b, "bidirectional");
-  const std::string mode = cfg.Str("merge_mode", "concat");
+  const size_t n_states = cls == "LSTM" ? 2 : 1;
+  std::vector<std::string> init;
+  if (ins.size() > 1) {
+    if (ins.size() != 1 + 2 * n_states) {
+      return InvalidArgument("Bidirectional(" + cls + ") is called on " +
+                             std::to_string(ins.size()) + " tensors: its input and " +
+                             std::to_string(2 * n_states) + " initial states expected");
+    }
+    for (size_t k = 1; k < ins.size(); ++k) {
+      if (ins[k].rank() != 2 || (ins[k].shape[1] >= 0 && ins[k].shape[1] != f.units)) {
+        return InvalidArgument("initial state " + std::to_string(k - 1) + " is not [batch, " +
+                               std::to_string(f.units) + "]");
+      }
+    }
+    // ONNX wants each state as [2, B, u]: forward then backward.
+    for (size_t k = 0; k < n_states; ++k) {
+      init.push_back(c.b.Op("Concat",
+                            {c.b.Op("Unsqueeze", {ins[1 + k].name, Ints1(c, {0})}),
+                             c.b.Op("Unsqueeze", {ins[1 + n_states + k].name, Ints1(c, {0})})},
+                            {{"axis", AttrInt(0)}}));
+    }
+  }
+  auto o = RnnNode(c, x.name, f, &b, "bidirectional", init);
+  // merge_mode null: the two directions' outputs, forward first.
+  const bool unmerged = cfg.Find("merge_mode") && cfg.Get("merge_mode").is_null();
+  const std::string mode = unmerged ? "none" : cfg.Str("merge_mode", "concat");
   const int64_t u = f.units;
   const bool seq = f.return_sequences;
   const std::string y = seq ? o[0] : o[1];  // [B,T,2,u] or [B,2,u]
   const int64_t dir_axis = seq ? 2 : 1;
   std::vector<int64_t> shape =
       seq ? std::vector<int64_t>{-1, x.shape[1]} : std::vector<int64_t>{-1};
-  if (mode == "concat") {
+  Val merged;
+  std::vector<Val> out;
+  if (mode == "none") {
+    shape.push_back(u);
+    for (int64_t dir = 0; dir < 2; ++dir) {
+      const std::string one_dir =
+          c.b.Op("Gather", {y, Ints1(c, {dir})}, {{"axis", AttrInt(dir_axis)}});
+      out.push_back({c.b.Op("Squeeze", {one_dir, Ints1(c, {dir_axis})}), shape});
+    }
+  } else if (mode == "concat") {
     std::vector<int64_t> target =
         seq ? std::vector<int64_t>{0, 0, 2 * u} : std::vector<int64_t>{0, 2 * u};
     shape.push_back(2 * u);
-    return Val{c.b.Op("Reshape", {y, Ints1(c, target)}), shape};
+    merged = {c.b.Op("Reshape", {y, Ints1(c, target)}), shape};
+  } else if (mode == "sum" || mode == "ave" || mode == "mul") {
+    shape.push_back(u);
+    const std::string op = mode == "sum"   ? "ReduceSum"
+                           : mode == "ave" ? "ReduceMean"
+                                           : "ReduceProd";
+    if (op == "ReduceSum") {
+      merged = {c.b.Op(op, {y, Ints1(c, {dir_axis})}, {{"keepdims", AttrInt(0)}}), shape};
+    } else {
+      merged = {c.b.Op(op, {y}, {{"axes", AttrInts({dir_axis})}, {"keepdims", AttrInt(0)}}), shape};
+    }
+  } else {
+    return NotSupported("merge_mode '" + mode + "' (concat, sum, ave, mul and None are read)");
   }
-  shape.push_back(u);
-  if (mode == "sum") {
-    return Val{c.b.Op("ReduceSum", {y, Ints1(c, {dir_axis})}, {{"keepdims", AttrInt(0)}}), shape};
+  if (mode != "none") out.push_back(merged);
+  if (f.return_state) {
+    // Y_h and Y_c are [B, 2, u]: direction 0 forward, 1 backward.
+    for (int64_t dir = 0; dir < 2; ++dir) {
+      for (size_t k = 1; k < o.size(); ++k) {
+        const std::string one_dir =
+            c.b.Op("Gather", {o[k], Ints1(c, {dir})}, {{"axis", AttrInt(1)}});
+        out.push_back({c.b.Op("Squeeze", {one_dir, Ints1(c, {1})}), {-1, u}});
+      }
+    }
   }
-  if (mode == "ave") {
-    return Val{
-        c.b.Op("ReduceMean", {y}, {{"axes", AttrInts({dir_axis})}, {"keepdims", AttrInt(0)}}),
-        shape};
-  }
-  if (mode == "mul") {
-    return Val{
-        c.b.Op("ReduceProd", {y}, {{"axes", AttrInts({dir_axis})}, {"keepdims", AttrInt(0)}}),
-        shape};
-  }
-  return NotSupported("merge_mode '" + mode + "' (concat, sum, ave and mul are read)");
+  return out;
 }
 
 }  // namespace
@@ -947,8 +1227,7 @@ Result<std::vector<Val>> Converter::Apply(const std::string& cls, const std::str
     }
   }
   if (cls == "Sequential" || cls == "Functional" || cls == "Model") {
-    return NotSupported("layer '" + name + "' is a nested " + cls +
-                        " model; tiffin reads flat models only (flatten it before saving)");
+    return Internal("nested model '" + name + "' reached the layer converter");
   }
   const bool merge = cls == "Add" || cls == "Subtract" || cls == "Multiply" || cls == "Average" ||
                      cls == "Maximum" || cls == "Minimum" || cls == "Concatenate";
@@ -985,6 +1264,9 @@ Result<std::vector<Val>> Converter::Apply(const std::string& cls, const std::str
     for (size_t i = 1; i < names.size(); ++i) y = b.Op(cls == "Add" ? "Add" : "Mul", {y, names[i]});
     return std::vector<Val>{{y, ins[0].shape}};
   }
+  if ((cls == "LSTM" || cls == "GRU" || cls == "SimpleRNN") && !ins.empty())
+    return Recurrent(c, cls, cfg, ins, w);
+  if (cls == "Bidirectional" && !ins.empty()) return Bidirectional(c, cfg, ins, w);
   if (ins.size() != 1) {
     return NotSupported(cls + " is called on " + std::to_string(ins.size()) +
                         " tensors; tiffin reads it with one input");
@@ -1017,10 +1299,12 @@ Result<std::vector<Val>> Converter::Apply(const std::string& cls, const std::str
     return std::vector<Val>{x};  // identity at inference
   }
   if (cls == "Flatten") {
-    TIFFIN_RETURN_IF_ERROR(ChannelsLast(cfg));
+    TIFFIN_ASSIGN_OR_RETURN(const bool cf, ChannelsFirst(cfg));
     int64_t n = 1;
     for (size_t i = 1; i < x.shape.size(); ++i) n = (n < 0 || x.shape[i] < 0) ? -1 : n * x.shape[i];
-    return std::vector<Val>{{b.Op("Flatten", {x.name}, {{"axis", AttrInt(1)}}), {-1, n}}};
+    // channels_first: Keras flattens the channels_last transpose.
+    const std::string in = cf && x.rank() > 2 ? ToChannelsLast(c, x.name, x.rank()) : x.name;
+    return std::vector<Val>{{b.Op("Flatten", {in}, {{"axis", AttrInt(1)}}), {-1, n}}};
   }
   if (cls == "Reshape") {
     TIFFIN_ASSIGN_OR_RETURN(auto target, cfg.Ints("target_shape"));
@@ -1160,7 +1444,8 @@ Result<std::vector<Val>> Converter::Apply(const std::string& cls, const std::str
     return std::vector<Val>{{b.Op("Softmax", {x.name}, {{"axis", AttrInt(axis)}}), x.shape}};
   }
   if (cls == "ZeroPadding1D" || cls == "ZeroPadding2D" || cls == "ZeroPadding3D") {
-    TIFFIN_RETURN_IF_ERROR(ChannelsLast(cfg));
+    TIFFIN_ASSIGN_OR_RETURN(const bool cf, ChannelsFirst(cfg));
+    const size_t off = cf ? 2 : 1;  // the first spatial axis
     const size_t nsp = static_cast<size_t>(cls[11] - '0');
     TIFFIN_RETURN_IF_ERROR(
         NeedRank(x, static_cast<int64_t>(nsp) + 2, static_cast<int64_t>(nsp) + 2, cls));
@@ -1168,14 +1453,15 @@ Result<std::vector<Val>> Converter::Apply(const std::string& cls, const std::str
     std::vector<int64_t> pads(2 * static_cast<size_t>(x.rank()), 0);
     std::vector<int64_t> s = x.shape;
     for (size_t i = 0; i < nsp; ++i) {
-      pads[i + 1] = p[i].first;
-      pads[static_cast<size_t>(x.rank()) + i + 1] = p[i].second;
-      if (s[i + 1] >= 0) s[i + 1] += p[i].first + p[i].second;
+      pads[i + off] = p[i].first;
+      pads[static_cast<size_t>(x.rank()) + i + off] = p[i].second;
+      if (s[i + off] >= 0) s[i + off] += p[i].first + p[i].second;
     }
     return std::vector<Val>{{b.Op("Pad", {x.name, Ints1(c, pads)}), s}};
   }
   if (cls == "Cropping1D" || cls == "Cropping2D" || cls == "Cropping3D") {
-    TIFFIN_RETURN_IF_ERROR(ChannelsLast(cfg));
+    TIFFIN_ASSIGN_OR_RETURN(const bool cf, ChannelsFirst(cfg));
+    const size_t off = cf ? 2 : 1;  // the first spatial axis
     const size_t nsp = static_cast<size_t>(cls[8] - '0');
     TIFFIN_RETURN_IF_ERROR(
         NeedRank(x, static_cast<int64_t>(nsp) + 2, static_cast<int64_t>(nsp) + 2, cls));
@@ -1185,17 +1471,18 @@ Result<std::vector<Val>> Converter::Apply(const std::string& cls, const std::str
     for (size_t i = 0; i < nsp; ++i) {
       starts.push_back(p[i].first);
       ends.push_back(p[i].second == 0 ? std::numeric_limits<int64_t>::max() : -p[i].second);
-      axes.push_back(static_cast<int64_t>(i) + 1);
-      if (s[i + 1] >= 0) {
-        s[i + 1] -= p[i].first + p[i].second;
-        if (s[i + 1] <= 0) return InvalidArgument("cropping removes the whole axis");
+      axes.push_back(static_cast<int64_t>(i + off));
+      if (s[i + off] >= 0) {
+        s[i + off] -= p[i].first + p[i].second;
+        if (s[i + off] <= 0) return InvalidArgument("cropping removes the whole axis");
       }
     }
     return std::vector<Val>{
         {b.Op("Slice", {x.name, Ints1(c, starts), Ints1(c, ends), Ints1(c, axes)}), s}};
   }
   if (cls == "UpSampling1D" || cls == "UpSampling2D" || cls == "UpSampling3D") {
-    TIFFIN_RETURN_IF_ERROR(ChannelsLast(cfg));
+    TIFFIN_ASSIGN_OR_RETURN(const bool cf, ChannelsFirst(cfg));
+    const size_t off = cf ? 2 : 1;  // the first spatial axis
     const size_t nsp = static_cast<size_t>(cls[10] - '0');
     TIFFIN_RETURN_IF_ERROR(
         NeedRank(x, static_cast<int64_t>(nsp) + 2, static_cast<int64_t>(nsp) + 2, cls));
@@ -1206,8 +1493,8 @@ Result<std::vector<Val>> Converter::Apply(const std::string& cls, const std::str
     std::vector<int64_t> s = x.shape;
     for (size_t i = 0; i < nsp; ++i) {
       if (sz[i] < 1 || sz[i] > 4096) return InvalidArgument("size is " + std::to_string(sz[i]));
-      scales[i + 1] = static_cast<float>(sz[i]);
-      if (s[i + 1] >= 0) s[i + 1] *= sz[i];
+      scales[i + off] = static_cast<float>(sz[i]);
+      if (s[i + off] >= 0) s[i + off] *= sz[i];
     }
     sklearn::Attrs a;
     if (interp == "nearest") {
@@ -1252,33 +1539,10 @@ Result<std::vector<Val>> Converter::Apply(const std::string& cls, const std::str
     y = b.Op("Add", {y, ConstF(c, offset, no == 1 ? Shape{} : Shape{no}, "offset")});
     return std::vector<Val>{{y, x.shape}};
   }
-  if (cls == "Normalization") {
-    TIFFIN_ASSIGN_OR_RETURN(int64_t axis, OneAxis(cfg, -1, x.rank()));
-    if (axis != x.rank() - 1) return NotSupported("Normalization over a non-last axis");
-    Tensor mean, var;
-    if (cfg.Has("mean") && cfg.Has("variance")) {
-      return NotSupported("Normalization with mean/variance given in the config (not adapted)");
-    }
-    TIFFIN_ASSIGN_OR_RETURN(mean, Weight(w, "mean", 0));
-    TIFFIN_ASSIGN_OR_RETURN(var, Weight(w, "variance", 1));
-    if (mean.size() != var.size()) return InvalidArgument("mean and variance differ in size");
-    const int64_t n = mean.size();
-    std::vector<float> m = ToVector(mean), sd(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i)
-      sd[static_cast<size_t>(i)] = std::max(std::sqrt(var.data<float>()[i]), 1e-7f);
-    const Shape s = n == 1 ? Shape{} : Shape{n};
-    std::string y;
-    if (cfg.Bool("invert", false)) {
-      y = b.Op("Add", {b.Op("Mul", {x.name, ConstF(c, sd, s, "std")}), ConstF(c, m, s, "mean")});
-    } else {
-      y = b.Op("Div", {b.Op("Sub", {x.name, ConstF(c, m, s, "mean")}), ConstF(c, sd, s, "std")});
-    }
-    return std::vector<Val>{{y, x.shape}};
-  }
-  if (cls == "LSTM" || cls == "GRU" || cls == "SimpleRNN") return one(Recurrent(c, cls, cfg, x, w));
+  if (cls == "Normalization") return one(Normalization(c, cfg, x, w));
   if (cls == "CuDNNLSTM" || cls == "CuDNNGRU")
     return NotSupported(cls + " (its weight layout differs from LSTM/GRU's)");
-  if (cls == "Bidirectional") return one(Bidirectional(c, cfg, x, w));
+
   if (cls == "TimeDistributed") {
     TIFFIN_ASSIGN_OR_RETURN(auto inner, Inner(cfg, "layer"));
     const std::string& icls = inner.first;
@@ -1291,7 +1555,11 @@ Result<std::vector<Val>> Converter::Apply(const std::string& cls, const std::str
     return NotSupported("TimeDistributed(" + icls +
                         "): tiffin reads TimeDistributed Dense and activations");
   }
-  if (cls == "Masking") return NotSupported("Masking (masks change later recurrent layers)");
+  if (cls == "Masking") {
+    return NotSupported(
+        "Masking: its mask makes later layers (RNNs, pools) skip time steps, and tiffin does not "
+        "carry masks between layers (remove the Masking layer, or export the model to ONNX)");
+  }
   return NotSupported("class '" + cls +
                       "' is not a built-in Keras layer tiffin reads; custom classes are never "
                       "run (rebuild the layer from built-in ones, or export the model to ONNX)");

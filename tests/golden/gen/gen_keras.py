@@ -87,26 +87,28 @@ def sequential(layers):
     return {"class_name": "Sequential", "config": {"name": "sequential", "layers": layers}}
 
 
-def write_weights(group, weights):
-    """weights: {layer: [(weight_name, array)]} in layer order."""
+def write_weights(group, weights, nested_names=False):
+    """weights: {layer: [(weight_name, array)]} in layer order. With
+    nested_names, weight names already start with their own layer's name
+    (a nested model's group: "dense_1/kernel" -> "dense_1/kernel:0")."""
     names = list(weights)
     group.attrs["layer_names"] = np.array([n.encode() for n in names])
     for name, ws in weights.items():
         g = group.create_group(name)
-        wn = [f"{name}/{w}:0" for w, _ in ws]
+        wn = [f"{w}:0" if nested_names and "/" in w else f"{name}/{w}:0" for w, _ in ws]
         g.attrs["weight_names"] = np.array([w.encode() for w in wn]) if wn else np.array([], np.float64)
         for full, (_, arr) in zip(wn, ws):
             g.create_dataset(full, data=arr)
 
 
-def save_h5(path, config, weights, keras_version="2.11.0"):
+def save_h5(path, config, weights, keras_version="2.11.0", nested_names=False):
     with h5py.File(path, "w") as f:
         f.attrs["keras_version"] = keras_version
         f.attrs["backend"] = "tensorflow"
         f.attrs["model_config"] = json.dumps(config)
         g = f.create_group("model_weights")
         g.attrs["keras_version"] = keras_version
-        write_weights(g, weights)
+        write_weights(g, weights, nested_names)
 
 
 def save_weights_only(path, json_path, config, weights, keras_version="2.3.0"):
@@ -670,6 +672,552 @@ def keras3_bidirectional(out):
 
 
 # ----------------------------------------------------------------------------
+# Nested models: a Sequential or Functional model used as a layer.
+#
+# Legacy .h5 (save_weights_to_hdf5_group, keras/saving/legacy/hdf5_format.py):
+# one group per layer of the *top* model; a nested model's group,
+# model_weights/<nested name>/, holds `_legacy_weights(nested)` -- every weight
+# of every layer inside it at any depth, trainable ones first -- each dataset
+# named by the variable's name (tf.keras: "dense_1/kernel:0").
+# tf.keras configs number a nested Functional's calls from 1 (and a Sequential
+# built with an input shape, which is Functional there): its first node is
+# the one made when it was built (_should_skip_first_node).
+# Keras 3 .keras (saving_lib._save_container_state): the nested model's own
+# layers under layers/<snake class>/layers/<snake class>/vars/N; Keras 3
+# numbers a nested Functional's calls from 1, a nested Sequential's from 0.
+
+
+def nested_ref(src, node):
+    return [src, node, 0, {}]
+
+
+def bn_np(x, gamma, beta, mean, var, eps=1e-3):
+    return F.batch_norm(x, t(mean), t(var), t(gamma), t(beta), False, 0.0, eps)
+
+
+@case
+def nested_functional_h5(out):
+    # encoder: a Sequential (with an InputLayer: tf.keras >= 2.4) shared by
+    # two inputs; head: a Functional that calls a Sequential (3 levels).
+    w1, b1, k1 = dense_w(6, 5)
+    gamma, beta, mean, var = rnd(5) + 1, rnd(5), rnd(5), np.abs(rnd(5)) + 0.5
+    w2, b2, k2 = dense_w(5, 4)
+    w3, b3, k3 = dense_w(4, 3)
+    encoder = {"class_name": "Sequential", "config": {"name": "encoder", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 6], "dtype": "float32",
+                                                "name": "enc_in"}},
+        {"class_name": "Dense", "config": {"name": "enc_d1", "units": 5, "activation": "relu"}},
+        {"class_name": "BatchNormalization", "config": {"name": "enc_bn", "axis": -1,
+                                                        "epsilon": 0.001}}]}}
+    inner = {"class_name": "Sequential", "name": "inner", "config": {"name": "inner", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 5], "dtype": "float32",
+                                                "name": "inner_in"}},
+        {"class_name": "Dense", "config": {"name": "inner_d", "units": 4, "activation": "tanh"}}]},
+        "inbound_nodes": [[nested_ref("h_in", 0)]]}
+    head = {"class_name": "Functional", "config": {
+        "name": "head",
+        "layers": [input_layer("h_in", [5]), inner,
+                   layer("Dense", "head_out", ["inner"], units=3, activation="linear")],
+        "input_layers": [["h_in", 0, 0]], "output_layers": [["head_out", 0, 0]]}}
+    # The inner Sequential's first call is node 1 inside head.
+    head["config"]["layers"][2]["inbound_nodes"] = [[nested_ref("inner", 1)]]
+    enc_layer = dict(encoder, name="encoder",
+                     inbound_nodes=[[nested_ref("a", 0)], [nested_ref("b", 0)]])
+    head_layer = dict(head, name="head", inbound_nodes=[[nested_ref("sum", 0)]])
+    layers = [input_layer("a", [6]), input_layer("b", [6]), enc_layer,
+              layer("Add", "sum", []), head_layer]
+    layers[3]["inbound_nodes"] = [[nested_ref("encoder", 1), nested_ref("encoder", 2)]]
+    cfg = {"class_name": "Functional", "config": {
+        "name": "outer", "layers": layers, "input_layers": [["a", 0, 0], ["b", 0, 0]],
+        "output_layers": [["head", 1, 0], ["encoder", 1, 0]]}}
+    # The nested groups: trainable weights first, then the moving statistics.
+    save_h5(os.path.join(out, "nested_functional.h5"), cfg, {
+        "a": [], "b": [],
+        "encoder": [("enc_d1/" + n, a) for n, a in k1] +
+                   [("enc_bn/gamma", gamma), ("enc_bn/beta", beta),
+                    ("enc_bn/moving_mean", mean), ("enc_bn/moving_variance", var)],
+        "sum": [],
+        "head": [("inner_d/" + n, a) for n, a in k2] + [("head_out/" + n, a) for n, a in k3]},
+        nested_names=True)
+    a, b = rnd(BATCH, 6, scale=1.0), rnd(BATCH, 6, scale=1.0)
+
+    def enc(x):
+        return bn_np(F.relu(F.linear(t(x), t(w1), t(b1))), gamma, beta, mean, var)
+    e1, e2 = enc(a), enc(b)
+    y = F.linear(torch.tanh(F.linear(e1 + e2, t(w2), t(b2))), t(w3), t(b3))
+    return "nested_functional.h5", "-", {"a": a, "b": b}, [y, e1]
+
+
+@case
+def nested_transfer_h5(out):
+    # Sequential([base, Dropout, Dense]) with base a frozen Functional
+    # (Conv2D, BatchNormalization, GlobalAveragePooling2D): transfer learning.
+    # base.trainable = False: all its weights are non-trainable, in layer order.
+    w = rnd(4, 3, 3, 3)
+    b = rnd(4)
+    gamma, beta, mean, var = rnd(4) + 1, rnd(4), rnd(4), np.abs(rnd(4)) + 0.5
+    w2, b2, k2 = dense_w(4, 2)
+    base = {"class_name": "Functional", "config": {
+        "name": "base", "trainable": False,
+        "layers": [input_layer("img_in", [6, 6, 3]),
+                   layer("Conv2D", "block1_conv", ["img_in"], filters=4, kernel_size=[3, 3],
+                         strides=[1, 1], padding="same", activation="relu"),
+                   layer("BatchNormalization", "block1_bn", ["block1_conv"], axis=3,
+                         epsilon=1.001e-5),
+                   layer("GlobalAveragePooling2D", "avg_pool", ["block1_bn"])],
+        "input_layers": [["img_in", 0, 0]], "output_layers": [["avg_pool", 0, 0]]}}
+    # No InputLayer entry (tf.keras < 2.4): the nested model's own input
+    # states the shape.
+    cfg = sequential([dict(base, name="base"),
+                      layer("Dropout", "drop", rate=0.2),
+                      layer("Dense", "pred", units=2, activation="softmax")])
+    save_h5(os.path.join(out, "nested_transfer.h5"), cfg, {
+        "base": [("block1_conv/kernel", conv_kernel(w)), ("block1_conv/bias", b),
+                 ("block1_bn/gamma", gamma), ("block1_bn/beta", beta),
+                 ("block1_bn/moving_mean", mean), ("block1_bn/moving_variance", var)],
+        "drop": [], "pred": k2}, nested_names=True)
+    x = rnd(BATCH, 6, 6, 3, scale=1.0)
+    h = F.relu(F.conv2d(t(x).permute(0, 3, 1, 2), t(w), t(b), padding=1))
+    h = bn_np(h, gamma, beta, mean, var, 1.001e-5).mean((2, 3))
+    return "nested_transfer.h5", "-", {"base_input": x}, [F.softmax(F.linear(h, t(w2), t(b2)), -1)]
+
+
+def k3_input(name, shape):
+    return {"module": "keras.layers", "class_name": "InputLayer",
+            "config": {"batch_shape": [None] + list(shape), "dtype": "float32", "name": name},
+            "registered_name": None, "name": name, "inbound_nodes": []}
+
+
+def k3_dense(name, units, activation, args=None):
+    d = {"module": "keras.layers", "class_name": "Dense",
+         "config": {"name": name, "dtype": k3_policy(), "units": units,
+                    "activation": activation, "use_bias": True},
+         "registered_name": None, "name": name}
+    if args is not None:
+        d["inbound_nodes"] = [{"args": args, "kwargs": {}}]
+    return d
+
+
+def k3_hist(src, node, shape):
+    r = k3_tensor(src, shape)
+    r["config"]["keras_history"] = [src, node, 0]
+    return r
+
+
+@case
+def keras3_nested(out):
+    # Functional: x -> sequential (shared: called on x and on x2) -> add ->
+    # functional (a Functional that calls its own Sequential) -> output.
+    w1, b1, _ = dense_w(6, 5)
+    w2, b2, _ = dense_w(5, 5)
+    w3, b3, _ = dense_w(5, 4)
+    w4, b4, _ = dense_w(4, 3)
+    seq = {"module": "keras", "class_name": "Sequential", "config": {
+        "name": "sequential", "dtype": k3_policy(), "layers": [
+            {"module": "keras.layers", "class_name": "InputLayer",
+             "config": {"batch_shape": [None, 6], "dtype": "float32", "name": "input_layer_1"},
+             "registered_name": None},
+            k3_dense("dense", 5, "relu"), k3_dense("dense_1", 5, "tanh")],
+        "build_input_shape": [None, 6]},
+        "registered_name": None, "name": "sequential",
+        "inbound_nodes": [{"args": [k3_tensor("x", [None, 6])], "kwargs": {"training": False}},
+                          {"args": [k3_tensor("x2", [None, 6])], "kwargs": {"training": False}}]}
+    inner_seq = {"module": "keras", "class_name": "Sequential", "config": {
+        "name": "sequential_1", "dtype": k3_policy(), "layers": [
+            {"module": "keras.layers", "class_name": "InputLayer",
+             "config": {"batch_shape": [None, 5], "dtype": "float32", "name": "input_layer_3"},
+             "registered_name": None},
+            k3_dense("dense_2", 4, "sigmoid")]},
+        "registered_name": None, "name": "sequential_1",
+        "inbound_nodes": [{"args": [k3_tensor("input_layer_2", [None, 5])], "kwargs": {}}]}
+    func = {"module": "keras.src.models.functional", "class_name": "Functional", "config": {
+        "name": "functional", "trainable": True, "layers": [
+            k3_input("input_layer_2", [5]), inner_seq,
+            k3_dense("dense_3", 3, "linear", [k3_hist("sequential_1", 0, [None, 4])])],
+        "input_layers": [["input_layer_2", 0, 0]], "output_layers": [["dense_3", 0, 0]]},
+        "registered_name": "Functional", "name": "functional",
+        "inbound_nodes": [{"args": [k3_tensor("add", [None, 5])], "kwargs": {}}]}
+    add = {"module": "keras.layers", "class_name": "Add", "config": {"name": "add",
+                                                                        "dtype": k3_policy()},
+           "registered_name": None, "name": "add",
+           "inbound_nodes": [{"args": [[k3_hist("sequential", 0, [None, 5]),
+                                        k3_hist("sequential", 1, [None, 5])]], "kwargs": {}}]}
+    cfg = {"module": "keras.src.models.functional", "class_name": "Functional",
+           "config": {"name": "outer", "trainable": True,
+                      "layers": [k3_input("x", [6]), k3_input("x2", [6]), seq, add, func],
+                      "input_layers": [["x", 0, 0], ["x2", 0, 0]],
+                      "output_layers": [["functional", 1, 0]]},
+           "registered_name": "Functional"}
+    save_keras3(os.path.join(out, "keras3_nested.keras"), cfg, {
+        "layers/sequential/layers/dense": [w1.T.copy(), b1],
+        "layers/sequential/layers/dense_1": [w2.T.copy(), b2],
+        "layers/functional/layers/sequential/layers/dense": [w3.T.copy(), b3],
+        "layers/functional/layers/dense": [w4.T.copy(), b4]})
+    x, x2 = rnd(BATCH, 6, scale=1.0), rnd(BATCH, 6, scale=1.0)
+
+    def s(v):
+        return torch.tanh(F.linear(F.relu(F.linear(t(v), t(w1), t(b1))), t(w2), t(b2)))
+    h = torch.sigmoid(F.linear(s(x) + s(x2), t(w3), t(b3)))
+    return "keras3_nested.keras", "-", {"x": x, "x2": x2}, [F.linear(h, t(w4), t(b4))]
+
+
+# ----------------------------------------------------------------------------
+# RNN states: return_state=True adds the final states as extra layer outputs
+# (LSTM [output, h, c], GRU and SimpleRNN [output, h]); a later RNN can start
+# from them (initial_state). tf.keras lists the states as extra inbound
+# tensors ([x, h, c]); Keras 3 as the call's initial_state argument.
+
+
+def gru_keras_dir(m, sfx):
+    u = m.hidden_size
+
+    def zrh(a):  # torch r,z,n blocks (first axis) -> Keras z,r,h
+        return np.concatenate([a[u:2 * u], a[0:u], a[2 * u:]], 0)
+    g = lambda n: getattr(m, n + sfx).detach().numpy()
+    return [("kernel", zrh(g("weight_ih_l0")).T.copy()),
+            ("recurrent_kernel", zrh(g("weight_hh_l0")).T.copy()),
+            ("bias", np.stack([zrh(g("bias_ih_l0")), zrh(g("bias_hh_l0"))]))]
+
+
+def gru_keras_w(m):
+    return list(zip(["kernel", "recurrent_kernel", "bias"], [a for _, a in gru_keras(m)]))
+
+
+@case
+def rnn_states_h5(out):
+    enc = torch.nn.LSTM(3, 4, batch_first=True)
+    dec = torch.nn.LSTM(2, 4, batch_first=True)
+    gru = torch.nn.GRU(3, 5, batch_first=True)
+    rnn = torch.nn.RNN(2, 5, batch_first=True)
+    bi = torch.nn.LSTM(3, 2, batch_first=True, bidirectional=True)
+    back = torch.nn.GRU(3, 3, batch_first=True)
+    bi_none = torch.nn.GRU(3, 2, batch_first=True, bidirectional=True)
+    w, b, k = dense_w(4, 2)
+    layers = [input_layer("enc_in", [5, 3]), input_layer("dec_in", [4, 2]),
+              layer("LSTM", "enc", ["enc_in"], units=4, return_state=True,
+                    return_sequences=False),
+              layer("LSTM", "dec", [], units=4, return_state=True, return_sequences=True),
+              layer("Dense", "proj", [], units=2, activation="linear"),
+              layer("GRU", "gru", ["enc_in"], units=5, return_state=True, reset_after=True),
+              layer("SimpleRNN", "rnn", [], units=5, return_sequences=True),
+              layer("Bidirectional", "bi", ["enc_in"], merge_mode="concat",
+                    layer={"class_name": "LSTM", "config": {
+                        "name": "lstm_b", "units": 2, "return_state": True}}),
+              # go_backwards: the steps come out in processing order (last input first).
+              layer("GRU", "back", ["enc_in"], units=3, go_backwards=True, return_sequences=True,
+                    return_state=True, reset_after=True),
+              # merge_mode None: the two directions' sequences, forward first.
+              layer("Bidirectional", "bi_none", ["enc_in"], merge_mode=None,
+                    layer={"class_name": "GRU", "config": {
+                        "name": "gru_b", "units": 2, "return_sequences": True,
+                        "reset_after": True}})]
+    layers[3]["inbound_nodes"] = [[["dec_in", 0, 0, {}], ["enc", 0, 1, {}], ["enc", 0, 2, {}]]]
+    layers[4]["inbound_nodes"] = [[["dec", 0, 0, {}]]]
+    layers[6]["inbound_nodes"] = [[["dec_in", 0, 0, {}], ["gru", 0, 1, {}]]]
+    cfg = {"class_name": "Functional", "config": {
+        "name": "seq2seq", "layers": layers, "input_layers": [["enc_in", 0, 0], ["dec_in", 0, 0]],
+        "output_layers": [["proj", 0, 0], ["dec", 0, 1], ["dec", 0, 2], ["enc", 0, 0],
+                          ["gru", 0, 0], ["rnn", 0, 0], ["bi", 0, 0], ["bi", 0, 2],
+                          ["bi", 0, 3], ["back", 0, 0], ["back", 0, 1], ["bi_none", 0, 0],
+                          ["bi_none", 0, 1]]}}
+    save_h5(os.path.join(out, "rnn_states.h5"), cfg, {
+        "enc": lstm_keras_dir(enc), "dec": lstm_keras_dir(dec), "proj": k,
+        "gru": gru_keras_w(gru), "back": gru_keras_w(back),
+        "bi_none": [("forward_gru_b/" + n, a) for n, a in gru_keras_dir(bi_none, "")] +
+                   [("backward_gru_b/" + n, a) for n, a in gru_keras_dir(bi_none, "_reverse")],
+        "rnn": [("kernel", rnn.weight_ih_l0.detach().numpy().T.copy()),
+                ("recurrent_kernel", rnn.weight_hh_l0.detach().numpy().T.copy()),
+                ("bias", (rnn.bias_ih_l0 + rnn.bias_hh_l0).detach().numpy())],
+        "bi": lstm_keras_dir(bi, "", "forward_lstm_b/") +
+              lstm_keras_dir(bi, "_reverse", "backward_lstm_b/")})
+    xe, xd = rnd(BATCH, 5, 3, scale=1.0), rnd(BATCH, 4, 2, scale=1.0)
+    with torch.no_grad():
+        eo, (eh, ec) = enc(t(xe))
+        do, (dh, dc) = dec(t(xd), (eh, ec))
+        go, gh = gru(t(xe))
+        ro, _ = rnn(t(xd), gh)
+        bo, (bh, bc) = bi(t(xe))
+        ko, kh = back(t(xe).flip(1))
+        no, _ = bi_none(t(xe))
+    # Bidirectional(return_sequences=False) concat: [h_fwd, h_bwd].
+    bi_y = torch.cat([bh[0], bh[1]], -1)
+    return "rnn_states.h5", "-", {"enc_in": xe, "dec_in": xd}, \
+        [F.linear(do, t(w), t(b)), dh[0], dc[0], eo[:, -1], go[:, -1], ro, bi_y, bc[0], bh[1],
+         ko, kh[0], no[..., :2], no[..., 2:]]
+
+
+@case
+def keras3_rnn_states(out):
+    enc = torch.nn.LSTM(3, 4, batch_first=True)
+    dec = torch.nn.LSTM(2, 4, batch_first=True)
+    layers = [k3_input("enc_in", [5, 3]), k3_input("dec_in", [4, 2]),
+              k3_layer("LSTM", "lstm", [k3_tensor("enc_in", [None, 5, 3])], units=4,
+                       activation="tanh", recurrent_activation="sigmoid", return_state=True),
+              k3_layer("LSTM", "lstm_1", [k3_tensor("dec_in", [None, 4, 2])], units=4,
+                       activation="tanh", recurrent_activation="sigmoid",
+                       return_sequences=True)]
+    h = k3_tensor("lstm", [None, 4])
+    h["config"]["keras_history"] = ["lstm", 0, 1]
+    c = k3_tensor("lstm", [None, 4])
+    c["config"]["keras_history"] = ["lstm", 0, 2]
+    layers[3]["inbound_nodes"][0]["kwargs"] = {"initial_state": [h, c], "training": False,
+                                               "mask": None}
+    cfg = {"module": "keras.src.models.functional", "class_name": "Functional",
+           "config": {"name": "functional", "layers": layers,
+                      "input_layers": [["enc_in", 0, 0], ["dec_in", 0, 0]],
+                      "output_layers": [["lstm_1", 0, 0], ["lstm", 0, 2]]},
+           "registered_name": "Functional"}
+    save_keras3(os.path.join(out, "keras3_rnn_states.keras"), cfg, {
+        "layers/lstm/cell": [a for _, a in lstm_keras_dir(enc)],
+        "layers/lstm_1/cell": [a for _, a in lstm_keras_dir(dec)]})
+    xe, xd = rnd(BATCH, 5, 3, scale=1.0), rnd(BATCH, 4, 2, scale=1.0)
+    with torch.no_grad():
+        _, (eh, ec) = enc(t(xe))
+        do, _ = dec(t(xd), (eh, ec))
+    return "keras3_rnn_states.keras", "-", {"enc_in": xe, "dec_in": xd}, [do, ec[0]]
+
+
+@case
+def bidirectional_initial_state(out):
+    # Bidirectional encoder (return_state: [y, h_f, c_f, h_b, c_b]) feeding a
+    # Bidirectional decoder's initial_state (tf.keras: 4 extra inbound tensors).
+    enc = torch.nn.LSTM(3, 2, batch_first=True, bidirectional=True)
+    dec = torch.nn.LSTM(2, 2, batch_first=True, bidirectional=True)
+    inner = lambda n, seq: {"class_name": "LSTM", "config": {
+        "name": n, "units": 2, "return_sequences": seq, "return_state": not seq}}
+    layers = [input_layer("enc_in", [5, 3]), input_layer("dec_in", [4, 2]),
+              layer("Bidirectional", "enc", ["enc_in"], merge_mode="concat",
+                    layer=inner("enc_l", False)),
+              layer("Bidirectional", "dec", [], merge_mode="sum", layer=inner("dec_l", True))]
+    layers[3]["inbound_nodes"] = [[["dec_in", 0, 0, {}]] +
+                                  [["enc", 0, i, {}] for i in (1, 2, 3, 4)]]
+    cfg = functional(layers, ["enc_in", "dec_in"], ["dec"])
+    save_h5(os.path.join(out, "bidirectional_initial_state.h5"), cfg, {
+        "enc": lstm_keras_dir(enc, "", "forward_enc_l/") +
+               lstm_keras_dir(enc, "_reverse", "backward_enc_l/"),
+        "dec": lstm_keras_dir(dec, "", "forward_dec_l/") +
+               lstm_keras_dir(dec, "_reverse", "backward_dec_l/")})
+    xe, xd = rnd(BATCH, 5, 3, scale=1.0), rnd(BATCH, 4, 2, scale=1.0)
+    with torch.no_grad():
+        _, (h, c) = enc(t(xe))
+        do, _ = dec(t(xd), (h, c))
+    return "bidirectional_initial_state.h5", "-", {"enc_in": xe, "dec_in": xd}, \
+        [do[..., :2] + do[..., 2:]]
+
+
+# ----------------------------------------------------------------------------
+# Normalization with mean/variance in its config (not adapted: Keras 3 stores
+# the lists in get_config), over one axis, several, or none; LayerNormalization
+# over non-last and several axes, and Keras 3's rms_scaling (x * rsqrt(var +
+# eps) * gamma, var about the mean, no beta: ops.layer_normalization).
+
+
+@case
+def keras3_normalization(out):
+    T, Fd = 4, 3
+    m_last, v_last = rnd(Fd), np.abs(rnd(Fd)) + 0.2
+    m_t, v_t = rnd(T), np.abs(rnd(T)) + 0.2
+    g1, b1 = rnd(T) + 1, rnd(T)
+    g2, b2 = rnd(T, Fd) + 1, rnd(T, Fd)
+    g3 = rnd(Fd) + 1
+    src = [k3_tensor("x", [None, T, Fd])]
+    layers = [k3_input("x", [T, Fd]),
+              k3_layer("Normalization", "normalization", src, axis=-1,
+                       mean=m_last.tolist(), variance=v_last.tolist(), invert=False),
+              k3_layer("Normalization", "normalization_1", src, axis=[1],
+                       mean=m_t.tolist(), variance=v_t.tolist(), invert=True),
+              k3_layer("Normalization", "normalization_2", src, axis=None, mean=0.5, variance=4.0),
+              k3_layer("LayerNormalization", "layer_normalization", src, axis=[1],
+                       epsilon=0.001, center=True, scale=True, rms_scaling=False),
+              k3_layer("LayerNormalization", "layer_normalization_1", src, axis=[1, 2],
+                       epsilon=0.001, center=True, scale=True, rms_scaling=False),
+              k3_layer("LayerNormalization", "layer_normalization_2", src, axis=-1,
+                       epsilon=0.01, center=True, scale=True, rms_scaling=True)]
+    cfg = {"module": "keras.src.models.functional", "class_name": "Functional",
+           "config": {"name": "functional", "layers": layers, "input_layers": [["x", 0, 0]],
+                      "output_layers": [[n, 0, 0] for n in [
+                          "normalization", "normalization_1", "normalization_2",
+                          "layer_normalization", "layer_normalization_1",
+                          "layer_normalization_2"]]},
+           "registered_name": "Functional"}
+    save_keras3(os.path.join(out, "keras3_normalization.keras"), cfg, {
+        "layers/layer_normalization": [g1, b1],
+        "layers/layer_normalization_1": [g2, b2],
+        "layers/layer_normalization_2": [g3]})
+    x = rnd(BATCH, T, Fd, scale=2.0)
+    X = t(x)
+    sd = lambda v: torch.clamp(torch.sqrt(t(v)), min=1e-7)
+    y0 = (X - t(m_last)) / sd(v_last)
+    y1 = X * sd(v_t)[:, None] + t(m_t)[:, None]
+    y2 = (X - 0.5) / 2.0
+
+    def ln(v, axes, eps):
+        mu = v.mean(axes, keepdim=True)
+        var = ((v - mu) ** 2).mean(axes, keepdim=True)
+        return (v - mu) / torch.sqrt(var + eps), var
+    n3, _ = ln(X, (1,), 0.001)
+    y3 = n3 * t(g1)[:, None] + t(b1)[:, None]
+    y4 = F.layer_norm(X, (T, Fd), t(g2), t(b2), 0.001)
+    _, var5 = ln(X, (2,), 0.01)
+    y5 = X / torch.sqrt(var5 + 0.01) * t(g3)
+    return "keras3_normalization.keras", "-", {"x": x}, [y0, y1, y2, y3, y4, y5]
+
+
+# ----------------------------------------------------------------------------
+# Conv transposes with output_padding. Keras' output length is
+# conv_utils.deconv_output_length; TF computes the layer as the gradient of a
+# forward conv from that length: the full transposed result cropped from
+# pad_total // 2 ('same': pad_total = max(full - length, 0)), zero-extended at
+# the end when the length asks for more.
+
+
+def deconv_length(n, k, padding, op, s, d=1):
+    k = k + (k - 1) * (d - 1)
+    if op is None:
+        return n * s + max(k - s, 0) if padding == "valid" else n * s
+    pad = k // 2 if padding == "same" else 0
+    return (n - 1) * s + k - 2 * pad + op
+
+
+def tf_conv_transpose(x, w, b, strides, padding, output_padding, dilation=None):
+    """x NC..., w torch (in, out, k...): Keras/TF conv transpose."""
+    nd = x.dim() - 2
+    dilation = dilation or [1] * nd
+    full = [F.conv_transpose1d, F.conv_transpose2d][nd - 1](x, w, None, stride=strides,
+                                                            dilation=dilation)
+    for i in range(nd):
+        n, k, s, d = x.shape[2 + i], w.shape[2 + i], strides[i], dilation[i]
+        op = None if output_padding is None else output_padding[i]
+        length = deconv_length(n, k, padding, op, s, d)
+        keff = (k - 1) * d + 1
+        f = (n - 1) * s + keff
+        begin = max(f - length, 0) // 2 if padding == "same" else 0
+        ax = 2 + i
+        if begin + length > full.shape[ax]:
+            extra = begin + length - full.shape[ax]
+            shape = list(full.shape)
+            shape[ax] = extra
+            full = torch.cat([full, torch.zeros(shape)], ax)
+        full = full.narrow(ax, begin, length)
+    return full + t(b).reshape([1, -1] + [1] * nd)
+
+
+@case
+def conv_transpose_output_padding(out):
+    w1, b1 = rnd(3, 4, 3, 3), rnd(4)     # torch (in, out, kh, kw)
+    w2, b2 = rnd(4, 2, 4, 3), rnd(2)
+    w3, b3 = rnd(2, 3, 3), rnd(3)        # 1-D
+    layers = [input_layer("x", [5, 4, 3]), input_layer("s", [6, 2]),
+              layer("Conv2DTranspose", "up_same_op", ["x"], filters=4, kernel_size=[3, 3],
+                    strides=[2, 3], padding="same", output_padding=[0, 2], activation="relu"),
+              layer("Conv2DTranspose", "up_valid_op", ["up_same_op"], filters=2,
+                    kernel_size=[4, 3], strides=[3, 2], padding="valid", output_padding=[2, 1],
+                    dilation_rate=[1, 1], activation="linear"),
+              layer("Conv1DTranspose", "up_1d", ["s"], filters=3, kernel_size=3, strides=2,
+                    padding="same", output_padding=1, activation="tanh")]
+    cfg = functional(layers, ["x", "s"], ["up_valid_op", "up_1d"])
+    k2d = lambda w: np.transpose(w, (2, 3, 1, 0)).copy()
+    save_h5(os.path.join(out, "conv_transpose_op.h5"), cfg, {
+        "up_same_op": [("kernel", k2d(w1)), ("bias", b1)],
+        "up_valid_op": [("kernel", k2d(w2)), ("bias", b2)],
+        "up_1d": [("kernel", np.transpose(w3, (2, 1, 0)).copy()), ("bias", b3)]})
+    x = rnd(BATCH, 5, 4, 3, scale=1.0)
+    sq = rnd(BATCH, 6, 2, scale=1.0)
+    h = F.relu(tf_conv_transpose(t(x).permute(0, 3, 1, 2), t(w1), b1, [2, 3], "same", [0, 2]))
+    h = tf_conv_transpose(h, t(w2), b2, [3, 2], "valid", [2, 1])
+    g = torch.tanh(tf_conv_transpose(t(sq).permute(0, 2, 1), t(w3), b3, [2], "same", [1]))
+    return "conv_transpose_op.h5", "-", {"x": x, "s": sq}, \
+        [h.permute(0, 2, 3, 1), g.permute(0, 2, 1)]
+
+
+# ----------------------------------------------------------------------------
+# data_format="channels_first": tensors are (N, C, spatial...), as torch's;
+# Flatten flattens the channels_last transpose (keras/src/layers/reshaping/
+# flatten.py); BatchNormalization normalizes axis 1.
+
+
+@case
+def channels_first(out):
+    cf = "channels_first"
+    w = rnd(4, 3, 3, 3)
+    b = rnd(4)
+    gamma, beta, mean, var = rnd(4) + 1, rnd(4), rnd(4), np.abs(rnd(4)) + 0.5
+    wf, bf, kf = dense_w(4 * 3 * 3, 3)
+    wd, bd = rnd(6, 1, 3, 3), rnd(6)     # depthwise, in 3, multiplier 2
+    wt, bt = rnd(6, 2, 3, 3), rnd(2)     # transpose (in, out, kh, kw)
+    w1, b1 = rnd(3, 2, 3), rnd(3)        # Conv1D
+    layers = [input_layer("img", [3, 8, 8]), input_layer("seq", [2, 10]),
+              layer("ZeroPadding2D", "pad", ["img"], padding=[[1, 0], [0, 1]], data_format=cf),
+              layer("Conv2D", "conv", ["pad"], filters=4, kernel_size=[3, 3], strides=[1, 1],
+                    padding="same", data_format=cf, activation="relu"),
+              layer("BatchNormalization", "bn", ["conv"], axis=1, epsilon=0.001),
+              layer("MaxPooling2D", "pool", ["bn"], pool_size=[2, 2], padding="valid",
+                    data_format=cf),
+              layer("Cropping2D", "crop", ["pool"], cropping=[[0, 1], [1, 0]], data_format=cf),
+              layer("UpSampling2D", "up", ["crop"], size=[2, 2], data_format=cf,
+                    interpolation="nearest"),
+              layer("AveragePooling2D", "avg", ["up"], pool_size=[2, 2], padding="same",
+                    data_format=cf),
+              layer("Flatten", "flat", ["avg"], data_format=cf),
+              layer("Dense", "fc", ["flat"], units=3, activation="linear"),
+              layer("DepthwiseConv2D", "dw", ["img"], kernel_size=[3, 3], depth_multiplier=2,
+                    padding="valid", data_format=cf, activation="linear"),
+              layer("Conv2DTranspose", "ct", ["dw"], filters=2, kernel_size=[3, 3],
+                    strides=[2, 2], padding="same", data_format=cf, activation="linear"),
+              layer("GlobalAveragePooling2D", "gap", ["ct"], data_format=cf, keepdims=True),
+              layer("Conv1D", "c1", ["seq"], filters=3, kernel_size=[3], strides=[2],
+                    padding="valid", data_format=cf, activation="linear"),
+              layer("GlobalMaxPooling1D", "gmp", ["c1"], data_format=cf)]
+    cfg = functional(layers, ["img", "seq"], ["fc", "gap", "gmp"])
+
+    def dw_kernel(wk):  # (in*dm, 1, kh, kw) -> (kh, kw, in, dm)
+        return np.transpose(wk.reshape(3, 2, 3, 3), (2, 3, 0, 1)).copy()
+    save_h5(os.path.join(out, "channels_first.h5"), cfg, {
+        "conv": [("kernel", conv_kernel(w)), ("bias", b)],
+        "bn": [("gamma", gamma), ("beta", beta), ("moving_mean", mean),
+               ("moving_variance", var)],
+        "fc": kf, "dw": [("depthwise_kernel", dw_kernel(wd)), ("bias", bd)],
+        "ct": [("kernel", np.transpose(wt, (2, 3, 1, 0)).copy()), ("bias", bt)],
+        "c1": [("kernel", conv_kernel(w1)), ("bias", b1)]})
+    x = rnd(BATCH, 3, 8, 8, scale=1.0)
+    sq = rnd(BATCH, 2, 10, scale=1.0)
+    h = F.pad(t(x), (0, 1, 1, 0))                       # W: 0 left, 1 right; H: 1 top
+    h = F.relu(F.conv2d(h, t(w), t(b), padding=1))      # 'same', k3 s1
+    h = F.batch_norm(h, t(mean), t(var), t(gamma), t(beta), False, 0.0, 0.001)
+    h = F.max_pool2d(h, 2)                              # [4, 4, 4]
+    h = h[:, :, 0:3, 1:4]                               # crop
+    h = h.repeat_interleave(2, 2).repeat_interleave(2, 3)
+    h = F.avg_pool2d(h, 2)                              # 'same' on 6x6: no padding
+    y0 = F.linear(h.permute(0, 2, 3, 1).reshape(BATCH, -1), t(wf), t(bf))
+    g = F.conv2d(t(x), t(wd), t(bd), groups=3)          # [6, 6, 6]
+    g = tf_conv_transpose(g, t(wt), bt, [2, 2], "same", None)
+    y1 = g.mean((2, 3), keepdim=True)
+    y2 = F.conv1d(t(sq), t(w1), t(b1), stride=2).amax(2)
+    return "channels_first.h5", "-", {"img": x, "seq": sq}, [y0, y1, y2]
+
+
+# UpSampling2D(interpolation="bilinear"): Keras resizes with tf.image.resize
+# (tf.keras backend.resize_images; Keras 3 ops.image.resize), whose bilinear
+# mode uses half-pixel centres in TF 2 and clamps at the borders: torch's
+# interpolate(align_corners=False).
+@case
+def upsampling_bilinear(out):
+    layers = [input_layer("x", [3, 4, 2]), input_layer("xc", [2, 3, 4]),
+              layer("UpSampling2D", "up", ["x"], size=[2, 3], interpolation="bilinear",
+                    data_format="channels_last"),
+              layer("UpSampling2D", "up_cf", ["xc"], size=[3, 2], interpolation="bilinear",
+                    data_format="channels_first")]
+    cfg = functional(layers, ["x", "xc"], ["up", "up_cf"])
+    save_h5(os.path.join(out, "upsampling_bilinear.h5"), cfg, {})
+    x = rnd(BATCH, 3, 4, 2, scale=1.0)
+    xc = rnd(BATCH, 2, 3, 4, scale=1.0)
+    y0 = F.interpolate(t(x).permute(0, 3, 1, 2), scale_factor=(2, 3), mode="bilinear",
+                       align_corners=False).permute(0, 2, 3, 1)
+    y1 = F.interpolate(t(xc), scale_factor=(3, 2), mode="bilinear", align_corners=False)
+    return "upsampling_bilinear.h5", "-", {"x": x, "xc": xc}, [y0, y1]
+
+
+# ----------------------------------------------------------------------------
 # Hostile files: (file, config or "-", words the refusal must contain)
 
 
@@ -776,6 +1324,45 @@ def hostile(out):
     with h5py.File(os.path.join(out, "hostile_not_keras.h5"), "w") as f:
         f.create_dataset("data", data=np.zeros(3))
     rows.append(("hostile_not_keras.h5", "-", "not a Keras model"))
+    # Remaining refusals, precise: Masking, stateful RNNs.
+    cfg = functional(base + [layer("Masking", "mask", ["x"], mask_value=0.0)], ["x"], ["mask"])
+    save_h5(os.path.join(out, "hostile_masking.h5"), cfg, {})
+    rows.append(("hostile_masking.h5", "-", "does not carry masks"))
+    cfg = functional([input_layer("s", [3, 4]),
+                      layer("LSTM", "l", ["s"], units=2, stateful=True)], ["s"], ["l"])
+    save_h5(os.path.join(out, "hostile_stateful.h5"), cfg, {})
+    rows.append(("hostile_stateful.h5", "-", "stateful=True"))
+    # A nested model whose two sub-models both hold a layer named 'dense': a
+    # legacy group cannot tell their weights apart.
+    sub = lambda n: {"class_name": "Sequential", "name": n, "config": {"name": n, "layers": [
+        {"class_name": "Dense", "config": {"name": "dense", "units": 4,
+                                           "batch_input_shape": [None, 4]}}]},
+        "inbound_nodes": [[[("nin" if n == "s1" else "s1"), 1 if n == "s2" else 0, 0, {}]]]}
+    nested = {"class_name": "Functional", "config": {
+        "name": "twice", "layers": [input_layer("nin", [4]), sub("s1"), sub("s2")],
+        "input_layers": [["nin", 0, 0]], "output_layers": [["s2", 1, 0]]}}
+    cfg = sequential([input_layer("x", [4], functional=False), dict(nested, name="twice")])
+    save_h5(os.path.join(out, "hostile_nested_twice.h5"), cfg,
+            {"twice": [("dense/kernel", rnd(4, 4)), ("dense/bias", rnd(4))]}, nested_names=True)
+    rows.append(("hostile_nested_twice.h5", "-", "cannot be told apart"))
+    # Weights in a nested model's group that name none of its layers.
+    inner = {"class_name": "Sequential", "config": {"name": "inner", "layers": [
+        {"class_name": "Dense", "config": {"name": "d", "units": 4,
+                                           "batch_input_shape": [None, 4]}}]}}
+    cfg = sequential([input_layer("x", [4], functional=False), dict(inner, name="inner")])
+    save_h5(os.path.join(out, "hostile_nested_stray.h5"), cfg,
+            {"inner": [("other/kernel", rnd(4, 4)), ("other/bias", rnd(4))]}, nested_names=True)
+    rows.append(("hostile_nested_stray.h5", "-", "names none of its layers"))
+    # Models nested 20 deep.
+    m = {"class_name": "Sequential", "config": {"name": "m0", "layers": [
+        {"class_name": "Activation", "config": {"name": "a0", "activation": "relu",
+                                                "batch_input_shape": [None, 4]}}]}}
+    for i in range(1, 20):
+        m = {"class_name": "Sequential", "config": {"name": f"m{i}", "layers": [
+            dict(m, name=f"m{i - 1}")]}}
+    cfg = sequential([input_layer("x", [4], functional=False), dict(m, name="m19")])
+    save_h5(os.path.join(out, "hostile_deep_nesting.h5"), cfg, {})
+    rows.append(("hostile_deep_nesting.h5", "-", "nest more than 16 levels"))
     return rows
 
 
