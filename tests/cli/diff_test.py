@@ -71,6 +71,17 @@ def a_model_without_its_scaler_shows_the_missing_preprocessing():
 
 
 @case
+def a_keras_activation_change_names_the_layer():
+    a = os.path.join(DIFF, "keras_hidden_relu.h5")
+    b = os.path.join(DIFF, "keras_hidden_tanh.h5")
+    r = run(a, b, "--json")
+    assert r.returncode == 1, r
+    ch = [l for l in json.loads(r.stdout)["lines"] if l["changed"]]
+    assert len(ch) == 1 and ch[0]["section"] == "structure", ch
+    assert "activation changed: Relu  ->  Tanh at node 'hidden/" in ch[0]["text"], ch
+
+
+@case
 def a_swapped_scaler_is_one_preprocessing_line():
     a = os.path.join(DIFF, "iris_standard_logreg.pkl")
     b = os.path.join(DIFF, "iris_minmax_logreg.pkl")

@@ -1214,6 +1214,9 @@ Result<std::vector<Val>> Converter::Apply(const std::string& cls, const std::str
   Ctx c{b_, keras_major_, &notes_};
   Cfg cfg(config);
   auto& b = b_;
+  // Nodes and weights are named after the layer ("dense_1/MatMul_3"), so
+  // that tiffin diff names the layer that changed.
+  auto scope = b.Scope(name);
   auto one = [&](Result<Val> v) -> Result<std::vector<Val>> {
     if (!v.ok()) return v.status();
     return std::vector<Val>{*v};
@@ -1263,6 +1266,15 @@ Result<std::vector<Val>> Converter::Apply(const std::string& cls, const std::str
     std::string y = names[0];
     for (size_t i = 1; i < names.size(); ++i) y = b.Op(cls == "Add" ? "Add" : "Mul", {y, names[i]});
     return std::vector<Val>{{y, ins[0].shape}};
+  }
+  const bool uses_mask = cls == "LSTM" || cls == "GRU" || cls == "SimpleRNN" ||
+                         cls == "Bidirectional" || cls == "GlobalAveragePooling1D" ||
+                         cls == "GlobalAvgPool1D";
+  if (uses_mask && !masked_by_.empty()) {
+    return NotSupported("Keras skips the steps that Embedding '" + masked_by_ +
+                        "' masks (mask_zero=True); tiffin does not apply Keras masks, so its "
+                        "results would differ on padded sequences (rebuild the model without "
+                        "mask_zero, or export it to ONNX with tf2onnx)");
   }
   if ((cls == "LSTM" || cls == "GRU" || cls == "SimpleRNN") && !ins.empty())
     return Recurrent(c, cls, cfg, ins, w);
@@ -1362,10 +1374,9 @@ Result<std::vector<Val>> Converter::Apply(const std::string& cls, const std::str
   if (cls == "Embedding") {
     TIFFIN_ASSIGN_OR_RETURN(Tensor e, Weight(w, "embeddings", 0));
     if (e.rank() != 2) return InvalidArgument("embeddings is not a matrix");
-    if (cfg.Bool("mask_zero", false)) {
-      notes_.push_back("Embedding '" + name +
-                       "' has mask_zero=True: tiffin does not propagate the mask to later layers");
-    }
+    // A mask changes only the layers that consume it (recurrent layers and
+    // the 1-D global average); those refuse below. Others ignore it in Keras too.
+    if (cfg.Bool("mask_zero", false)) masked_by_ = name;
     std::string idx = x.dtype == DType::kInt64 ? x.name : b.Cast(x.name, DType::kInt64);
     std::vector<int64_t> s = x.shape;
     s.push_back(e.dim(1));

@@ -40,6 +40,9 @@ class Converter {
   sklearn::GraphBuilder& b_;
   int keras_major_ = 2;
   std::vector<std::string> notes_;
+  // The Embedding with mask_zero=True met so far, if any: layers that
+  // consume Keras masks after it are refused.
+  std::string masked_by_;
 };
 
 }  // namespace tiffin::keras

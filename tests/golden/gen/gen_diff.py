@@ -13,6 +13,12 @@ differ in their scaler only:
   iris_standard_logreg.pkl - Pipeline(StandardScaler, LogisticRegression);
   iris_minmax_logreg.pkl   - Pipeline(MinMaxScaler, LogisticRegression).
 
+Two Keras-layout legacy .h5 files (written with h5py by gen_keras.py's
+helpers; TensorFlow is not in Debian) with the same weights, whose layer
+'hidden' is Dense(relu) in one and Dense(tanh) in the other: the seed's
+rebuilt architecture with one activation changed:
+  keras_hidden_relu.h5, keras_hidden_tanh.h5.
+
 Run:  /usr/bin/python3 tests/golden/gen/gen_diff.py
 """
 import os
@@ -55,6 +61,23 @@ def main():
         model = make_pipeline(scaler, LogisticRegression(max_iter=1000)).fit(X, y)
         with open(os.path.join(OUT, f"iris_{name}_logreg.pkl"), "wb") as f:
             pickle.dump(model, f, protocol=4)
+
+    import sys
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import gen_keras
+
+    rng = np.random.RandomState(7)
+    weights = {"hidden": [("kernel", rng.randn(4, 8).astype(np.float32)),
+                          ("bias", rng.randn(8).astype(np.float32))],
+               "out": [("kernel", rng.randn(8, 3).astype(np.float32)),
+                       ("bias", rng.randn(3).astype(np.float32))]}
+    for act in ("relu", "tanh"):
+        cfg = gen_keras.sequential([
+            gen_keras.input_layer("x", [4], functional=False),
+            gen_keras.layer("Dense", "hidden", units=8, activation=act),
+            gen_keras.layer("Dense", "out", units=3, activation="softmax")])
+        gen_keras.save_h5(os.path.join(OUT, f"keras_hidden_{act}.h5"), cfg, weights)
 
 
 if __name__ == "__main__":

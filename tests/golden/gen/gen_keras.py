@@ -1332,6 +1332,13 @@ def hostile(out):
                       layer("LSTM", "l", ["s"], units=2, stateful=True)], ["s"], ["l"])
     save_h5(os.path.join(out, "hostile_stateful.h5"), cfg, {})
     rows.append(("hostile_stateful.h5", "-", "stateful=True"))
+    # Embedding(mask_zero=True) before an LSTM: Keras skips the padded steps,
+    # which tiffin does not do, so the model is refused rather than mispredicted.
+    cfg = functional([input_layer("t", [5]),
+                      layer("Embedding", "emb", ["t"], input_dim=10, output_dim=3, mask_zero=True),
+                      layer("LSTM", "l", ["emb"], units=2)], ["t"], ["l"])
+    save_h5(os.path.join(out, "hostile_mask_zero.h5"), cfg, {"emb": [("embeddings", rnd(10, 3))]})
+    rows.append(("hostile_mask_zero.h5", "-", "mask_zero=True"))
     # A nested model whose two sub-models both hold a layer named 'dense': a
     # legacy group cannot tell their weights apart.
     sub = lambda n: {"class_name": "Sequential", "name": n, "config": {"name": n, "layers": [
