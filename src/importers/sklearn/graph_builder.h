@@ -50,7 +50,9 @@ class GraphBuilder {
   void AddOutput(const std::string& value, const std::string& name, DType dtype,
                  std::vector<Dim> shape);
 
-  // An initializer.
+  // An initializer. ConstDoubles/ConstInts with an empty `shape` make a 1-D
+  // tensor of v.size() (as Tensor::FromVector), not a scalar: use
+  // Const(Tensor::Scalar(x)) for a scalar.
   std::string Const(Tensor t, const std::string& hint = "c");
   std::string ConstDoubles(std::vector<double> v, Shape shape, const std::string& hint = "c");
   std::string ConstInts(std::vector<int64_t> v, Shape shape, const std::string& hint = "c");
