@@ -13,14 +13,13 @@ compared with the library's own values at rtol 1e-5, atol 1e-6:
 Exits 77 (ctest's skip code) when Node.js or the fixtures are missing.
 """
 import argparse
-import json
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 
 import numpy as np
+
+import ort_batch  # tests/ort/ort_batch.py
 
 RTOL, ATOL = 1e-5, 1e-6
 
@@ -47,8 +46,9 @@ def main():
     ap.add_argument("--fixtures", required=True)
     ap.add_argument("--external", required=True)
     args = ap.parse_args()
-    if shutil.which("node") is None:
-        print("SKIP: Node.js is not installed")
+    why = ort_batch.skip_reason(args.source)
+    if why:
+        print("SKIP: " + why)
         return 77
     if not os.path.isdir(args.fixtures):
         print(f"SKIP: no fixtures at {args.fixtures} (make xgboost-fixtures)")
@@ -127,21 +127,16 @@ def main():
         jobs, kept = [], []
         for i, (name, path, x, out) in enumerate(cases):
             onnx = os.path.join(tmp, f"{i}.onnx")
-            r = subprocess.run([args.tiffin, "convert", path, "-o", onnx], capture_output=True, text=True)
-            if r.returncode != 0:
-                print(f"FAIL {name}: tiffin convert: {r.stderr.strip()}")
+            _, err = ort_batch.convert(args.tiffin, path, onnx, inspect=False)
+            if err:
+                print(f"FAIL {name}: tiffin convert: {err}")
                 failures += 1
                 continue
             jobs.append({"model": onnx, "inputs": {"X": {
                 "type": "float64", "dims": list(x.shape),
                 "data": [None if np.isnan(v) else float(v) for v in x.ravel()]}}})
             kept.append((name, out))
-        jobs_path, res_path = os.path.join(tmp, "jobs.json"), os.path.join(tmp, "results.json")
-        with open(jobs_path, "w") as f:
-            json.dump(jobs, f)
-        subprocess.run(["node", os.path.join(args.source, "tools", "ort", "run_batch.js"), jobs_path,
-                        res_path], check=True)
-        results = json.load(open(res_path))
+        results = ort_batch.run_batch(args.source, tmp, jobs)
         worst = 0.0
         for (name, out), res in zip(kept, results):
             if "error" in res:

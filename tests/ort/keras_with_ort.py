@@ -9,14 +9,14 @@ outputs with torch's (the case's rtol/atol, 1e-5 / 1e-6).
 Exits 77 (ctest's skip code) when Node.js or onnxruntime-node is missing.
 """
 import argparse
-import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 
 import numpy as np
+
+import ort_batch  # tests/ort/ort_batch.py
 
 
 def main():
@@ -24,11 +24,9 @@ def main():
     ap.add_argument("--tiffin", required=True)
     ap.add_argument("--source", required=True)
     args = ap.parse_args()
-    if shutil.which("node") is None:
-        print("SKIP: Node.js is not installed")
-        return 77
-    if not os.path.isdir(os.path.join(args.source, "tools", "ort", "node_modules", "onnxruntime-node")):
-        print("SKIP: tools/ort/node_modules/onnxruntime-node is missing; run scripts/setup.sh")
+    why = ort_batch.skip_reason(args.source)
+    if why:
+        print("SKIP: " + why)
         return 77
     failures, checked = 0, 0
     with tempfile.TemporaryDirectory() as tmp:
@@ -59,24 +57,15 @@ def main():
                 wants.append(np.fromfile(os.path.join(fx, f), dtype=np.float32).reshape(
                     [int(d) for d in shape.split(",")]))
             onnx = os.path.join(tmp, name + ".onnx")
-            cmd = [args.tiffin, "convert", os.path.join(fx, model), "-o", onnx]
-            if config != "-":
-                cmd += ["--config", os.path.join(fx, config)]
-            r = subprocess.run(cmd, capture_output=True, text=True)
-            if r.returncode != 0:
-                print(f"FAIL {name}: tiffin convert: {r.stderr.strip()}")
+            info, err = ort_batch.convert(args.tiffin, os.path.join(fx, model), onnx,
+                                          [] if config == "-" else ["--config", os.path.join(fx, config)])
+            if err:
+                print(f"FAIL {name}: tiffin convert: {err}")
                 failures += 1
                 continue
-            info = json.loads(subprocess.run([args.tiffin, "inspect", onnx, "--json"], capture_output=True,
-                                             text=True, check=True).stdout)
             jobs.append({"model": onnx, "inputs": inputs})
             cases.append((name, rtol, atol, wants, [o["name"] for o in info["outputs"]]))
-        jobs_path, res_path = os.path.join(tmp, "jobs.json"), os.path.join(tmp, "results.json")
-        with open(jobs_path, "w") as f:
-            json.dump(jobs, f)
-        subprocess.run(["node", os.path.join(args.source, "tools", "ort", "run_batch.js"), jobs_path, res_path],
-                       check=True)
-        results = json.load(open(res_path))
+        results = ort_batch.run_batch(args.source, tmp, jobs)
         for (name, rtol, atol, wants, out_names), res in zip(cases, results):
             if "error" in res:
                 print(f"FAIL {name}: ONNX Runtime: {res['error'][:300]}")

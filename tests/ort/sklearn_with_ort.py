@@ -15,12 +15,12 @@ import argparse
 import csv
 import json
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 
 import numpy as np
+
+import ort_batch  # tests/ort/ort_batch.py
 
 OUT_KEY = {"decision": "decision_function", "transform": "transformed"}
 # Outputs tiffin does not produce yet (same list as sklearn_test.cc).
@@ -47,8 +47,9 @@ def main():
     ap.add_argument("--source", required=True)
     ap.add_argument("--fixtures", required=True)
     args = ap.parse_args()
-    if shutil.which("node") is None:
-        print("SKIP: Node.js is not installed")
+    why = ort_batch.skip_reason(args.source)
+    if why:
+        print("SKIP: " + why)
         return 77
     if not os.path.exists(os.path.join(args.fixtures, "index.json")):
         print(f"SKIP: no fixtures at {args.fixtures} (make sklearn-fixtures)")
@@ -68,14 +69,11 @@ def main():
             if name == "tuple__model_scaler":
                 steps = ["--steps", "scaler,model"]
             onnx = os.path.join(tmp, name + ".onnx")
-            r = subprocess.run([args.tiffin, "convert", os.path.join(d, variant), "-o", onnx] + steps,
-                               capture_output=True, text=True)
-            if r.returncode != 0:
-                print(f"FAIL {name}: tiffin convert: {r.stderr.strip()}")
+            info, err = ort_batch.convert(args.tiffin, os.path.join(d, variant), onnx, steps)
+            if err:
+                print(f"FAIL {name}: tiffin convert: {err}")
                 failures += 1
                 continue
-            info = json.loads(subprocess.run([args.tiffin, "inspect", onnx, "--json"], capture_output=True,
-                                             text=True, check=True).stdout)
             inputs = {}
             if meta["input"] == "X.npy":
                 x = np.load(os.path.join(d, "X.npy"))
@@ -104,12 +102,7 @@ def main():
                     continue
             jobs.append({"model": onnx, "inputs": inputs})
             cases.append((name, d, meta, expect, [o["name"] for o in info["outputs"]]))
-        jobs_path, res_path = os.path.join(tmp, "jobs.json"), os.path.join(tmp, "results.json")
-        with open(jobs_path, "w") as f:
-            json.dump(jobs, f)
-        subprocess.run(["node", os.path.join(args.source, "tools", "ort", "run_batch.js"), jobs_path, res_path],
-                       check=True)
-        results = json.load(open(res_path))
+        results = ort_batch.run_batch(args.source, tmp, jobs)
         for (name, d, meta, expect, out_names), res in zip(cases, results):
             if "error" in res:
                 print(f"FAIL {name}: ONNX Runtime: {res['error'][:300]}")
