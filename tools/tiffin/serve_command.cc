@@ -64,6 +64,8 @@ const char kUsage[] =
     "  --max-in-flight N      more requests get 503 + Retry-After (default 1024)\n"
     "  --max-batch-size N     dynamic batching up to N rows (default 0: off)\n"
     "  --max-queue-delay-us N longest wait to fill a batch (default 100)\n"
+    "  (a model's config.pbtxt may set its own version policy, batching and\n"
+    "   labels, in Triton's format; see docs/serving.md)\n"
     "  --drain-timeout-ms N   longest wait for requests on SIGTERM (default 30000)\n"
     "  --inline               run each request on the thread that read it (one event\n"
     "                         loop per thread, no worker pool): faster for small\n"
@@ -202,9 +204,10 @@ int Serve(const std::vector<std::string>& argv) {
       !count("--poll-seconds", 0, 86400,
              [&](long long v) { poll_seconds = static_cast<int>(v); }) ||
       !count("--max-batch-size", 0, 1 << 20,
-             [&](long long v) { service_options.max_batch_size = static_cast<int>(v); }) ||
-      !count("--max-queue-delay-us", 0, 10000000,
-             [&](long long v) { service_options.max_queue_delay_us = static_cast<int>(v); })) {
+             [&](long long v) { repo_options.batching.max_batch_size = static_cast<int>(v); }) ||
+      !count("--max-queue-delay-us", 0, 10000000, [&](long long v) {
+        repo_options.batching.max_queue_delay_us = static_cast<int>(v);
+      })) {
     return 2;
   }
   if (values.count("--host")) http.host = values["--host"];
