@@ -862,19 +862,28 @@ HttpResponse Service::Handle(const HttpRequest& req) {
         };
         for (const auto& m : repo_->Models()) {
           if (m->unloaded) {
-            add(m->name, "", "UNAVAILABLE", "unloaded");
+            add(m->name, "", "UNAVAILABLE", m->gone ? "removed from the repository" : "unloaded");
             continue;
           }
           for (const auto& [v, sv] : m->versions) {
             auto f = m->failed.find(v);
-            add(m->name, std::to_string(v), "READY",
-                f == m->failed.end() ? ""
-                                     : "reload failed, previous file still serving: " + f->second);
+            std::string why = f == m->failed.end()
+                                  ? ""
+                                  : "reload failed, previous file still serving: " + f->second;
+            if (!m->config_error.empty()) {
+              why += (why.empty() ? "" : "; ") + m->config_error +
+                     " (serving with the previous settings)";
+            }
+            add(m->name, std::to_string(v), "READY", why);
           }
           for (const auto& [v, why] : m->failed)
             if (!m->versions.count(v)) add(m->name, std::to_string(v), "UNAVAILABLE", why);
-          if (m->versions.empty() && m->failed.empty())
-            add(m->name, "", "UNAVAILABLE", "no versions");
+          for (const auto& [v, why] : m->removed)
+            if (!m->versions.count(v)) add(m->name, std::to_string(v), "UNAVAILABLE", why);
+          if (m->versions.empty() && m->failed.empty() && m->removed.empty()) {
+            add(m->name, "", "UNAVAILABLE",
+                m->config_error.empty() ? "no versions" : m->config_error);
+          }
         }
         return Json(200, out + "]");
       }
@@ -1053,6 +1062,9 @@ HttpResponse Service::Handle(const HttpRequest& req) {
       for (const auto& [v, sv] : m->versions) vs.push_back(v);
       for (const auto& [v, why] : m->failed)
         if (!m->versions.count(v)) vs.push_back(v);
+      for (const auto& [v, why] : m->removed)
+        if (!m->versions.count(v) && !m->failed.count(v)) vs.push_back(v);
+      std::sort(vs.begin(), vs.end());
       if (!label.empty() || !version.empty()) {
         auto f = repo_->Find(name, version, label);
         if (!f.ok()) return tf_error(404, f.status().message());
@@ -1063,10 +1075,14 @@ HttpResponse Service::Handle(const HttpRequest& req) {
         first = false;
         const bool ok = m->versions.count(v) > 0;
         auto f = m->failed.find(v);
-        out +=
-            "{\"version\":\"" + std::to_string(v) + "\",\"state\":\"" + (ok ? "AVAILABLE" : "END") +
-            "\",\"status\":{\"error_code\":\"" + (ok ? "OK" : "UNKNOWN") +
-            "\",\"error_message\":" + JsonQuote(ok || f == m->failed.end() ? "" : f->second) + "}}";
+        auto rm = m->removed.find(v);
+        const std::string why = ok                       ? ""
+                                : f != m->failed.end()   ? f->second
+                                : rm != m->removed.end() ? rm->second
+                                                         : "";
+        out += "{\"version\":\"" + std::to_string(v) + "\",\"state\":\"" +
+               (ok ? "AVAILABLE" : "END") + "\",\"status\":{\"error_code\":\"" +
+               (ok ? "OK" : "UNKNOWN") + "\",\"error_message\":" + JsonQuote(why) + "}}";
       }
       return Json(200, out + "]}");
     }
