@@ -91,6 +91,7 @@ FUZZ_CORPUS_fuzz_keras_file = fuzz/corpus/keras_file
 FUZZ_CORPUS_fuzz_xgboost = fuzz/corpus/xgboost
 FUZZ_CORPUS_fuzz_lightgbm = fuzz/corpus/lightgbm
 FUZZ_CORPUS_fuzz_serve = fuzz/corpus/serve
+FUZZ_CORPUS_fuzz_model_config = fuzz/corpus/model_config
 fuzz:
 	@scripts/setup.sh --fuzz
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTIFFIN_BUILD_FUZZ=ON -DTIFFIN_BUILD_TESTS=OFF -DTIFFIN_BUILD_BENCH=OFF
