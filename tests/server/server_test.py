@@ -694,6 +694,32 @@ def sigterm_drains_and_exits_0():
     assert any('"event":"draining"' in line for line in srv.lines), srv.lines
 
 
+@case
+def sigterm_at_any_moment_exits_0():
+    # As soon as the "ready" line is out (the handler used to be armed only
+    # after it: 35-45% of these died of the signal, status 143), and twice in
+    # a row (the second used to find the default action back during the exit).
+    codes = []
+    for i in range(30):
+        p = subprocess.Popen([TIFFIN, "serve", REPO, "--http-port", "0"] +
+                             (["--inline"] if i % 2 else []),
+                             stderr=subprocess.PIPE, text=True)
+        for line in p.stderr:
+            if '"event":"ready"' in line:
+                break
+        p.send_signal(signal.SIGTERM)
+        if i % 3 == 0:
+            time.sleep(0.01)
+            p.send_signal(signal.SIGTERM)
+        try:
+            codes.append(p.wait(20))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            codes.append("hung")
+        p.stderr.close()
+    assert codes == [0] * len(codes), codes
+
+
 # ---- TF Serving :classify / :regress, b64 ---------------------------------------------
 
 def bytes_model(path):
