@@ -503,7 +503,7 @@ Result<std::string> ClassifyResult(const Model& model, const Tensor& probabiliti
                            std::to_string(examples) + "," + std::to_string(classes) +
                            "] (examples, classes): use ':predict'");
   }
-  std::string out = "{\"result\":[";
+  std::string out = "{\"results\":[";
   for (int64_t r = 0; r < examples; ++r) {
     if (r) out += ',';
     out += '[';
@@ -527,7 +527,7 @@ Result<std::string> RegressResult(const std::string& output, const Tensor& value
                            " for " + std::to_string(examples) +
                            " examples; ':regress' needs one value per example: use ':predict'");
   }
-  std::string out = "{\"result\":[";
+  std::string out = "{\"results\":[";
   for (int64_t r = 0; r < examples; ++r) {
     if (r) out += ',';
     AppendDouble(ElementAsDouble(values, r), &out);

@@ -48,7 +48,9 @@ Result<std::vector<NamedTensor>> ParseExamples(simdjson::dom::element root, cons
 Result<size_t> ClassifyOutput(const Model& model);
 Result<size_t> RegressOutput(const Model& model);
 
-// {"result": [[[label, score], ...], ...]} and {"result": [v, ...]}.
+// {"results": [[[label, score], ...], ...]} and {"results": [v, ...]}: the key
+// TF Serving writes (kClassifyRegressResponseKey in its util/json_tensor.cc;
+// its REST docs say "result" in places).
 Result<std::string> ClassifyResult(const Model& model, const Tensor& probabilities,
                                    int64_t examples);
 Result<std::string> RegressResult(const std::string& output, const Tensor& values,

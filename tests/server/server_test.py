@@ -755,7 +755,7 @@ def tf_classify_matches_sklearn():
     body = {"examples": [dict(zip("abcd", row)) for row in X.tolist()]}
     r = T.post("/v1/models/iris:classify", body)
     assert r.status_code == 200, r.text
-    res = r.json()["result"]
+    res = r.json()["results"]
     labels = [str(c) for c in SK_MODEL.classes_]
     assert [[lab for lab, _ in row] for row in res] == [labels] * len(X), res
     got = np.array([[p for _, p in row] for row in res])
@@ -764,11 +764,11 @@ def tf_classify_matches_sklearn():
     body = {"signature_name": "serving_default", "context": {"a": X[0, 0]},
             "examples": [{"b": [X[0, 1]], "c": X[0, 2], "d": [X[0, 3]]}]}
     r = T.post("/v1/models/iris/versions/1:classify", body)
-    got = np.array([p for _, p in r.json()["result"][0]])
+    got = np.array([p for _, p in r.json()["results"][0]])
     assert np.abs(got - SK_PROBA[0]).max() < TOL, r.text
     # the whole row as the model's input, by its name
     r = T.post("/v1/models/iris:classify", {"examples": [{"X": row} for row in X.tolist()]})
-    got = np.array([[p for _, p in row] for row in r.json()["result"]])
+    got = np.array([[p for _, p in row] for row in r.json()["results"]])
     assert np.abs(got - SK_PROBA).max() < TOL, r.text
     # not a classifier: 400 saying what to use
     r = T.post("/v1/models/reg:classify", {"examples": [{"sepal_length": 1}]})
@@ -794,12 +794,12 @@ def tf_regress_binds_features_by_name():
         e["sepal_width"] = r[1]
     r = T.post("/v1/models/reg:regress", {"examples": ex})
     assert r.status_code == 200, r.text
-    got = np.array(r.json()["result"])
+    got = np.array(r.json()["results"])
     assert got.shape == want.shape and np.abs(got - want).max() < 1e-9, (got, want)
     body = {"context": {"sepal_width": 3.0},
             "examples": [{"sepal_length": 5.0, "petal_length": 1.5},
                          {"sepal_length": 6.0, "petal_length": 4.5, "sepal_width": 2.0}]}
-    got = T.post("/v1/models/reg:regress", body).json()["result"]
+    got = T.post("/v1/models/reg:regress", body).json()["results"]
     want = REG.predict(np.array([[5.0, 3.0, 1.5], [6.0, 2.0, 4.5]]))
     assert np.abs(np.array(got) - want).max() < 1e-9, (got, want)
     # a missing and an unknown feature are named
