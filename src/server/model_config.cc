@@ -212,11 +212,12 @@ Result<ModelConfig> ParseModelConfig(std::string_view text, const std::string& w
     return InvalidArgument(fix + "too many version_labels (" +
                            std::to_string(pb.version_labels_size()) + ")");
   }
-  for (const auto& [label, v] : pb.version_labels()) {
-    if (label.empty() || v < 0) {
-      return InvalidArgument(fix + "version_labels entries need a label and a version >= 0");
+  for (const auto& entry : pb.version_labels()) {
+    if (entry.key().empty() || entry.value() < 0) {
+      return InvalidArgument(fix + "version_labels entries need a key (the label) and a value " +
+                             "(a version >= 0)");
     }
-    out.labels[label] = v;
+    out.labels[entry.key()] = entry.value();  // a later entry wins, as in a map
   }
   return out;
 }
