@@ -264,6 +264,32 @@ TEST_F(RepositoryTest, ConfigPbtxtSetsAModelsPolicyAndABadOneKeepsItFromLoading)
   EXPECT_TRUE(repo.Get("b")->config_error.empty());
 }
 
+TEST_F(RepositoryTest, AChangedConfigAppliesWithoutReloadingTheModel) {
+  AddVersion("a", 1);
+  RepositoryOptions o;
+  o.path = root_.string();
+  o.batching = {0, 100};
+  Repository repo(o);
+  ASSERT_TRUE(repo.Init().ok());
+  auto before = *repo.Find("a", "", "");
+  EXPECT_EQ(before->batching.max_batch_size, 0);  // the flags
+  std::ofstream(root_ / "a" / "config.pbtxt")
+      << "max_batch_size: 16\ndynamic_batching { max_queue_delay_microseconds: 300 }\n"
+      << "version_labels { key: \"stable\" value: 1 }\n";
+  repo.Poll();
+  auto after = *repo.Find("a", "", "stable");
+  EXPECT_EQ(after->batching.max_batch_size, 16);
+  EXPECT_EQ(after->batching.max_queue_delay_us, 300);
+  EXPECT_EQ(after->model, before->model);  // same loaded model, same counters
+  EXPECT_EQ(after->stats, before->stats);
+  // Broken now: the version keeps serving with the settings it had.
+  std::ofstream(root_ / "a" / "config.pbtxt") << "max_batch_size: {\n";
+  repo.Poll();
+  auto kept = *repo.Find("a", "", "");
+  EXPECT_EQ(kept->batching.max_batch_size, 16);
+  EXPECT_FALSE(repo.Get("a")->config_error.empty());
+}
+
 TEST_F(RepositoryTest, PollUnloadsRemovedVersionsAndModels) {
   AddVersion("a", 1);
   AddVersion("a", 2);
