@@ -357,18 +357,21 @@ Result<std::vector<NamedTensor>> ParseExamples(element root, const Model& model,
   }
   if (rows.empty()) return InvalidArgument("\"examples\" is empty" + form);
   const Features& first = rows[0];
+  auto has = [](const Features& f, const std::string& name) {
+    return std::any_of(f.begin(), f.end(), [&](const auto& p) { return p.first == name; });
+  };
   for (size_t r = 1; r < rows.size(); ++r) {
     const std::string where = "examples[" + std::to_string(r) + "]";
-    for (const auto& [name, v] : first) {
-      if (std::none_of(rows[r].begin(), rows[r].end(),
-                       [&](const auto& p) { return p.first == name; })) {
-        return InvalidArgument(where + " lacks feature '" + name + "' (examples[0] has it)");
+    for (const auto& feature : first) {
+      if (!has(rows[r], feature.first)) {
+        return InvalidArgument(where + " lacks feature '" + feature.first +
+                               "' (examples[0] has it)");
       }
     }
-    for (const auto& [name, v] : rows[r]) {
-      if (std::none_of(first.begin(), first.end(),
-                       [&](const auto& p) { return p.first == name; })) {
-        return InvalidArgument(where + " has feature '" + name + "', which examples[0] lacks");
+    for (const auto& feature : rows[r]) {
+      if (!has(first, feature.first)) {
+        return InvalidArgument(where + " has feature '" + feature.first +
+                               "', which examples[0] lacks");
       }
     }
   }
