@@ -740,8 +740,8 @@ bytes_model(os.path.join(TF_REPO, "blob", "1", "model.onnx"))
 from sklearn.linear_model import LinearRegression  # noqa: E402
 warnings.filterwarnings("ignore", message="X does not have valid feature names")
 FEATS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
-REG = LinearRegression().fit(X[:, :3] * [1, 2, 3], X[:, 3])
-REG.fit(np.vstack([X, X * 1.5 + 0.1])[:, :3], np.vstack([X, X * 1.5 + 0.1])[:, 3])
+REG_X = np.vstack([X, X * 1.5 + 0.1])
+REG = LinearRegression().fit(REG_X[:, :3], REG_X[:, 3])
 REG.feature_names_in_ = np.array(FEATS[:3], dtype=object)  # as fitted on a DataFrame
 os.makedirs(os.path.join(TF_REPO, "reg", "1"))
 with open(os.path.join(TF_REPO, "reg", "1", "model.pkl"), "wb") as f:
@@ -786,7 +786,7 @@ def tf_classify_matches_sklearn():
 
 @case
 def tf_regress_binds_features_by_name():
-    rows = np.vstack([X, X * 1.5 + 0.1])[:, :3]
+    rows = REG_X[:, :3]
     want = REG.predict(rows)
     # names in another order than fitted; one shared through the context
     ex = [{"petal_length": r[2], "sepal_length": [r[0]]} for r in rows.tolist()]
