@@ -93,6 +93,7 @@ FUZZ_CORPUS_fuzz_lightgbm = fuzz/corpus/lightgbm
 FUZZ_CORPUS_fuzz_serve = fuzz/corpus/serve
 FUZZ_CORPUS_fuzz_zip_reader = fuzz/corpus/torch fuzz/corpus/keras_file
 FUZZ_CORPUS_fuzz_torchscript_source = fuzz/corpus/torchscript_source
+FUZZ_CORPUS_fuzz_model_config = fuzz/corpus/model_config
 fuzz:
 	@scripts/setup.sh --fuzz
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTIFFIN_BUILD_FUZZ=ON -DTIFFIN_BUILD_TESTS=OFF -DTIFFIN_BUILD_BENCH=OFF

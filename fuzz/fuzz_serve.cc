@@ -1,7 +1,8 @@
 // libFuzzer target: arbitrary bytes as an HTTP request body to the server's
 // endpoints (KServe V2 infer with and without the binary-tensor extension, TF
 // Serving :predict, MLflow /invocations as JSON and CSV, the repository
-// index) on examples/iris_mlp/model.onnx. The first byte picks the endpoint
+// index) on examples/iris_mlp/model.onnx, and TF Serving's :classify,
+// :regress and b64 :predict on the examples/models repository. The first byte picks the endpoint
 // and, for binary requests, where the JSON header ends. Every answer must be
 // a 2xx or 4xx: a 5xx is a bug.
 #include <cstddef>
@@ -32,6 +33,19 @@ tiffin::server::Service* GetService() {
   return service;
 }
 
+// examples/models: iris_logreg (a classifier with labels), iris_mlp, iris_forest.
+tiffin::server::Service* GetRepositoryService() {
+  static tiffin::server::Repository* repo = [] {
+    tiffin::server::RepositoryOptions o;
+    o.path = std::string(TIFFIN_SOURCE_DIR) + "/examples/models";
+    auto* r = new tiffin::server::Repository(o);
+    if (!r->Init().ok()) std::abort();
+    return r;
+  }();
+  static tiffin::server::Service* service = new tiffin::server::Service(repo, {});
+  return service;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -40,7 +54,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   req.method = "POST";
   req.received = req.started = std::chrono::steady_clock::now();
   req.body.assign(reinterpret_cast<const char*>(data) + 2, size - 2);
-  switch (data[0] % 6) {
+  tiffin::server::Service* service = GetService();
+  switch (data[0] % 9) {
     case 0:
       req.target = "/v2/models/m/infer";
       break;
@@ -60,11 +75,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       req.target = "/invocations";
       req.headers.emplace_back("Content-Type", "text/csv");
       break;
+    case 5:
+      req.target = "/v1/models/iris_logreg:classify";
+      service = GetRepositoryService();
+      break;
+    case 6:
+      req.target = "/v1/models/iris_mlp:regress";
+      service = GetRepositoryService();
+      break;
+    case 7:
+      req.target = data[1] % 2 ? "/v1/models/iris_logreg:predict" : "/v1/models/iris_mlp:predict";
+      service = GetRepositoryService();
+      break;
     default:
       req.target = "/v2/repository/index";
       break;
   }
-  auto res = GetService()->Handle(req);
+  auto res = service->Handle(req);
   if (res.status >= 500) std::abort();
   return 0;
 }

@@ -82,8 +82,7 @@ struct Batcher::Queue {
   bool leader = false;
 };
 
-Batcher::Batcher(int max_batch_size, int max_queue_delay_us)
-    : max_batch_size_(max_batch_size), max_queue_delay_us_(max_queue_delay_us) {}
+Batcher::Batcher() = default;
 Batcher::~Batcher() = default;
 
 std::shared_ptr<Batcher::Queue> Batcher::QueueFor(const ServedVersion* sv) {
@@ -105,7 +104,9 @@ Result<std::vector<Tensor>> Batcher::Run(const ServedVersion& sv,
     if (rows < 0) rows = f.tensor.dim(0);
   }
   VersionStats& st = *sv.stats;
-  if (rows <= 0 || rows >= max_batch_size_) {
+  const int max_batch_size = sv.batching.max_batch_size;
+  const int max_queue_delay_us = sv.batching.max_queue_delay_us;
+  if (rows <= 0 || rows >= max_batch_size) {
     st.exec_count.fetch_add(1, std::memory_order_relaxed);
     *compute_start = Clock::now();
     return sv.model->Run(feeds);
@@ -122,18 +123,18 @@ Result<std::vector<Tensor>> Batcher::Run(const ServedVersion& sv,
       continue;
     }
     q.leader = true;
-    const auto deadline = Clock::now() + std::chrono::microseconds(max_queue_delay_us_);
+    const auto deadline = Clock::now() + std::chrono::microseconds(max_queue_delay_us);
     auto queued = [&] {
       int64_t n = 0;
       for (const Pending* p : q.q) n += p->rows;
       return n;
     };
-    while (queued() < max_batch_size_) {
+    while (queued() < max_batch_size) {
       if (q.cv.wait_until(lk, deadline) == std::cv_status::timeout) break;
     }
     std::vector<Pending*> batch;
     int64_t total = 0;
-    while (!q.q.empty() && (batch.empty() || total + q.q.front()->rows <= max_batch_size_)) {
+    while (!q.q.empty() && (batch.empty() || total + q.q.front()->rows <= max_batch_size)) {
       total += q.q.front()->rows;
       batch.push_back(q.q.front());
       q.q.pop_front();

@@ -1,6 +1,8 @@
 // Dynamic batching: requests for one model version that arrive close together
-// run as one execution. The first waiting request leads: it waits up to
-// `max_queue_delay_us` for more rows (or until `max_batch_size` rows are
+// run as one execution, with the version's own settings (ServedVersion::
+// batching: the flags, or its model's config.pbtxt). The first waiting request
+// leads: it waits up to `max_queue_delay_us` for more rows (or until
+// `max_batch_size` rows are
 // queued), concatenates the queued requests' inputs along dim 0 in arrival
 // order, runs the model once and hands each request its own rows. Requests
 // whose inputs cannot be joined (different trailing dims or dtypes, scalars)
@@ -23,11 +25,12 @@ namespace tiffin::server {
 
 class Batcher {
  public:
-  Batcher(int max_batch_size, int max_queue_delay_us);
+  Batcher();
   ~Batcher();
 
-  // Runs `feeds` on `sv`, possibly within a batch; `*compute_start` is set to
-  // when the execution that served it began.
+  // Runs `feeds` on `sv`, possibly within a batch of up to
+  // sv.batching.max_batch_size rows; `*compute_start` is set to when the
+  // execution that served it began.
   Result<std::vector<Tensor>> Run(const ServedVersion& sv, const std::vector<NamedTensor>& feeds,
                                   std::chrono::steady_clock::time_point* compute_start);
 
@@ -35,8 +38,6 @@ class Batcher {
 
  private:
   std::shared_ptr<Queue> QueueFor(const ServedVersion* sv);
-  int max_batch_size_;
-  int max_queue_delay_us_;
   std::mutex mu_;
   std::map<const ServedVersion*, std::shared_ptr<Queue>> queues_;
 };

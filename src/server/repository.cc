@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
+#include <set>
 
 #include "core/json.h"
 
@@ -64,46 +65,16 @@ Result<std::string> PickModelFile(const std::string& dir) {
 
 std::string ModelState::reason() const {
   std::string out;
-  if (unloaded) out = "unloaded";
+  if (gone)
+    out = "removed from the repository";
+  else if (unloaded)
+    out = "unloaded";
+  if (!config_error.empty()) out += (out.empty() ? "" : "; ") + config_error;
   for (const auto& [v, why] : failed) {
     if (!out.empty()) out += "; ";
     out += "version " + std::to_string(v) + ": " + why;
   }
   return out;
-}
-
-Result<VersionPolicy> ParseVersionPolicy(const std::string& text) {
-  VersionPolicy p;
-  const std::string fix = " (use latest, latest:N, all or specific:1,3)";
-  if (text == "all") {
-    p.kind = VersionPolicy::kAll;
-    return p;
-  }
-  if (text == "latest") return p;
-  if (text.rfind("latest:", 0) == 0) {
-    int64_t n;
-    if (!ParseInt(std::string_view(text).substr(7), &n) || n < 1 || n > 1000000) {
-      return InvalidArgument("--version-policy '" + text + "': N must be a positive count" + fix);
-    }
-    p.latest = static_cast<int>(n);
-    return p;
-  }
-  if (text.rfind("specific:", 0) == 0) {
-    p.kind = VersionPolicy::kSpecific;
-    std::string_view rest = std::string_view(text).substr(9);
-    while (!rest.empty()) {
-      size_t comma = rest.find(',');
-      int64_t v;
-      if (!ParseInt(rest.substr(0, comma), &v) || v < 0) {
-        return InvalidArgument("--version-policy '" + text + "': versions are integers" + fix);
-      }
-      p.specific.push_back(v);
-      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-    }
-    if (p.specific.empty()) return InvalidArgument("--version-policy '" + text + "'" + fix);
-    return p;
-  }
-  return InvalidArgument("unknown --version-policy '" + text + "'" + fix);
 }
 
 Repository::Repository(RepositoryOptions options) : options_(std::move(options)) {}
@@ -191,16 +162,37 @@ Status Repository::Init() {
 void Repository::Poll() {
   Status s;
   auto found = Discover(&s);
-  if (!s.ok()) {
+  std::error_code ec;
+  if (!s.ok() && !(found.empty() && fs::is_directory(options_.path, ec))) {
     Log("warning", "poll", "\"error\":" + JsonQuote(s.message()));
     return;
   }
   std::lock_guard<std::mutex> lock(load_mu_);
+  std::set<std::string> seen;
   for (const auto& d : found) {
+    seen.insert(d.name);
     sources_[d.name] = d;
     auto cur = Get(d.name);
-    if (cur && cur->unloaded) continue;
+    if (cur && cur->unloaded && !cur->gone) continue;  // unloaded through the API: stays so
     (void)Reload(d);
+  }
+  // Models whose folder went away: unloaded, as TF Serving and Triton's POLL
+  // mode do. Requests holding one of their versions finish on it.
+  for (const auto& m : Models()) {
+    if (seen.count(m->name) || m->gone) continue;
+    auto next = std::make_shared<ModelState>();
+    next->name = m->name;
+    next->source = m->source;
+    next->unloaded = true;
+    next->gone = true;
+    for (const auto& [v, sv] : m->versions) next->removed[v] = "model folder removed";
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      models_[m->name] = next;
+    }
+    sources_.erase(m->name);
+    Log("info", "model_removed",
+        "\"model\":" + JsonQuote(m->name) + ",\"source\":" + JsonQuote(m->source));
   }
 }
 
@@ -237,7 +229,8 @@ Status Repository::Reload(const Discovered& d) {
   // Versions on disk: version -> model file (or why there is none).
   std::map<int64_t, Result<std::string>> on_disk;
   std::error_code ec;
-  if (fs::is_regular_file(d.dir, ec)) {
+  const bool is_dir = fs::is_directory(d.dir, ec);
+  if (!is_dir) {
     on_disk.emplace(1, d.dir);
   } else if (d.versioned) {
     for (const auto& e : fs::directory_iterator(d.dir, ec)) {
@@ -250,22 +243,78 @@ Status Repository::Reload(const Discovered& d) {
   }
 
   auto old = Get(d.name);
+  if (old && old->gone) old = nullptr;  // came back: a fresh start
   auto next = std::make_shared<ModelState>();
   next->name = d.name;
   next->source = d.dir;
+  const std::string fields = "\"model\":" + JsonQuote(d.name);
+
+  // The model's own settings (config.pbtxt beside its versions), over the flags.
+  VersionPolicy policy = options_.policy;
+  BatchSettings batching = options_.batching;
   for (const auto& key : {std::string("*"), d.name}) {
     auto it = options_.labels.find(key);
     if (it != options_.labels.end())
       for (const auto& [l, v] : it->second) next->labels[l] = v;
   }
+  if (is_dir) {
+    const std::string cfg_path = (fs::path(d.dir) / kModelConfigFile).string();
+    next->config_id = FileId(cfg_path);
+    const bool changed = !old || old->config_id != next->config_id;
+    if (!next->config_id.empty()) {
+      auto cfg = ReadModelConfig(cfg_path, options_.batching);
+      if (cfg.ok() && !cfg->name.empty() && cfg->name != d.name) {
+        cfg = InvalidArgument(cfg_path + ": name '" + cfg->name + "' is not the model's folder '" +
+                              d.name + "' (fix the name or leave it out)");
+      }
+      if (!cfg.ok()) {
+        // The model does not load with a config it cannot read; versions that
+        // were serving (with the previous config) go on serving.
+        next->config_error = "config.pbtxt: " + cfg.status().message();
+        if (changed) {
+          Log("error", "model_config_invalid",
+              fields + ",\"path\":" + JsonQuote(cfg_path) +
+                  ",\"reason\":" + JsonQuote(cfg.status().message()));
+        }
+        if (old) {
+          next->versions = old->versions;
+          next->labels = old->labels;
+          next->removed = old->removed;
+        }
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          models_[d.name] = next;
+        }
+        return FailedPrecondition("model '" + d.name + "' not loaded: " + next->config_error);
+      }
+      if (changed) {
+        for (const auto& w : cfg->warnings)
+          Log("warning", "model_config", fields + ",\"detail\":" + JsonQuote(w));
+        Log("info", "model_config", fields + ",\"path\":" + JsonQuote(cfg_path));
+      }
+      if (cfg->policy) policy = *cfg->policy;
+      if (cfg->batching) batching = *cfg->batching;
+      for (const auto& [l, v] : cfg->labels) next->labels[l] = v;
+    }
+  }
 
   std::vector<int64_t> order;
-  const VersionPolicy& p = options_.policy;
+  const VersionPolicy& p = policy;
   if (p.kind == VersionPolicy::kSpecific) {
     order = p.specific;
   } else {
     for (auto it = on_disk.rbegin(); it != on_disk.rend(); ++it) order.push_back(it->first);
   }
+  auto same_batching = [](const BatchSettings& a, const BatchSettings& b) {
+    return a.max_batch_size == b.max_batch_size && a.max_queue_delay_us == b.max_queue_delay_us;
+  };
+  // A version kept as is, with the model's current settings.
+  auto keep = [&](const std::shared_ptr<const ServedVersion>& sv) {
+    if (same_batching(sv->batching, batching)) return sv;
+    auto copy = std::make_shared<ServedVersion>(*sv);  // same model and counters
+    copy->batching = batching;
+    return std::shared_ptr<const ServedVersion>(std::move(copy));
+  };
   int loaded = 0;
   for (int64_t v : order) {
     if (p.kind == VersionPolicy::kLatest && loaded >= p.latest) break;
@@ -276,18 +325,24 @@ Status Repository::Reload(const Discovered& d) {
     }
     auto disk = on_disk.find(v);
     if (disk == on_disk.end()) {
-      next->failed[v] = "not found under '" + d.dir + "'";
+      if (old && old->removed.count(v)) {
+        next->removed[v] = old->removed.at(v);
+      } else if (previous) {
+        next->removed[v] = "version folder removed";
+      } else {
+        next->failed[v] = "not found under '" + d.dir + "'";
+      }
       continue;
     }
     if (!disk->second.ok()) {
       next->failed[v] = disk->second.status().message();
-      if (previous) next->versions[v] = previous, ++loaded;
+      if (previous) next->versions[v] = keep(previous), ++loaded;
       continue;
     }
     const std::string& path = *disk->second;
     const std::string id = FileId(path);
     if (previous && previous->file_id == id) {
-      next->versions[v] = previous;
+      next->versions[v] = keep(previous);
       ++loaded;
       continue;
     }
@@ -296,7 +351,7 @@ Status Repository::Reload(const Discovered& d) {
       if (f != old->failed_id.end() && f->second == id) {  // same broken file: not again
         next->failed[v] = old->failed.at(v);
         next->failed_id[v] = id;
-        if (previous) next->versions[v] = previous, ++loaded;
+        if (previous) next->versions[v] = keep(previous), ++loaded;
         continue;
       }
     }
@@ -308,10 +363,10 @@ Status Repository::Reload(const Discovered& d) {
       next->failed[v] = model.status().ToString();
       next->failed_id[v] = id;
       Log("error", "model_load_failed",
-          "\"model\":" + JsonQuote(d.name) + ",\"version\":" + std::to_string(v) + ",\"path\":" +
-              JsonQuote(path) + ",\"reason\":" + JsonQuote(model.status().ToString()) +
+          fields + ",\"version\":" + std::to_string(v) + ",\"path\":" + JsonQuote(path) +
+              ",\"reason\":" + JsonQuote(model.status().ToString()) +
               (previous ? ",\"still_serving\":" + std::to_string(v) : std::string()));
-      if (previous) next->versions[v] = previous, ++loaded;
+      if (previous) next->versions[v] = keep(previous), ++loaded;
       continue;
     }
     auto sv = std::make_shared<ServedVersion>();
@@ -320,17 +375,32 @@ Status Repository::Reload(const Discovered& d) {
     sv->path = path;
     sv->file_id = id;
     sv->model = std::move(model).value();
+    sv->batching = batching;
     if (previous) sv->stats = previous->stats;  // same version, new file: counters go on
     next->versions[v] = std::move(sv);
     ++loaded;
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.1f", ms);
     Log("info", "model_loaded",
-        "\"model\":" + JsonQuote(d.name) + ",\"version\":" + std::to_string(v) +
-            ",\"path\":" + JsonQuote(path) + ",\"load_ms\":" + buf);
+        fields + ",\"version\":" + std::to_string(v) + ",\"path\":" + JsonQuote(path) +
+            ",\"load_ms\":" + buf);
   }
   // With latest:N, newer versions that failed still keep older ones serving
-  // (the loop above went on down); nothing more to do here.
+  // (the loop above went on down). Versions that were serving or removed and
+  // are no longer on disk are listed as removed.
+  if (old) {
+    for (const auto& [v, sv] : old->versions) {
+      if (on_disk.count(v) || next->removed.count(v)) continue;
+      next->removed[v] = "version folder removed";
+    }
+    for (const auto& [v, why] : old->removed)
+      if (!on_disk.count(v) && !next->removed.count(v)) next->removed[v] = why;
+  }
+  for (const auto& [v, why] : next->removed) {
+    if (old && !old->removed.count(v)) {
+      Log("info", "version_removed", fields + ",\"version\":" + std::to_string(v));
+    }
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     models_[d.name] = next;
@@ -372,6 +442,7 @@ Result<std::shared_ptr<const ServedVersion>> Repository::Find(const std::string&
     for (const auto& s : Models()) names += (names.empty() ? "" : ", ") + s->name;
     return NotFound("model '" + name + "' is not served (models: " + names + ")");
   }
+  if (m->gone) return NotFound("model '" + name + "' was removed from the repository");
   if (m->unloaded) return NotFound("model '" + name + "' is unloaded");
   std::string available;
   for (const auto& [v, sv] : m->versions)
@@ -397,8 +468,11 @@ Result<std::shared_ptr<const ServedVersion>> Repository::Find(const std::string&
   auto it = m->versions.find(v);
   if (it == m->versions.end()) {
     auto f = m->failed.find(v);
+    auto r = m->removed.find(v);
     return NotFound("model '" + name + "' version " + std::to_string(v) + " is not serving" +
-                    (f != m->failed.end() ? " (" + f->second + ")" : "") +
+                    (f != m->failed.end()    ? " (" + f->second + ")"
+                     : r != m->removed.end() ? " (" + r->second + ")"
+                                             : "") +
                     " (serving: " + available + ")");
   }
   return it->second;

@@ -8,6 +8,10 @@
 //   PATH/<model>/<file>               one unversioned model (version 1)
 //   PATH/<version>/<file>, PATH/<file>  PATH itself is one model (KServe's
 //                                     --model_dir=/mnt/models)
+// A model folder may hold config.pbtxt (Triton's name and text format): its
+// own version policy, dynamic batching and labels (see model_config.h). A
+// config that does not parse keeps the model from loading (its versions that
+// were serving go on), with the reason in the index and the log.
 //
 // A reload loads each wanted version beside the ones serving, then publishes
 // the new set in one step. A version whose file is unchanged is kept as is;
@@ -29,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "server/model_config.h"
 #include "tiffin/model.h"
 #include "tiffin/options.h"
 #include "tiffin/status.h"
@@ -56,34 +61,31 @@ struct ServedVersion {
   std::string file_id;  // size, mtime and inode: a changed file reloads
   std::shared_ptr<const Model> model;
   std::shared_ptr<VersionStats> stats = std::make_shared<VersionStats>();
+  BatchSettings batching;  // the flags', or the model's config.pbtxt
 };
 
 struct ModelState {
   std::string name;
   std::string source;  // the directory or file it comes from
   bool unloaded = false;
+  bool gone = false;  // its folder was removed (found by polling); unloaded too
   std::map<int64_t, std::shared_ptr<const ServedVersion>> versions;  // serving
   std::map<int64_t, std::string> failed;     // version -> why it did not load
   std::map<int64_t, std::string> failed_id;  // version -> file_id that failed
+  std::map<int64_t, std::string> removed;    // version -> why: its folder went away
   std::map<std::string, int64_t> labels;
+  std::string config_error;  // config.pbtxt did not parse: versions keep their settings
+  std::string config_id;     // config.pbtxt's size, mtime and inode ("" = none)
   bool ready() const { return !unloaded && !versions.empty(); }
   // "" when ready and nothing failed; else the reasons, "; "-joined.
   std::string reason() const;
 };
 
-struct VersionPolicy {
-  enum Kind { kLatest, kAll, kSpecific } kind = kLatest;
-  int latest = 1;
-  std::vector<int64_t> specific;
-};
-
-// "latest", "latest:2", "all", "specific:1,3".
-Result<VersionPolicy> ParseVersionPolicy(const std::string& text);
-
 struct RepositoryOptions {
   std::string path;
   std::string model_name;  // names a model given as a file or as PATH itself
   VersionPolicy policy;
+  BatchSettings batching;  // dynamic batching (default off)
   // model -> label -> version ("stable" -> 3); "*" as model: every model.
   std::map<std::string, std::map<std::string, int64_t>> labels;
   LoadOptions load;
@@ -99,7 +101,11 @@ class Repository {
   // missing, holds no model, or (single model file) the model fails to load.
   Status Init();
 
-  // Re-reads every loaded model's files (new, changed, removed versions).
+  // Re-reads the repository: new models, new, changed and removed versions
+  // and config.pbtxt changes. A model whose folder is gone is unloaded (it
+  // shows as removed in the index, and loads again when it comes back); a
+  // removed version folder unloads that version. Requests running on an
+  // unloaded version finish on it.
   void Poll();
 
   // Loads (or reloads) a model by name; errors name why no version serves.

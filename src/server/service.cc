@@ -12,6 +12,7 @@
 #include "core/json.h"
 #include "io/tensor_io.h"
 #include "server/batcher.h"
+#include "server/tf_serving.h"
 #include "tiffin/checks.h"
 
 namespace tiffin::server {
@@ -177,7 +178,14 @@ void AppendNum(T v, std::string* out) {
   out->append(buf, r.ptr);
 }
 
-void AppendElement(const Tensor& t, int64_t i, std::string* out) {
+// `b64`: strings go as TF Serving's {"b64": "..."} (outputs named *_bytes).
+void AppendElement(const Tensor& t, int64_t i, std::string* out, bool b64 = false) {
+  if (b64 && t.dtype() == DType::kString) {
+    out->append("{\"b64\":\"");
+    out->append(EncodeBase64(t.data<std::string>()[i]));
+    out->append("\"}");
+    return;
+  }
   switch (t.dtype()) {
     case DType::kFloat32:
       return AppendNum(t.data<float>()[i], out);
@@ -203,24 +211,24 @@ void AppendElement(const Tensor& t, int64_t i, std::string* out) {
 }
 
 // Nested JSON arrays following the shape, from dim `d` at flat `offset`.
-void AppendNested(const Tensor& t, size_t d, int64_t offset, std::string* out) {
-  if (d == t.shape().size()) return AppendElement(t, offset, out);
+void AppendNested(const Tensor& t, size_t d, int64_t offset, std::string* out, bool b64 = false) {
+  if (d == t.shape().size()) return AppendElement(t, offset, out, b64);
   int64_t stride = 1;
   for (size_t k = d + 1; k < t.shape().size(); ++k) stride *= t.shape()[k];
   out->push_back('[');
   for (int64_t i = 0; i < t.shape()[d]; ++i) {
     if (i) out->push_back(',');
-    AppendNested(t, d + 1, offset + i * stride, out);
+    AppendNested(t, d + 1, offset + i * stride, out, b64);
   }
   out->push_back(']');
 }
 
 // Row r of a tensor of rank >= 1, nested.
-void AppendRow(const Tensor& t, int64_t r, std::string* out) {
-  if (t.rank() == 0) return AppendElement(t, 0, out);
+void AppendRow(const Tensor& t, int64_t r, std::string* out, bool b64 = false) {
+  if (t.rank() == 0) return AppendElement(t, 0, out, b64);
   int64_t stride = 1;
   for (size_t k = 1; k < t.shape().size(); ++k) stride *= t.shape()[k];
-  AppendNested(t, 1, r * stride, out);
+  AppendNested(t, 1, r * stride, out, b64);
 }
 
 std::string ShapeJson(const Shape& s) {
@@ -341,7 +349,8 @@ Result<Inference> ServiceImpl::Run(Batcher* batcher, const ServedVersion& sv,
     rows = (*conformed)[0].tensor.dim(0);
   auto t1 = Clock::now();
   Clock::time_point compute_start = t1;
-  auto outputs = batcher ? batcher->Run(sv, *conformed, &compute_start) : model.Run(*conformed);
+  const bool batching = batcher && sv.batching.max_batch_size > 1;
+  auto outputs = batching ? batcher->Run(sv, *conformed, &compute_start) : model.Run(*conformed);
   auto t2 = Clock::now();
   if (!outputs.ok()) {
     int http = HttpStatusOf(outputs.status());
@@ -352,7 +361,7 @@ Result<Inference> ServiceImpl::Run(Batcher* batcher, const ServedVersion& sv,
     inf.outputs.push_back({model.outputs()[i].name, std::move((*outputs)[i])});
   st.success.fetch_add(1, std::memory_order_relaxed);
   st.inference_count.fetch_add(static_cast<uint64_t>(rows), std::memory_order_relaxed);
-  if (!batcher) st.exec_count.fetch_add(1, std::memory_order_relaxed);
+  if (!batching) st.exec_count.fetch_add(1, std::memory_order_relaxed);
   st.queue_ns.fetch_add(Ns(req.received, req.started) + Ns(t1, compute_start),
                         std::memory_order_relaxed);
   st.compute_ns.fetch_add(Ns(t0, t1) + Ns(compute_start, t2), std::memory_order_relaxed);
@@ -731,9 +740,7 @@ std::string TensorsMeta(const std::vector<TensorInfo>& ts) {
 // ---- Service ---------------------------------------------------------------
 
 Service::Service(Repository* repo, ServiceOptions options) : repo_(repo), options_(options) {
-  if (options_.max_batch_size > 1) {
-    batcher_ = std::make_unique<Batcher>(options_.max_batch_size, options_.max_queue_delay_us);
-  }
+  batcher_ = std::make_unique<Batcher>();
 }
 Service::~Service() = default;
 
@@ -843,19 +850,28 @@ HttpResponse Service::Handle(const HttpRequest& req) {
         };
         for (const auto& m : repo_->Models()) {
           if (m->unloaded) {
-            add(m->name, "", "UNAVAILABLE", "unloaded");
+            add(m->name, "", "UNAVAILABLE", m->gone ? "removed from the repository" : "unloaded");
             continue;
           }
           for (const auto& [v, sv] : m->versions) {
             auto f = m->failed.find(v);
-            add(m->name, std::to_string(v), "READY",
-                f == m->failed.end() ? ""
-                                     : "reload failed, previous file still serving: " + f->second);
+            std::string why = f == m->failed.end()
+                                  ? ""
+                                  : "reload failed, previous file still serving: " + f->second;
+            if (!m->config_error.empty()) {
+              why += (why.empty() ? "" : "; ") + m->config_error +
+                     " (serving with the previous settings)";
+            }
+            add(m->name, std::to_string(v), "READY", why);
           }
           for (const auto& [v, why] : m->failed)
             if (!m->versions.count(v)) add(m->name, std::to_string(v), "UNAVAILABLE", why);
-          if (m->versions.empty() && m->failed.empty())
-            add(m->name, "", "UNAVAILABLE", "no versions");
+          for (const auto& [v, why] : m->removed)
+            if (!m->versions.count(v)) add(m->name, std::to_string(v), "UNAVAILABLE", why);
+          if (m->versions.empty() && m->failed.empty() && m->removed.empty()) {
+            add(m->name, "", "UNAVAILABLE",
+                m->config_error.empty() ? "no versions" : m->config_error);
+          }
         }
         return Json(200, out + "]");
       }
@@ -1034,6 +1050,9 @@ HttpResponse Service::Handle(const HttpRequest& req) {
       for (const auto& [v, sv] : m->versions) vs.push_back(v);
       for (const auto& [v, why] : m->failed)
         if (!m->versions.count(v)) vs.push_back(v);
+      for (const auto& [v, why] : m->removed)
+        if (!m->versions.count(v) && !m->failed.count(v)) vs.push_back(v);
+      std::sort(vs.begin(), vs.end());
       if (!label.empty() || !version.empty()) {
         auto f = repo_->Find(name, version, label);
         if (!f.ok()) return tf_error(404, f.status().message());
@@ -1044,10 +1063,14 @@ HttpResponse Service::Handle(const HttpRequest& req) {
         first = false;
         const bool ok = m->versions.count(v) > 0;
         auto f = m->failed.find(v);
-        out +=
-            "{\"version\":\"" + std::to_string(v) + "\",\"state\":\"" + (ok ? "AVAILABLE" : "END") +
-            "\",\"status\":{\"error_code\":\"" + (ok ? "OK" : "UNKNOWN") +
-            "\",\"error_message\":" + JsonQuote(ok || f == m->failed.end() ? "" : f->second) + "}}";
+        auto rm = m->removed.find(v);
+        const std::string why = ok                       ? ""
+                                : f != m->failed.end()   ? f->second
+                                : rm != m->removed.end() ? rm->second
+                                                         : "";
+        out += "{\"version\":\"" + std::to_string(v) + "\",\"state\":\"" +
+               (ok ? "AVAILABLE" : "END") + "\",\"status\":{\"error_code\":\"" +
+               (ok ? "OK" : "UNKNOWN") + "\",\"error_message\":" + JsonQuote(why) + "}}";
       }
       return Json(200, out + "]}");
     }
@@ -1065,8 +1088,10 @@ HttpResponse Service::Handle(const HttpRequest& req) {
                            ",\"outputs\":" + TfSignature(model.outputs()) +
                            ",\"method_name\":\"tensorflow/serving/predict\"}}}}}");
     }
-    if (verb != "predict") {
-      return tf_error(404, "':" + verb + "' is not supported; use ':predict'");
+    if (verb != "predict" && verb != "classify" && verb != "regress") {
+      return tf_error(404, "':" + verb +
+                               "' is not supported; use ':predict', ':classify' or "
+                               "':regress'");
     }
     if (!post) return method_not_allowed("POST");
     element root;
@@ -1074,21 +1099,64 @@ HttpResponse Service::Handle(const HttpRequest& req) {
       return decode_failed(sv, InvalidArgument(std::string("request is not valid JSON: ") +
                                                simdjson::error_message(err)));
     }
+    const io::ParseLimits limits = LimitsFor(req.body.size());
+    B64Values b64;
+    if (verb != "predict") {
+      // tf.Example-style "examples": one answer per example.
+      auto which = verb == "classify" ? ClassifyOutput(model) : RegressOutput(model);
+      if (!which.ok()) return decode_failed(sv, which.status());
+      auto feeds = ParseExamples(root, model, limits, &b64);
+      if (!feeds.ok()) return decode_failed(sv, feeds.status());
+      const int64_t examples =
+          feeds->empty() || (*feeds)[0].tensor.rank() == 0 ? 1 : (*feeds)[0].tensor.dim(0);
+      Failure failure;
+      auto inf = infer(sv, std::move(feeds).value(), &failure);
+      if (!inf.ok()) {
+        failure.message = b64.Scrub(failure.message);
+        return FailureResponse(failure, &model, options_.redact_errors);
+      }
+      const NamedTensor& o = inf->outputs[*which];
+      auto body = verb == "classify" ? ClassifyResult(model, o.tensor, examples)
+                                     : RegressResult(o.name, o.tensor, examples);
+      if (!body.ok()) return StatusResponse(body.status(), &model, options_.redact_errors);
+      if (!inf->warnings.empty())
+        body->insert(body->size() - 1, ",\"warnings\":" + JsonStringList(inf->warnings));
+      return Json(200, std::move(body).value());
+    }
+    std::string rewritten;
+    if (req.body.find("\"b64\"") != std::string::npos) {
+      // {"b64": "..."} values: decoded, then parsed like the rest.
+      Status rs = RewriteB64Predict(root, model, &rewritten, &b64);
+      if (!rs.ok()) return decode_failed(sv, rs);
+      if (Parser().parse(rewritten).get(root) != simdjson::SUCCESS) {
+        return decode_failed(sv, InvalidArgument("request is not valid JSON"));
+      }
+    }
     bool row_format = false;
     std::string doc;
     Status ds = TfInputsDoc(root, model, &row_format, &doc);
     if (!ds.ok()) return decode_failed(sv, ds);
-    auto feeds = io::ParseJsonInputs(doc, model.inputs(), LimitsFor(req.body.size()));
-    if (!feeds.ok()) return decode_failed(sv, feeds.status());
+    auto feeds = io::ParseJsonInputs(doc, model.inputs(), limits);
+    if (!feeds.ok()) {
+      return decode_failed(sv, Status(feeds.status().code(), b64.Scrub(feeds.status().message())));
+    }
+    b64.Fill(&*feeds);
     Failure failure;
     auto inf = infer(sv, std::move(feeds).value(), &failure);
-    if (!inf.ok()) return FailureResponse(failure, &model, options_.redact_errors);
+    if (!inf.ok()) {
+      failure.message = b64.Scrub(failure.message);
+      return FailureResponse(failure, &model, options_.redact_errors);
+    }
     const auto& outs = inf->outputs;
+    // Output tensors whose name ends in _bytes go as {"b64": "..."}.
+    auto is_bytes = [](const NamedTensor& t) {
+      return t.name.size() >= 6 && t.name.compare(t.name.size() - 6, 6, "_bytes") == 0;
+    };
     std::string out;
     if (row_format) {
       out = "{\"predictions\":";
       if (outs.size() == 1) {
-        AppendNested(outs[0].tensor, 0, 0, &out);
+        AppendNested(outs[0].tensor, 0, 0, &out, is_bytes(outs[0]));
       } else {
         int64_t rows = outs.empty() || outs[0].tensor.rank() == 0 ? 0 : outs[0].tensor.dim(0);
         out += '[';
@@ -1099,7 +1167,7 @@ HttpResponse Service::Handle(const HttpRequest& req) {
             if (k) out += ',';
             out += JsonQuote(outs[k].name) + ":";
             if (outs[k].tensor.rank() > 0 && outs[k].tensor.dim(0) > r)
-              AppendRow(outs[k].tensor, r, &out);
+              AppendRow(outs[k].tensor, r, &out, is_bytes(outs[k]));
             else
               out += "null";
           }
@@ -1110,13 +1178,13 @@ HttpResponse Service::Handle(const HttpRequest& req) {
     } else {
       out = "{\"outputs\":";
       if (outs.size() == 1) {
-        AppendNested(outs[0].tensor, 0, 0, &out);
+        AppendNested(outs[0].tensor, 0, 0, &out, is_bytes(outs[0]));
       } else {
         out += '{';
         for (size_t k = 0; k < outs.size(); ++k) {
           if (k) out += ',';
           out += JsonQuote(outs[k].name) + ":";
-          AppendNested(outs[k].tensor, 0, 0, &out);
+          AppendNested(outs[k].tensor, 0, 0, &out, is_bytes(outs[k]));
         }
         out += '}';
       }

@@ -22,11 +22,8 @@ namespace tiffin::server {
 struct ServiceOptions {
   // Leave input values out of error messages (names, dtypes and shapes stay).
   bool redact_errors = false;
-  // Dynamic batching (0: off): requests for one model version that arrive
-  // within `max_queue_delay_us` of each other run as one batch of up to
-  // `max_batch_size` rows; each gets its own rows back, in order.
-  int max_batch_size = 0;
-  int max_queue_delay_us = 100;
+  // Dynamic batching is per model version: RepositoryOptions::batching (the
+  // flags) or the model's config.pbtxt.
 };
 
 class Batcher;

@@ -9,7 +9,9 @@ response says which complete version computed it.
 
 Covers: V2 health/metadata/ready/infer (JSON, binary extension, "pd" tabular),
 repository index/load/unload, stats; TF Serving status/metadata/predict with
-versions and labels; MLflow /invocations (JSON forms, CSV, 415), /ping,
+versions and labels, :classify and :regress (against scikit-learn), {"b64"}
+values and *_bytes outputs; per-model config.pbtxt; polling that unloads
+removed versions and models; MLflow /invocations (JSON forms, CSV, 415), /ping,
 /health, /version; /metrics; malformed input (bad JSON, shapes, dtypes, huge
 shapes, truncated bodies, slowloris, 413, 503); hot reload under load (50
 swaps, no failed request); a failed load keeps the old version; dynamic
@@ -31,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 
 import numpy as np
 import onnx
@@ -689,6 +692,276 @@ def sigterm_drains_and_exits_0():
     except requests.ConnectionError:
         pass
     assert any('"event":"draining"' in line for line in srv.lines), srv.lines
+
+
+@case
+def sigterm_at_any_moment_exits_0():
+    # As soon as the "ready" line is out (the handler used to be armed only
+    # after it: 35-45% of these died of the signal, status 143), and twice in
+    # a row (the second used to find the default action back during the exit).
+    codes = []
+    for i in range(30):
+        p = subprocess.Popen([TIFFIN, "serve", REPO, "--http-port", "0"] +
+                             (["--inline"] if i % 2 else []),
+                             stderr=subprocess.PIPE, text=True)
+        for line in p.stderr:
+            if '"event":"ready"' in line:
+                break
+        p.send_signal(signal.SIGTERM)
+        if i % 3 == 0:
+            time.sleep(0.01)
+            p.send_signal(signal.SIGTERM)
+        try:
+            codes.append(p.wait(20))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            codes.append("hung")
+        p.stderr.close()
+    assert codes == [0] * len(codes), codes
+
+
+# ---- TF Serving :classify / :regress, b64 ---------------------------------------------
+
+def bytes_model(path):
+    """out_bytes = Identity(in), strings [N]."""
+    x = helper.make_tensor_value_info("in", TensorProto.STRING, ["N"])
+    y = helper.make_tensor_value_info("out_bytes", TensorProto.STRING, ["N"])
+    g = helper.make_graph([helper.make_node("Identity", ["in"], ["out_bytes"])], "id", [x], [y])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    onnx.save(m, path)
+
+
+TF_REPO = os.path.join(TMP, "tfrepo")
+shutil.copytree(os.path.join(REPO, "iris"), os.path.join(TF_REPO, "iris"))
+scale_model(os.path.join(TF_REPO, "scale", "1", "model.onnx"), 3)
+bytes_model(os.path.join(TF_REPO, "blob", "1", "model.onnx"))
+from sklearn.linear_model import LinearRegression  # noqa: E402
+warnings.filterwarnings("ignore", message="X does not have valid feature names")
+FEATS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+REG_X = np.vstack([X, X * 1.5 + 0.1])
+REG = LinearRegression().fit(REG_X[:, :3], REG_X[:, 3])
+REG.feature_names_in_ = np.array(FEATS[:3], dtype=object)  # as fitted on a DataFrame
+os.makedirs(os.path.join(TF_REPO, "reg", "1"))
+with open(os.path.join(TF_REPO, "reg", "1", "model.pkl"), "wb") as f:
+    pickle.dump(REG, f)
+T = Server(TF_REPO)
+
+
+@case
+def tf_classify_matches_sklearn():
+    # features bind to the model's columns (no names were fitted: by position)
+    body = {"examples": [dict(zip("abcd", row)) for row in X.tolist()]}
+    r = T.post("/v1/models/iris:classify", body)
+    assert r.status_code == 200, r.text
+    res = r.json()["results"]
+    labels = [str(c) for c in SK_MODEL.classes_]
+    assert [[lab for lab, _ in row] for row in res] == [labels] * len(X), res
+    got = np.array([[p for _, p in row] for row in res])
+    assert np.abs(got - SK_PROBA).max() < TOL, np.abs(got - SK_PROBA).max()
+    # one-value lists, a context shared by every example, a signature name
+    body = {"signature_name": "serving_default", "context": {"a": X[0, 0]},
+            "examples": [{"b": [X[0, 1]], "c": X[0, 2], "d": [X[0, 3]]}]}
+    r = T.post("/v1/models/iris/versions/1:classify", body)
+    got = np.array([p for _, p in r.json()["results"][0]])
+    assert np.abs(got - SK_PROBA[0]).max() < TOL, r.text
+    # the whole row as the model's input, by its name
+    r = T.post("/v1/models/iris:classify", {"examples": [{"X": row} for row in X.tolist()]})
+    got = np.array([[p for _, p in row] for row in r.json()["results"]])
+    assert np.abs(got - SK_PROBA).max() < TOL, r.text
+    # not a classifier: 400 saying what to use
+    r = T.post("/v1/models/reg:classify", {"examples": [{"sepal_length": 1}]})
+    assert r.status_code == 400 and "':regress'" in r.json()["error"], r.text
+    r = T.post("/v1/models/scale:classify", {"examples": [{"x": [1, 2, 3]}]})
+    assert r.status_code == 400 and "':predict'" in r.json()["error"], r.text
+    r = T.post("/v1/models/iris:classify", {"examples": [{"a": [1, 2], "b": 1, "c": 1, "d": 1}]})
+    assert r.status_code == 400 and "'a'" in r.json()["error"], r.text
+    r = T.post("/v1/models/iris:classify", {"instances": [[1, 2, 3, 4]]})
+    assert r.status_code == 400 and "instances" in r.json()["error"], r.text
+    r = T.post("/v1/models/iris:classify", {"examples": [{"a": 1, "b": 1, "c": 1, "d": 1},
+                                                         {"a": 1, "b": 1, "c": 1}]})
+    assert r.status_code == 400 and "examples[1] lacks feature 'd'" in r.json()["error"], r.text
+
+
+@case
+def tf_regress_binds_features_by_name():
+    rows = REG_X[:, :3]
+    want = REG.predict(rows)
+    # names in another order than fitted; one shared through the context
+    ex = [{"petal_length": r[2], "sepal_length": [r[0]]} for r in rows.tolist()]
+    for e, r in zip(ex, rows.tolist()):
+        e["sepal_width"] = r[1]
+    r = T.post("/v1/models/reg:regress", {"examples": ex})
+    assert r.status_code == 200, r.text
+    got = np.array(r.json()["results"])
+    assert got.shape == want.shape and np.abs(got - want).max() < 1e-9, (got, want)
+    body = {"context": {"sepal_width": 3.0},
+            "examples": [{"sepal_length": 5.0, "petal_length": 1.5},
+                         {"sepal_length": 6.0, "petal_length": 4.5, "sepal_width": 2.0}]}
+    got = T.post("/v1/models/reg:regress", body).json()["results"]
+    want = REG.predict(np.array([[5.0, 3.0, 1.5], [6.0, 2.0, 4.5]]))
+    assert np.abs(np.array(got) - want).max() < 1e-9, (got, want)
+    # a missing and an unknown feature are named
+    r = T.post("/v1/models/reg:regress", {"examples": [{"sepal_length": 5.0, "sepal_width": 3,
+                                                        "petal_lenght": 1.5}]})
+    assert r.status_code == 400, r.text
+    err = r.json()["error"]
+    assert "petal_lenght" in err and "petal_length" in err, err
+    r = T.post("/v1/models/iris:regress", {"examples": [{"a": 1, "b": 1, "c": 1, "d": 1}]})
+    assert r.status_code == 400 and "':classify'" in r.json()["error"], r.text
+    r = T.post("/v1/models/scale:regress", {"examples": [{"x": [1, 2, 3]}]})
+    assert r.status_code == 400 and "':predict'" in r.json()["error"], r.text
+    assert T.post("/v1/models/reg:explain", {}).status_code == 404
+
+
+@case
+def tf_b64_values_and_bytes_outputs():
+    import base64
+    blobs = [b"\xff\x00\x01binary\n", b"", b"hi"]
+    enc = [base64.b64encode(b).decode() for b in blobs]
+    r = T.post("/v1/models/blob:predict", {"instances": [{"b64": e} for e in enc]})
+    assert r.status_code == 200, r.text
+    got = [base64.b64decode(p["b64"]) for p in r.json()["predictions"]]
+    assert got == blobs, r.text
+    r = T.post("/v1/models/blob:predict", {"instances": [{"in": {"b64": enc[0]}}]})
+    assert base64.b64decode(r.json()["predictions"][0]["b64"]) == blobs[0], r.text
+    r = T.post("/v1/models/blob:predict", {"inputs": {"in": [{"b64": e} for e in enc]}})
+    assert [base64.b64decode(p["b64"]) for p in r.json()["outputs"]] == blobs, r.text
+    # plain strings still go in; padding may be left out
+    r = T.post("/v1/models/blob:predict", {"inputs": ["plain", {"b64": "aGk"}]})
+    assert [base64.b64decode(p["b64"]) for p in r.json()["outputs"]] == [b"plain", b"hi"], r.text
+    r = T.post("/v1/models/blob:predict", {"instances": [{"b64": "not base64!"}]})
+    assert r.status_code == 400 and "'in'" in r.json()["error"] and "base64" in r.json()["error"]
+    r = T.post("/v1/models/scale:predict", {"instances": [[{"b64": "aGk="}, 1, 2]]})
+    assert r.status_code == 400 and "'x'" in r.json()["error"], r.text
+    r = T.post("/v1/models/blob:predict", {"instances": [{"b64": 7}]})
+    assert r.status_code == 400, r.text
+    assert T.post("/v1/models/blob:predict", {"instances": ["ok"]}).status_code == 200
+
+
+# ---- per-model config.pbtxt -----------------------------------------------------------
+
+@case
+def config_pbtxt_sets_each_models_settings():
+    repo = os.path.join(TMP, "cfg")
+    for v in (1, 2, 3):
+        scale_model(os.path.join(repo, "pinned", str(v), "model.onnx"), v)
+        scale_model(os.path.join(repo, "plain", str(v), "model.onnx"), v)
+    scale_model(os.path.join(repo, "batched", "1", "model.onnx"), 1)
+    scale_model(os.path.join(repo, "broken", "1", "model.onnx"), 1)
+    scale_model(os.path.join(repo, "triton", "1", "model.onnx"), 1)
+    with open(os.path.join(repo, "pinned", "config.pbtxt"), "w") as f:
+        f.write('name: "pinned"\nversion_policy { specific { versions: [1, 3] } }\n'
+                'version_labels { key: "stable" value: 1 }\n')
+    with open(os.path.join(repo, "batched", "config.pbtxt"), "w") as f:
+        f.write("max_batch_size: 32\ndynamic_batching { max_queue_delay_microseconds: 3000 }\n")
+    with open(os.path.join(repo, "broken", "config.pbtxt"), "w") as f:
+        f.write("max_batch_size: 8\nmax_queue_delay: 100\n")
+    with open(os.path.join(repo, "triton", "config.pbtxt"), "w") as f:  # as Triton users write it
+        f.write('name: "triton"\nplatform: "onnxruntime_onnx"\nmax_batch_size: 8\n'
+                'input [ { name: "x" data_type: TYPE_FP32 dims: [ 3 ] } ]\n'
+                'output [ { name: "y" data_type: TYPE_FP32 dims: [ 3 ] } ]\n'
+                'instance_group [ { count: 1 kind: KIND_CPU } ]\n')
+    srv = Server(repo, "--version-policy", "latest", "--threads", "16")
+    assert srv.get("/v2/models/pinned").json()["versions"] == ["1", "3"]
+    assert srv.get("/v2/models/plain").json()["versions"] == ["3"]  # the flag
+    r = srv.post("/v1/models/pinned/labels/stable:predict", {"instances": [[1, 1, 1]]}).json()
+    assert r == {"predictions": [[1, 1, 1]]}, r
+    # a bad config: that model does not load, says why; the others serve
+    idx = srv.post("/v2/repository/index").json()
+    bad = [e for e in idx if e["name"] == "broken"]
+    assert bad and bad[0]["state"] == "UNAVAILABLE", idx
+    assert "max_queue_delay" in bad[0]["reason"] and "config.pbtxt:2" in bad[0]["reason"], bad
+    assert any('"model_config_invalid"' in line and "max_queue_delay" in line for line in srv.lines)
+    assert srv.get("/v2/models/broken/ready").status_code == 404
+    assert srv.get("/v2/health/ready").status_code == 503  # a model that should serve does not
+    # a Triton config loads, the fields tiffin does not use are named in the log
+    assert srv.get("/v2/models/triton/ready").status_code == 200
+    assert any("ignoring Triton field 'instance_group'" in line for line in srv.lines)
+    # batching for "batched" only
+    errors = []
+
+    def client(i, model):
+        sess = requests.Session()
+        for j in range(20):
+            x = np.full((2, 3), i * 100 + j, dtype=np.float32)
+            rr = sess.post(srv.url + f"/v2/models/{model}/infer",
+                           json={"inputs": [v2_input("x", x)]}, timeout=10)
+            if rr.status_code != 200 or rr.json()["outputs"][0]["data"] != x.flatten().tolist():
+                errors.append(rr.text)
+    ts = [threading.Thread(target=client, args=(i, m)) for i in range(8)
+          for m in ("batched", "triton")]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    assert not errors, errors[:3]
+    text = srv.get("/metrics").text
+
+    def avg(model):
+        return float(re.search(rf'tiffin_inference_average_batch_size{{model="{model}",version="1"}} '
+                               r"([0-9.]+)", text).group(1))
+    print(f"  config.pbtxt batching: average batch {avg('batched'):.2f} rows (batched), "
+          f"{avg('triton'):.2f} (triton: max_batch_size without dynamic_batching)")
+    assert avg("batched") > 2.0 and avg("triton") == 2.0, (avg("batched"), avg("triton"))
+    # fixed on disk, loaded through the API
+    with open(os.path.join(repo, "broken", "config.pbtxt"), "w") as f:
+        f.write("max_batch_size: 8\n")
+    assert srv.post("/v2/repository/models/broken/load").status_code == 200
+    assert srv.get("/v2/models/broken/ready").status_code == 200
+    assert srv.stop() == 0
+
+
+@case
+def polling_unloads_removed_versions_and_models():
+    repo = os.path.join(TMP, "pollrm")
+    for v in (1, 2):
+        scale_model(os.path.join(repo, "m", str(v), "model.onnx"), v)
+    scale_model(os.path.join(repo, "gone", "1", "model.onnx"), 1)
+    # version 2's requests wait 2.5 s in the batch queue: one is in flight
+    # while its folder is deleted and the next poll unloads it
+    with open(os.path.join(repo, "m", "config.pbtxt"), "w") as f:
+        f.write("version_policy { all {} }\nmax_batch_size: 64\n"
+                "dynamic_batching { max_queue_delay_microseconds: 2500000 }\n")
+    srv = Server(repo, "--poll-seconds", "1")
+    assert srv.get("/v2/models/m").json()["versions"] == ["1", "2"]
+    result = {}
+
+    def slow():
+        result["r"] = srv.post("/v2/models/m/versions/2/infer",
+                               {"inputs": [v2_input("x", np.ones((1, 3), np.float32))]})
+    t = threading.Thread(target=slow)
+    t.start()
+    time.sleep(0.2)
+    shutil.rmtree(os.path.join(repo, "m", "2"))
+    shutil.rmtree(os.path.join(repo, "gone"))
+    deadline = time.time() + 5
+    while time.time() < deadline and not any('"version_removed"' in line for line in srv.lines):
+        time.sleep(0.05)
+    assert t.is_alive(), "the in-flight request ended before the poll"
+    assert srv.get("/v2/models/m/versions/2/ready").status_code == 404
+    t.join()
+    r = result["r"]
+    assert r.status_code == 200 and r.json()["model_version"] == "2", r.text
+    assert r.json()["outputs"][0]["data"] == [2, 2, 2], r.text  # finished on version 2
+    idx = srv.post("/v2/repository/index").json()
+    e = {(x["name"], x.get("version")): x for x in idx}
+    assert e[("m", "2")]["state"] == "UNAVAILABLE" and "removed" in e[("m", "2")]["reason"], idx
+    assert e[("m", "1")]["state"] == "READY", idx
+    assert e[("gone", None)]["state"] == "UNAVAILABLE", idx
+    assert e[("gone", None)]["reason"] == "removed from the repository", idx
+    r = srv.get("/v2/models/gone")
+    assert r.status_code == 404 and "removed" in r.json()["error"], r.text
+    st = srv.get("/v1/models/m").json()["model_version_status"]
+    assert {s["version"]: s["state"] for s in st} == {"1": "AVAILABLE", "2": "END"}, st
+    assert srv.get("/v2/health/ready").status_code == 200
+    assert any('"model_removed"' in line and '"gone"' in line for line in srv.lines)
+    # it comes back
+    scale_model(os.path.join(repo, "gone", "1", "model.onnx"), 1)
+    deadline = time.time() + 5
+    while time.time() < deadline and srv.get("/v2/models/gone/ready").status_code != 200:
+        time.sleep(0.1)
+    assert srv.get("/v2/models/gone/ready").status_code == 200
+    assert srv.stop() == 0
 
 
 for s in servers:

@@ -1,13 +1,18 @@
 // tiffin serve: the inference server's command line. The server itself is
 // src/server/ (http, repository, service, batcher).
+#include <fcntl.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <map>
 #include <mutex>
@@ -45,6 +50,32 @@ void LogLine(const std::string& level, const std::string& event, const std::stri
   std::fflush(stderr);
 }
 
+// SIGTERM and SIGINT: a handler installed before anything else happens and
+// never removed, which writes the signal's number into a pipe that a thread
+// reads to stop the server. Asio's signal_set (HttpServer::Run(true)) is armed
+// only once the server runs, after the "ready" log line, and restores the
+// default action when Run returns: a SIGTERM sent as soon as a client saw
+// "ready" (35-45% of tries) or a second one during the exit killed the process
+// (status 143) instead of draining it.
+int g_signal_pipe[2] = {-1, -1};
+
+extern "C" void OnStopSignal(int sig) {
+  const int saved = errno;
+  const char c = static_cast<char>(sig);
+  ssize_t n = write(g_signal_pipe[1], &c, 1);  // async-signal-safe
+  (void)n;
+  errno = saved;
+}
+
+bool InstallStopSignals() {
+  if (pipe2(g_signal_pipe, O_CLOEXEC) != 0) return false;
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  return sigaction(SIGTERM, &sa, nullptr) == 0 && sigaction(SIGINT, &sa, nullptr) == 0;
+}
+
 const char kUsage[] =
     "usage: tiffin serve PATH [options]\n"
     "  PATH: a model file (any format tiffin reads), or a repository directory laid\n"
@@ -64,6 +95,8 @@ const char kUsage[] =
     "  --max-in-flight N      more requests get 503 + Retry-After (default 1024)\n"
     "  --max-batch-size N     dynamic batching up to N rows (default 0: off)\n"
     "  --max-queue-delay-us N longest wait to fill a batch (default 100)\n"
+    "  (a model's config.pbtxt may set its own version policy, batching and\n"
+    "   labels, in Triton's format; see docs/serving.md)\n"
     "  --drain-timeout-ms N   longest wait for requests on SIGTERM (default 30000)\n"
     "  --inline               run each request on the thread that read it (one event\n"
     "                         loop per thread, no worker pool): faster for small\n"
@@ -91,6 +124,11 @@ bool ParseCount(const std::string& flag, const std::string& v, long long lo, lon
 
 int Serve(const std::vector<std::string>& argv) {
   const auto t_start = std::chrono::steady_clock::now();
+  if (!InstallStopSignals()) {
+    std::fprintf(stderr, "tiffin serve: cannot install the SIGTERM handler: %s\n",
+                 std::strerror(errno));
+    return 1;
+  }
   std::map<std::string, std::string> values;
   std::vector<std::pair<std::string, std::string>> labels;
   std::vector<std::string> positional;
@@ -202,9 +240,10 @@ int Serve(const std::vector<std::string>& argv) {
       !count("--poll-seconds", 0, 86400,
              [&](long long v) { poll_seconds = static_cast<int>(v); }) ||
       !count("--max-batch-size", 0, 1 << 20,
-             [&](long long v) { service_options.max_batch_size = static_cast<int>(v); }) ||
-      !count("--max-queue-delay-us", 0, 10000000,
-             [&](long long v) { service_options.max_queue_delay_us = static_cast<int>(v); })) {
+             [&](long long v) { repo_options.batching.max_batch_size = static_cast<int>(v); }) ||
+      !count("--max-queue-delay-us", 0, 10000000, [&](long long v) {
+        repo_options.batching.max_queue_delay_us = static_cast<int>(v);
+      })) {
     return 2;
   }
   if (values.count("--host")) http.host = values["--host"];
@@ -297,7 +336,27 @@ int Serve(const std::vector<std::string>& argv) {
       }
     });
   }
-  srv->Run(/*handle_signals=*/true);
+  // Signals that arrived while the models loaded are in the pipe already: the
+  // server then drains as soon as it runs.
+  std::thread stopper([&srv] {
+    bool stopping = false;
+    for (;;) {
+      char c = 0;
+      const ssize_t got = read(g_signal_pipe[0], &c, 1);
+      if (got < 0 && errno == EINTR) continue;
+      if (got != 1 || c == 0) return;  // c == 0: the server has stopped
+      if (stopping) continue;
+      stopping = true;
+      LogLine("info", "signal",
+              std::string("\"detail\":") + (c == SIGINT ? "\"SIGINT\"" : "\"SIGTERM\""));
+      srv->Stop();
+    }
+  });
+  srv->Run(/*handle_signals=*/false);
+  const char done = 0;
+  ssize_t wrote = write(g_signal_pipe[1], &done, 1);
+  (void)wrote;
+  stopper.join();
   {
     std::lock_guard<std::mutex> lock(poll_mu);
     stop_poll = true;
