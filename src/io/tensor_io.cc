@@ -280,7 +280,28 @@ Result<NamedTensor> ParseV2InputImpl(const element& in, size_t index,
   TIFFIN_ASSIGN_OR_RETURN(Tensor t, BuildTensor(name, dtype, shape, leaves, limits));
   return NamedTensor{name, std::move(t)};
 }
+Result<NamedTensor> ParseNamedInputImpl(const std::string& name, const element& value,
+                                        const std::vector<TensorInfo>& expected,
+                                        const ParseLimits& limits) {
+  const TensorInfo* info = FindInfo(expected, name);
+  Shape shape;
+  std::vector<element> leaves;
+  TIFFIN_RETURN_IF_ERROR(Flatten(value, 0, &shape, &leaves, name, limits));
+  DType dtype = info && info->dtype != DType::kUndefined ? info->dtype : GuessDType(leaves);
+  TIFFIN_ASSIGN_OR_RETURN(Tensor t, BuildTensor(name, dtype, shape, leaves, limits));
+  return NamedTensor{name, std::move(t)};
+}
 }  // namespace
+
+Result<NamedTensor> ParseNamedInput(const std::string& name, const simdjson::dom::element& value,
+                                    const std::vector<TensorInfo>& expected,
+                                    const ParseLimits& limits) {
+  try {
+    return ParseNamedInputImpl(name, value, expected, limits);
+  } catch (const std::bad_alloc&) {
+    return ResourceExhausted("out of memory parsing the JSON request");
+  }
+}
 
 Result<NamedTensor> ParseV2Input(const simdjson::dom::element& in, size_t index,
                                  const std::vector<TensorInfo>& expected,
@@ -328,14 +349,9 @@ Result<std::vector<NamedTensor>> ParseJsonInputsImpl(std::string_view json,
     return out;
   }
   for (auto field : obj) {
-    std::string name(field.key);
-    const TensorInfo* info = FindInfo(expected, name);
-    Shape shape;
-    std::vector<element> leaves;
-    TIFFIN_RETURN_IF_ERROR(Flatten(field.value, 0, &shape, &leaves, name, limits));
-    DType dtype = info && info->dtype != DType::kUndefined ? info->dtype : GuessDType(leaves);
-    TIFFIN_ASSIGN_OR_RETURN(Tensor t, BuildTensor(name, dtype, shape, leaves, limits));
-    out.push_back({name, std::move(t)});
+    TIFFIN_ASSIGN_OR_RETURN(
+        NamedTensor t, ParseNamedInputImpl(std::string(field.key), field.value, expected, limits));
+    out.push_back(std::move(t));
   }
   if (out.empty()) {
     return InvalidArgument(

@@ -41,6 +41,12 @@ Result<NamedTensor> ParseV2Input(const simdjson::dom::element& in, size_t index,
                                  const std::vector<TensorInfo>& expected,
                                  const ParseLimits& limits = {});
 
+// One named value of the shorthand form, already parsed: a number or a
+// nested list, as `{"<name>": value}` would give it.
+Result<NamedTensor> ParseNamedInput(const std::string& name, const simdjson::dom::element& value,
+                                    const std::vector<TensorInfo>& expected,
+                                    const ParseLimits& limits = {});
+
 // Writes {"outputs":[{"name","datatype","shape","data"}]} (KServe v2 response
 // form). Floats are printed in shortest round-trip form. NaN and infinities
 // have no JSON number form; they are written as null so that strict parsers

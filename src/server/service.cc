@@ -591,8 +591,12 @@ size_t BinarySize(const Tensor& t) {
   return n;
 }
 
-// TF Serving's request forms -> a {"<input>": value} document.
-Status TfInputsDoc(element root, const Model& model, bool* row_format, std::string* doc) {
+// TF Serving's request forms (also MLflow's "instances"/"inputs") -> the
+// model's feeds. Values are read from the parsed document; only the row form
+// of several named inputs is gathered into a document of columns and parsed
+// again.
+Result<std::vector<NamedTensor>> TfInputs(element root, const Model& model,
+                                          const io::ParseLimits& limits, bool* row_format) {
   object obj;
   if (root.get_object().get(obj) != simdjson::SUCCESS) {
     return InvalidArgument("request must be a JSON object with \"instances\" or \"inputs\"");
@@ -628,8 +632,9 @@ Status TfInputsDoc(element root, const Model& model, bool* row_format, std::stri
         return InvalidArgument("this model has " + std::to_string(ins.size()) +
                                " inputs: each instance must be an object {input: value}");
       }
-      *doc = "{" + JsonQuote(ins[0].name) + ":" + Minify(instances) + "}";
-      return Status::Ok();
+      TIFFIN_ASSIGN_OR_RETURN(NamedTensor t,
+                              io::ParseNamedInput(ins[0].name, instances, ins, limits));
+      return std::vector<NamedTensor>{std::move(t)};
     }
     std::vector<std::string> lists(ins.size(), "[");
     size_t r = 0;
@@ -655,25 +660,31 @@ Status TfInputsDoc(element root, const Model& model, bool* row_format, std::stri
       }
       ++r;
     }
-    *doc = "{";
+    std::string doc = "{";
     for (size_t i = 0; i < ins.size(); ++i) {
-      if (i) *doc += ',';
-      *doc += JsonQuote(ins[i].name) + ":" + lists[i] + "]";
+      if (i) doc += ',';
+      doc += JsonQuote(ins[i].name) + ":" + lists[i] + "]";
     }
-    *doc += "}";
-    return Status::Ok();
+    doc += "}";
+    return io::ParseJsonInputs(doc, ins, limits);
   }
   object named;
   if (inputs.get_object().get(named) == simdjson::SUCCESS) {
-    *doc = Minify(inputs);
-    return Status::Ok();
+    std::vector<NamedTensor> feeds;
+    for (auto field : named) {
+      TIFFIN_ASSIGN_OR_RETURN(
+          NamedTensor t, io::ParseNamedInput(std::string(field.key), field.value, ins, limits));
+      feeds.push_back(std::move(t));
+    }
+    if (feeds.empty()) return InvalidArgument("\"inputs\" names no model input");
+    return feeds;
   }
   if (ins.size() != 1) {
     return InvalidArgument("this model has " + std::to_string(ins.size()) +
                            " inputs: \"inputs\" must be an object {input: value}");
   }
-  *doc = "{" + JsonQuote(ins[0].name) + ":" + Minify(inputs) + "}";
-  return Status::Ok();
+  TIFFIN_ASSIGN_OR_RETURN(NamedTensor t, io::ParseNamedInput(ins[0].name, inputs, ins, limits));
+  return std::vector<NamedTensor>{std::move(t)};
 }
 
 // The bytes of a process's resident set, from /proc/self/statm.
@@ -1133,10 +1144,7 @@ HttpResponse Service::Handle(const HttpRequest& req) {
       }
     }
     bool row_format = false;
-    std::string doc;
-    Status ds = TfInputsDoc(root, model, &row_format, &doc);
-    if (!ds.ok()) return decode_failed(sv, ds);
-    auto feeds = io::ParseJsonInputs(doc, model.inputs(), limits);
+    auto feeds = TfInputs(root, model, limits, &row_format);
     if (!feeds.ok()) {
       return decode_failed(sv, Status(feeds.status().code(), b64.Scrub(feeds.status().message())));
     }
@@ -1265,19 +1273,9 @@ HttpResponse Service::Handle(const HttpRequest& req) {
         std::string doc = "{" + JsonQuote(keys[0]) + ":" + Minify(obj[keys[0]].value()) + "}";
         feeds = io::ParseTabular(doc, model.inputs(), model.info().feature_names, limits);
       } else {
-        std::string doc = "{" + JsonQuote(keys[0]) + ":" + Minify(obj[keys[0]].value()) + "}";
-        element sub;
-        if (Parser().parse(doc).get(sub) != simdjson::SUCCESS) {
-          return mlflow_error(400, "BAD_REQUEST", "request is not valid JSON");
-        }
+        // root holds exactly one of the four keys (checked above).
         bool row_format;
-        std::string idoc;
-        Status ds = TfInputsDoc(sub, model, &row_format, &idoc);
-        if (ds.ok()) {
-          feeds = io::ParseJsonInputs(idoc, model.inputs(), limits);
-        } else {
-          feeds = ds;
-        }
+        feeds = TfInputs(root, model, limits, &row_format);
       }
     }
     if (!feeds.ok()) {
