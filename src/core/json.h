@@ -4,9 +4,12 @@
 #ifndef TIFFIN_CORE_JSON_H_
 #define TIFFIN_CORE_JSON_H_
 
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace tiffin {
@@ -44,6 +47,22 @@ inline void AppendJsonString(std::string_view s, std::string* out) {
     }
   }
   out->push_back('"');
+}
+
+// Appends a number in its shortest round-trip form. NaN and infinities have
+// no JSON number form: they are written as null, so that strict parsers (Go,
+// Java, JavaScript) accept the document.
+template <typename T>
+void AppendJsonNumber(T v, std::string* out) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (!std::isfinite(v)) {
+      out->append("null");
+      return;
+    }
+  }
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out->append(buf, r.ptr);
 }
 
 inline std::string JsonQuote(std::string_view s) {

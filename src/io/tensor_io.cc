@@ -361,22 +361,7 @@ Result<std::vector<NamedTensor>> ParseJsonInputsImpl(std::string_view json,
 }
 }  // namespace
 
-namespace {
-
-template <typename T>
-void AppendNumber(T v, std::string* out) {
-  char buf[64];
-  if constexpr (std::is_floating_point_v<T>) {
-    if (!std::isfinite(v)) {
-      out->append("null");
-      return;
-    }
-  }
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out->append(buf, r.ptr);
-}
-
-}  // namespace
+namespace {}  // namespace
 
 void AppendJsonData(const Tensor& t, std::string* out) {
   out->push_back('[');
@@ -384,37 +369,37 @@ void AppendJsonData(const Tensor& t, std::string* out) {
     if (i) out->push_back(',');
     switch (t.dtype()) {
       case DType::kFloat32:
-        AppendNumber(t.data<float>()[i], out);
+        AppendJsonNumber(t.data<float>()[i], out);
         break;
       case DType::kFloat64:
-        AppendNumber(t.data<double>()[i], out);
+        AppendJsonNumber(t.data<double>()[i], out);
         break;
       case DType::kFloat16:
-        AppendNumber(static_cast<float>(t.data<Float16>()[i]), out);
+        AppendJsonNumber(static_cast<float>(t.data<Float16>()[i]), out);
         break;
       case DType::kInt8:
-        AppendNumber(t.data<int8_t>()[i], out);
+        AppendJsonNumber(t.data<int8_t>()[i], out);
         break;
       case DType::kInt16:
-        AppendNumber(t.data<int16_t>()[i], out);
+        AppendJsonNumber(t.data<int16_t>()[i], out);
         break;
       case DType::kInt32:
-        AppendNumber(t.data<int32_t>()[i], out);
+        AppendJsonNumber(t.data<int32_t>()[i], out);
         break;
       case DType::kInt64:
-        AppendNumber(t.data<int64_t>()[i], out);
+        AppendJsonNumber(t.data<int64_t>()[i], out);
         break;
       case DType::kUInt8:
-        AppendNumber(t.data<uint8_t>()[i], out);
+        AppendJsonNumber(t.data<uint8_t>()[i], out);
         break;
       case DType::kUInt16:
-        AppendNumber(t.data<uint16_t>()[i], out);
+        AppendJsonNumber(t.data<uint16_t>()[i], out);
         break;
       case DType::kUInt32:
-        AppendNumber(t.data<uint32_t>()[i], out);
+        AppendJsonNumber(t.data<uint32_t>()[i], out);
         break;
       case DType::kUInt64:
-        AppendNumber(t.data<uint64_t>()[i], out);
+        AppendJsonNumber(t.data<uint64_t>()[i], out);
         break;
       case DType::kBool:
         out->append(t.data<bool>()[i] ? "true" : "false");

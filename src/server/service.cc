@@ -165,19 +165,6 @@ std::vector<Problem> CheckSchema(const Model& model, const std::vector<NamedTens
 
 // ---- JSON writing --------------------------------------------------------
 
-template <typename T>
-void AppendNum(T v, std::string* out) {
-  if constexpr (std::is_floating_point_v<T>) {
-    if (!std::isfinite(v)) {
-      out->append("null");
-      return;
-    }
-  }
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out->append(buf, r.ptr);
-}
-
 // `b64`: strings go as TF Serving's {"b64": "..."} (outputs named *_bytes).
 void AppendElement(const Tensor& t, int64_t i, std::string* out, bool b64 = false) {
   if (b64 && t.dtype() == DType::kString) {
@@ -188,15 +175,15 @@ void AppendElement(const Tensor& t, int64_t i, std::string* out, bool b64 = fals
   }
   switch (t.dtype()) {
     case DType::kFloat32:
-      return AppendNum(t.data<float>()[i], out);
+      return AppendJsonNumber(t.data<float>()[i], out);
     case DType::kFloat64:
-      return AppendNum(t.data<double>()[i], out);
+      return AppendJsonNumber(t.data<double>()[i], out);
     case DType::kInt64:
-      return AppendNum(t.data<int64_t>()[i], out);
+      return AppendJsonNumber(t.data<int64_t>()[i], out);
     case DType::kInt32:
-      return AppendNum(t.data<int32_t>()[i], out);
+      return AppendJsonNumber(t.data<int32_t>()[i], out);
     case DType::kUInt64:
-      return AppendNum(t.data<uint64_t>()[i], out);
+      return AppendJsonNumber(t.data<uint64_t>()[i], out);
     case DType::kBool:
       out->append(t.data<bool>()[i] ? "true" : "false");
       return;
@@ -204,8 +191,8 @@ void AppendElement(const Tensor& t, int64_t i, std::string* out, bool b64 = fals
       return AppendJsonString(t.data<std::string>()[i], out);
     default: {
       double d = ElementAsDouble(t, i);
-      if (IsFloatingPoint(t.dtype())) return AppendNum(d, out);
-      return AppendNum(static_cast<int64_t>(d), out);
+      if (IsFloatingPoint(t.dtype())) return AppendJsonNumber(d, out);
+      return AppendJsonNumber(static_cast<int64_t>(d), out);
     }
   }
 }

@@ -118,16 +118,6 @@ Status RewriteNamed(object o, const Model& model, B64Values* b64, std::string* o
   return Status::Ok();
 }
 
-void AppendDouble(double v, std::string* out) {
-  if (!std::isfinite(v)) {
-    out->append("null");
-    return;
-  }
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out->append(buf, r.ptr);
-}
-
 bool Numeric(DType d) { return d != DType::kString && d != DType::kBool && d != DType::kUndefined; }
 
 // The output :classify reads: class probabilities [N, classes].
@@ -515,7 +505,7 @@ Result<std::string> ClassifyResult(const Model& model, const Tensor& probabiliti
       out += '[';
       AppendJsonString(labels[static_cast<size_t>(c)], &out);
       out += ',';
-      AppendDouble(ElementAsDouble(probabilities, r * classes + c), &out);
+      AppendJsonNumber(ElementAsDouble(probabilities, r * classes + c), &out);
       out += ']';
     }
     out += ']';
@@ -533,7 +523,7 @@ Result<std::string> RegressResult(const std::string& output, const Tensor& value
   std::string out = "{\"results\":[";
   for (int64_t r = 0; r < examples; ++r) {
     if (r) out += ',';
-    AppendDouble(ElementAsDouble(values, r), &out);
+    AppendJsonNumber(ElementAsDouble(values, r), &out);
   }
   return out + "]}";
 }
