@@ -1563,8 +1563,31 @@ Result<std::vector<Val>> Converter::Apply(const std::string& cls, const std::str
         icls == "LeakyReLU" || icls == "ELU" || icls == "Softmax") {
       return Apply(icls, name, inner.second, ins, w);
     }
-    return NotSupported("TimeDistributed(" + icls +
-                        "): tiffin reads TimeDistributed Dense and activations");
+    // Any other layer sees each time step as a sample: [B, T, rest...] is
+    // reshaped to [B*T, rest...], the layer runs once, and its output
+    // [B*T, out...] goes back to [B, T, out...] (B and T from the input's
+    // runtime shape, so both may vary).
+    TIFFIN_RETURN_IF_ERROR(NeedRank(x, 3, 6, "TimeDistributed"));
+    std::vector<int64_t> merged = {-1};
+    for (size_t i = 2; i < x.shape.size(); ++i) {
+      if (x.shape[i] < 0) {
+        return NotSupported("TimeDistributed(" + icls +
+                            ") over a step shape with an unknown dimension");
+      }
+      merged.push_back(x.shape[i]);
+    }
+    Val step{b.Op("Reshape", {x.name, Ints1(c, merged)}), merged, x.dtype};
+    TIFFIN_ASSIGN_OR_RETURN(std::vector<Val> r, Apply(icls, name, inner.second, {step}, w));
+    if (r.size() != 1) return NotSupported("TimeDistributed(" + icls + ") with several outputs");
+    std::vector<int64_t> rest(r[0].shape.begin() + 1, r[0].shape.end());
+    for (int64_t d : rest) {
+      if (d < 0) return NotSupported("TimeDistributed(" + icls + ") with an unknown output size");
+    }
+    const std::string bt = b.Op("Slice", {b.Op("Shape", {x.name}), Ints1(c, {0}), Ints1(c, {2})});
+    const std::string target = b.Concat({bt, Ints1(c, rest)}, 0);
+    std::vector<int64_t> shape = {-1, x.shape[1]};
+    shape.insert(shape.end(), rest.begin(), rest.end());
+    return std::vector<Val>{{b.Op("Reshape", {r[0].name, target}), shape, r[0].dtype}};
   }
   if (cls == "Masking") {
     return NotSupported(

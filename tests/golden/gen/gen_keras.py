@@ -1201,6 +1201,30 @@ def channels_first(out):
 # mode uses half-pixel centres in TF 2 and clamps at the borders: torch's
 # interpolate(align_corners=False).
 @case
+def time_distributed_conv(out):
+    # TimeDistributed around layers that are not per-feature: each of the T
+    # steps runs as its own sample.
+    w, b = rnd(4, 2, 3, 3), rnd(4)
+    td = lambda name, cls, **cfg: layer("TimeDistributed", name, layer={
+        "class_name": cls, "config": dict(cfg, name=name + "_inner")})
+    cfg = sequential([
+        input_layer("clip", [3, 6, 6, 2], functional=False),
+        td("td_conv", "Conv2D", filters=4, kernel_size=[3, 3], strides=[1, 1], padding="valid",
+           data_format="channels_last", dilation_rate=[1, 1], activation="relu", use_bias=True),
+        td("td_pool", "MaxPooling2D", pool_size=[2, 2], strides=[2, 2], padding="valid",
+           data_format="channels_last"),
+        td("td_flat", "Flatten", data_format="channels_last"),
+    ])
+    save_h5(os.path.join(out, "time_distributed_conv.h5"), cfg, {
+        "td_conv": [("kernel", conv_kernel(w)), ("bias", b)], "td_pool": [], "td_flat": []})
+    x = rnd(BATCH, 3, 6, 6, 2, scale=1.0)
+    h = t(x).reshape(BATCH * 3, 6, 6, 2).permute(0, 3, 1, 2)
+    h = F.max_pool2d(F.relu(F.conv2d(h, t(w), t(b))), 2)
+    h = h.permute(0, 2, 3, 1).reshape(BATCH, 3, -1)
+    return "time_distributed_conv.h5", "-", {"clip": x}, [h]
+
+
+@case
 def upsampling_bilinear(out):
     layers = [input_layer("x", [3, 4, 2]), input_layer("xc", [2, 3, 4]),
               layer("UpSampling2D", "up", ["x"], size=[2, 3], interpolation="bilinear",
