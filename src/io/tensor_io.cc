@@ -21,6 +21,17 @@ namespace tiffin::io {
 
 namespace {
 
+// Runs a parse, turning an allocation failure (a huge declared shape that
+// passed the limits, a machine low on memory) into an error.
+template <typename F>
+auto OutOfMemoryIsAnError(F&& parse) -> decltype(parse()) {
+  try {
+    return parse();
+  } catch (const std::bad_alloc&) {
+    return ResourceExhausted("out of memory parsing the JSON request");
+  }
+}
+
 using simdjson::dom::array;
 using simdjson::dom::element;
 using simdjson::dom::element_type;
@@ -296,31 +307,19 @@ Result<NamedTensor> ParseNamedInputImpl(const std::string& name, const element& 
 Result<NamedTensor> ParseNamedInput(const std::string& name, const simdjson::dom::element& value,
                                     const std::vector<TensorInfo>& expected,
                                     const ParseLimits& limits) {
-  try {
-    return ParseNamedInputImpl(name, value, expected, limits);
-  } catch (const std::bad_alloc&) {
-    return ResourceExhausted("out of memory parsing the JSON request");
-  }
+  return OutOfMemoryIsAnError([&] { return ParseNamedInputImpl(name, value, expected, limits); });
 }
 
 Result<NamedTensor> ParseV2Input(const simdjson::dom::element& in, size_t index,
                                  const std::vector<TensorInfo>& expected,
                                  const ParseLimits& limits) {
-  try {
-    return ParseV2InputImpl(in, index, expected, limits);
-  } catch (const std::bad_alloc&) {
-    return ResourceExhausted("out of memory parsing the JSON request");
-  }
+  return OutOfMemoryIsAnError([&] { return ParseV2InputImpl(in, index, expected, limits); });
 }
 
 Result<std::vector<NamedTensor>> ParseJsonInputs(std::string_view json,
                                                  const std::vector<TensorInfo>& expected,
                                                  const ParseLimits& limits) {
-  try {
-    return ParseJsonInputsImpl(json, expected, limits);
-  } catch (const std::bad_alloc&) {
-    return ResourceExhausted("out of memory parsing the JSON request");
-  }
+  return OutOfMemoryIsAnError([&] { return ParseJsonInputsImpl(json, expected, limits); });
 }
 
 namespace {
@@ -360,8 +359,6 @@ Result<std::vector<NamedTensor>> ParseJsonInputsImpl(std::string_view json,
   return out;
 }
 }  // namespace
-
-namespace {}  // namespace
 
 void AppendJsonData(const Tensor& t, std::string* out) {
   out->push_back('[');

@@ -315,19 +315,19 @@ Result<Inference> ServiceImpl::Run(Batcher* batcher, const ServedVersion& sv,
                       ", expected " + p.expected + ", got " + p.got;
     return fail({400, msg, problems});
   }
-  std::vector<std::pair<std::string, Tensor>> given;
-  for (const auto& f : feeds) given.emplace_back(f.name, f.tensor);
-  auto conformed = ConformInputs(model, std::move(feeds));
-  if (!conformed.ok()) {
-    std::vector<Problem> ps;
-    for (const auto& in : model.inputs()) {
-      for (const auto& [n, t] : given) {
-        if (n == in.name && t.dtype() != in.dtype && in.dtype != DType::kUndefined) {
-          ps.push_back({n, "wrong dtype", ExpectedText(in), GotText(t)});
-        }
+  // The dtype mismatches, noted before ConformInputs takes the feeds: they
+  // explain its error, if it fails. Nothing is allocated when there are none.
+  std::vector<Problem> dtype_problems;
+  for (const auto& in : model.inputs()) {
+    for (const auto& f : feeds) {
+      if (f.name == in.name && f.tensor.dtype() != in.dtype && in.dtype != DType::kUndefined) {
+        dtype_problems.push_back({f.name, "wrong dtype", ExpectedText(in), GotText(f.tensor)});
       }
     }
-    return fail({HttpStatusOf(conformed.status()), conformed.status().message(), ps});
+  }
+  auto conformed = ConformInputs(model, std::move(feeds));
+  if (!conformed.ok()) {
+    return fail({HttpStatusOf(conformed.status()), conformed.status().message(), dtype_problems});
   }
   Inference inf;
   inf.warnings = RangeWarnings(model, *conformed);

@@ -662,18 +662,26 @@ Result<int64_t> OneAxis(const Cfg& cfg, int64_t def, int64_t rank) {
   return a;
 }
 
+// The optional gamma (scale=True) and beta (center=True) of a normalization
+// layer, in that order from weight `*pos` on.
+Status GammaBeta(const LayerWeights& w, bool scale, bool center, size_t* pos, Tensor* gamma,
+                 Tensor* beta) {
+  if (scale) {
+    TIFFIN_ASSIGN_OR_RETURN(*gamma, Weight(w, "gamma", (*pos)++));
+  }
+  if (center) {
+    TIFFIN_ASSIGN_OR_RETURN(*beta, Weight(w, "beta", (*pos)++));
+  }
+  return Status::Ok();
+}
+
 Result<Val> BatchNorm(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeights& w) {
   TIFFIN_ASSIGN_OR_RETURN(int64_t axis, OneAxis(cfg, -1, x.rank()));
   const bool scale = cfg.Bool("scale", true), center = cfg.Bool("center", true);
   const double eps = cfg.Num("epsilon", 1e-3);
   size_t pos = 0;
   Tensor gamma, beta;
-  if (scale) {
-    TIFFIN_ASSIGN_OR_RETURN(gamma, Weight(w, "gamma", pos++));
-  }
-  if (center) {
-    TIFFIN_ASSIGN_OR_RETURN(beta, Weight(w, "beta", pos++));
-  }
+  TIFFIN_RETURN_IF_ERROR(GammaBeta(w, scale, center, &pos, &gamma, &beta));
   TIFFIN_ASSIGN_OR_RETURN(Tensor mean, Weight(w, "moving_mean", pos++));
   TIFFIN_ASSIGN_OR_RETURN(Tensor var, Weight(w, "moving_variance", pos++));
   const int64_t n = mean.size();
@@ -743,12 +751,7 @@ Result<Val> LayerNorm(Ctx& c, const Cfg& cfg, const Val& x, const LayerWeights& 
   TIFFIN_ASSIGN_OR_RETURN(Shape kept, KeptShape(x, axes, &n));
   size_t pos = 0;
   Tensor gamma, beta;
-  if (scale) {
-    TIFFIN_ASSIGN_OR_RETURN(gamma, Weight(w, "gamma", pos++));
-  }
-  if (center) {
-    TIFFIN_ASSIGN_OR_RETURN(beta, Weight(w, "beta", pos++));
-  }
+  TIFFIN_RETURN_IF_ERROR(GammaBeta(w, scale, center, &pos, &gamma, &beta));
   if ((scale && gamma.size() != n) || (center && beta.size() != n)) {
     return InvalidArgument("gamma or beta does not hold " + std::to_string(n) +
                            " values (the normalized axes' size)");
